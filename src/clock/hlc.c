@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * hlc.c
+ *	  The node's hybrid logical clock and the in-flight change sequences
+ *	  that define replication's safe horizon.
+ *
+ * THE CLOCK
+ *
+ * One 64-bit value in shared memory: unix milliseconds in the high 48 bits,
+ * a logical counter in the low 16.  GkvClockTick() returns a value strictly
+ * greater than every value it returned before and than every remote hlc
+ * observed with GkvClockObserve(), and at least the current wall clock.  A
+ * compare-and-swap loop makes it lock-free.
+ *
+ * After a restart the wall clock may be behind the last value handed out
+ * (NTP step, a node restored on another host).  The clock must never go
+ * back, because the change sequence (seq) of every shard row is a clock
+ * value and replication cursors depend on it growing.  So before the first
+ * tick after startup one backend reads max(seq) of every shard table (an
+ * index probe each) and moves the clock past it: GkvClockEnsureInitialized.
+ *
+ * THE SAFE HORIZON
+ *
+ * A peer pulls rows with seq in (cursor, horizon].  The horizon must be a
+ * value such that every row stamped with a seq <= horizon is already
+ * committed (or aborted), or a pull could skip a row that commits later
+ * with a smaller seq.  Each backend owns a slot; before stamping its first
+ * seq in a transaction it publishes the clock's current value there, and
+ * the slot is cleared when the transaction ends.  Because the stamp is taken
+ * by a later tick, every seq the transaction stamps is > its published
+ * value.  The horizon is min(published) - 1, or the clock's current value
+ * when no slot is set.  Two orderings make this sound:
+ *
+ *	- a writer publishes before it ticks (the tick's compare-and-swap is a
+ *	  full barrier), so a horizon computed after the tick sees the slot;
+ *	- PostgreSQL 15 runs XACT_EVENT_COMMIT callbacks after
+ *	  ProcArrayEndTransaction, so a cleared slot means the rows are visible
+ *	  to any snapshot taken afterwards.  A puller computes the horizon first
+ *	  and then takes the snapshot that reads the rows.
+ *
+ * Prepared transactions would break the second point (the slot would clear
+ * at PREPARE while rows become visible only at COMMIT PREPARED), so globalkv
+ * writes are refused in a transaction that is being prepared.
+ *
+ * src/clock/hlc.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/twophase.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+/* milliseconds between 1970-01-01 and 2000-01-01 (PostgreSQL's epoch) */
+#define GKV_PG_EPOCH_UNIX_MS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
+
+typedef struct GkvClockShared
+{
+	pg_atomic_uint64 clock;
+	pg_atomic_uint32 initialized;	/* clock moved past stored seqs */
+	int			nslots;
+	pg_atomic_uint64 inflight[FLEXIBLE_ARRAY_MEMBER];	/* 0 = none */
+} GkvClockShared;
+
+static GkvClockShared *ClockShared = NULL;
+
+static void GkvClockShmemExit(int code, Datum arg);
+
+/* this backend's published slot value, 0 when none (mirrors shared slot) */
+static uint64 MyInflightSeq = 0;
+
+static int
+ClockSlotCount(void)
+{
+	/* every PGPROC, including auxiliary processes and prepared-xact dummies */
+	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
+}
+
+Size
+GkvClockShmemSize(void)
+{
+	return add_size(offsetof(GkvClockShared, inflight),
+					mul_size(sizeof(pg_atomic_uint64), ClockSlotCount()));
+}
+
+void
+GkvClockShmemInit(void)
+{
+	bool		found;
+
+	ClockShared = ShmemInitStruct("globalkv clock", GkvClockShmemSize(), &found);
+	if (!found)
+	{
+		pg_atomic_init_u64(&ClockShared->clock, 0);
+		pg_atomic_init_u32(&ClockShared->initialized, 0);
+		ClockShared->nslots = ClockSlotCount();
+		for (int i = 0; i < ClockShared->nslots; i++)
+			pg_atomic_init_u64(&ClockShared->inflight[i], 0);
+	}
+}
+
+int64
+GkvUnixMsNow(void)
+{
+	return GetCurrentTimestamp() / 1000 + GKV_PG_EPOCH_UNIX_MS;
+}
+
+TimestampTz
+GkvUnixMsToTimestamp(int64 ms)
+{
+	return (ms - GKV_PG_EPOCH_UNIX_MS) * 1000;
+}
+
+int64
+GkvTimestampToUnixMs(TimestampTz ts)
+{
+	/* floor division, so that times before 2000 round down too */
+	int64		us = ts;
+	int64		ms = us / 1000;
+
+	if (us < 0 && us % 1000 != 0)
+		ms--;
+	return ms + GKV_PG_EPOCH_UNIX_MS;
+}
+
+/*
+ * GkvClockNow returns the clock's current value without advancing it.
+ */
+uint64
+GkvClockNow(void)
+{
+	return pg_atomic_read_u64(&ClockShared->clock);
+}
+
+/*
+ * GkvClockAdvanceTo moves the clock to at least 'floor' + 1 and returns the
+ * new value, which is unique to the caller.
+ */
+static uint64
+GkvClockAdvanceTo(uint64 floor)
+{
+	uint64		physical = GkvHlcFromMs(GkvUnixMsNow());
+	uint64		old = pg_atomic_read_u64(&ClockShared->clock);
+
+	for (;;)
+	{
+		uint64		next = Max(physical, Max(old, floor) + 1);
+
+		if (pg_atomic_compare_exchange_u64(&ClockShared->clock, &old, next))
+			return next;
+	}
+}
+
+/*
+ * GkvClockTick returns a new clock value, greater than any handed out
+ * before, for a local write.
+ */
+uint64
+GkvClockTick(void)
+{
+	return GkvClockAdvanceTo(0);
+}
+
+/*
+ * GkvClockObserve moves the clock past a remote version, so that a later
+ * local write always wins over what this node has already seen.
+ */
+void
+GkvClockObserve(uint64 remote_hlc)
+{
+	uint64		old = pg_atomic_read_u64(&ClockShared->clock);
+
+	while (old < remote_hlc)
+	{
+		if (pg_atomic_compare_exchange_u64(&ClockShared->clock, &old, remote_hlc))
+			break;
+	}
+}
+
+/*
+ * GkvClockEnsureInitialized moves the clock past every seq stored in the
+ * shard tables, once per postmaster lifetime (see the header comment).
+ * Must be called inside a transaction, before the first tick of a write.
+ */
+void
+GkvClockEnsureInitialized(void)
+{
+	uint64		max_seq = 0;
+	int			nshards;
+
+	if (pg_atomic_read_u32(&ClockShared->initialized) != 0)
+		return;
+
+	/*
+	 * No lock: backends that race here each compute a correct floor, and
+	 * the clock only moves forward.  None of them ticks before its own
+	 * computation is done, and later ones see the flag.
+	 */
+	nshards = GkvShardCount();
+	for (int shard = 0; shard < nshards; shard++)
+		max_seq = Max(max_seq, GkvShardMaxSequence(shard));
+	GkvClockObserve(max_seq);
+	pg_memory_barrier();
+	pg_atomic_write_u32(&ClockShared->initialized, 1);
+	elog(DEBUG1, "globalkv: clock initialized past stored sequence " UINT64_FORMAT,
+		 max_seq);
+}
+
+/*
+ * GkvChangeSequenceBeginWrite publishes this backend's in-flight slot before
+ * the transaction stamps its first seq.  Cheap after the first call in a
+ * transaction.
+ */
+void
+GkvChangeSequenceBeginWrite(void)
+{
+	uint64		published;
+
+	static bool exit_hook_registered = false;
+
+	if (MyInflightSeq != 0)
+		return;
+	Assert(MyProc != NULL);
+	if (!exit_hook_registered)
+	{
+		/* a backend that exits mid-transaction must not pin the horizon */
+		before_shmem_exit(GkvClockShmemExit, (Datum) 0);
+		exit_hook_registered = true;
+	}
+
+	/*
+	 * Publish the current value; the caller's later tick returns something
+	 * strictly greater.  Use at least 1 so that 0 keeps meaning "empty".
+	 */
+	published = Max(GkvClockNow(), 1);
+	pg_atomic_write_u64(&ClockShared->inflight[MyProc->pgprocno], published);
+	pg_memory_barrier();
+	MyInflightSeq = published;
+}
+
+static void
+ClearInflightSlot(void)
+{
+	if (MyInflightSeq != 0 && MyProc != NULL)
+	{
+		pg_atomic_write_u64(&ClockShared->inflight[MyProc->pgprocno], 0);
+		MyInflightSeq = 0;
+	}
+}
+
+static void
+GkvClockXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			if (MyInflightSeq != 0 && event == XACT_EVENT_PRE_PREPARE)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has written globalkv documents"),
+						 errdetail("Replication could skip rows of a prepared transaction.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			ClearInflightSlot();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+GkvClockShmemExit(int code, Datum arg)
+{
+	ClearInflightSlot();
+}
+
+void
+GkvClockRegisterXactCallbacks(void)
+{
+	RegisterXactCallback(GkvClockXactCallback, NULL);
+}
+
+/*
+ * GkvSafeHorizon returns the highest seq at or below which every stamped
+ * row is already committed or aborted.  Call it before taking the snapshot
+ * that will read the rows.
+ */
+uint64
+GkvSafeHorizon(void)
+{
+	uint64		horizon;
+	uint64		lowest = PG_UINT64_MAX;
+
+	/* read the clock first: a writer that publishes later stamps above it */
+	horizon = GkvClockNow();
+	pg_memory_barrier();
+	for (int i = 0; i < ClockShared->nslots; i++)
+	{
+		uint64		v = pg_atomic_read_u64(&ClockShared->inflight[i]);
+
+		if (v != 0 && v < lowest)
+			lowest = v;
+	}
+	if (lowest != PG_UINT64_MAX && lowest - 1 < horizon)
+		horizon = lowest - 1;
+	return horizon;
+}

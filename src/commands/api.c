@@ -1,0 +1,760 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  The document API in schema kv: put, get, delete, patch_numeric,
+ *	  their batch forms and compare-and-set.
+ *
+ * Every function here validates all of its input first and raises a GKxxx
+ * error for anything wrong; writes happen only after that, inside the
+ * caller's transaction, so a failing call leaves nothing behind.  Writes
+ * go through GkvShardWrite and so through the one merge rule.
+ *
+ * Values arrive either as jsonb or as text.  The text forms exist so that
+ * an invalid JSON literal is reported with globalkv's SQLSTATE (GK004), and
+ * because an untyped literal in kv.put('ns', 'k', '{"a":1}') resolves to
+ * text; the jsonb forms take already-parsed documents without re-parsing.
+ *
+ * src/commands/api.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+/* ----------------------------------------------------------------
+ * Input checks
+ * ----------------------------------------------------------------
+ */
+
+void
+GkvCheckKey(text *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_KEY),
+				 errmsg("key must not be empty")));
+	if (len > GkvMaxKeyLength)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_KEY),
+				 errmsg("key is too long (%d bytes)", len),
+				 errdetail("The limit is globalkv.max_key_length = %d bytes.",
+						   GkvMaxKeyLength)));
+	if (memchr(VARDATA_ANY(key), '\0', len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_KEY),
+				 errmsg("key must not contain a NUL byte")));
+}
+
+void
+GkvCheckDocument(Jsonb *doc)
+{
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_DOCUMENT),
+				 errmsg("document must be a JSON object"),
+				 errdetail("globalkv stores JSON objects: wrap other values, e.g. {\"value\": 42}.")));
+	if (VARSIZE(doc) > (Size) GkvMaxDocumentSize)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_DOCUMENT_TOO_LARGE),
+				 errmsg("document is too large (%zu bytes)", (Size) VARSIZE(doc)),
+				 errdetail("The limit is globalkv.max_document_size = %d bytes.",
+						   GkvMaxDocumentSize)));
+}
+
+/*
+ * ParseJsonText turns text into jsonb, reporting invalid JSON as GK004 with
+ * the parser's message as detail.  Other errors (out of memory, cancel) are
+ * re-thrown unchanged.
+ */
+static Jsonb *
+ParseJsonText(text *t, int errcode_on_invalid, const char *what)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *s = text_to_cstring(t);
+	Jsonb	   *volatile result = NULL;
+
+	PG_TRY();
+	{
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_INVALID_TEXT_REPRESENTATION &&
+			edata->sqlerrcode != ERRCODE_UNTRANSLATABLE_CHARACTER &&
+			edata->sqlerrcode != ERRCODE_UNTRANSLATABLE_CHARACTER &&
+			edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(errcode_on_invalid),
+				 errmsg("%s is not valid JSON", what),
+				 edata->detail ? errdetail("%s %s", edata->message, edata->detail)
+				 : errdetail("%s", edata->message)));
+	}
+	PG_END_TRY();
+	pfree(s);
+	return result;
+}
+
+static Jsonb *
+DocumentFromText(text *t)
+{
+	return ParseJsonText(t, ERRCODE_GKV_INVALID_DOCUMENT, "document");
+}
+
+/* ----------------------------------------------------------------
+ * Expiry and versions
+ * ----------------------------------------------------------------
+ */
+
+typedef struct GkvExpirySpec
+{
+	bool		has_expiry;
+	TimestampTz expires_at;
+} GkvExpirySpec;
+
+static GkvExpirySpec
+ExpiryFromPolicy(text *policy_name)
+{
+	GkvExpirySpec spec = {false, 0};
+	char	   *name = text_to_cstring(policy_name);
+	const GkvPolicy *policy = GkvLookupPolicy(name);
+
+	if (policy->expires)
+	{
+		spec.has_expiry = true;
+		spec.expires_at = DatumGetTimestampTz(
+											  DirectFunctionCall2(timestamptz_pl_interval,
+																  TimestampTzGetDatum(GetCurrentTimestamp()),
+																  IntervalPGetDatum(&policy->ttl)));
+	}
+	pfree(name);
+	return spec;
+}
+
+static GkvExpirySpec
+ExpiryFromSeconds(int64 seconds)
+{
+	GkvExpirySpec spec;
+
+	/* a century: far beyond any session or cache, far from overflow */
+	if (seconds <= 0 || seconds > INT64CONST(100) * 366 * SECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("TTL must be between 1 second and 100 years, not " INT64_FORMAT,
+						seconds),
+				 errhint("Use the NO_EXPIRE policy for documents that never expire.")));
+	spec.has_expiry = true;
+	spec.expires_at = GetCurrentTimestamp() + seconds * USECS_PER_SEC;
+	return spec;
+}
+
+static text *
+VersionToText(GkvVersion v)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), UINT64_FORMAT ":%d", v.hlc, v.origin);
+	return cstring_to_text(buf);
+}
+
+static GkvVersion
+VersionFromText(text *t)
+{
+	char	   *s = text_to_cstring(t);
+	GkvVersion	v;
+	unsigned long long hlc;
+	int			origin;
+	int			consumed = 0;
+
+	if (sscanf(s, "%llu:%d%n", &hlc, &origin, &consumed) != 2 ||
+		s[consumed] != '\0' || s[0] == '-' || origin <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_VERSION),
+				 errmsg("invalid version \"%s\"", s),
+				 errdetail("A version looks like \"<hlc>:<origin node id>\", as kv.get_versioned returns it.")));
+	v.hlc = hlc;
+	v.origin = origin;
+	pfree(s);
+	return v;
+}
+
+static int
+ShardOfKey(text *ns, text *key)
+{
+	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
+								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+
+	return GkvShardForHash(h, GkvShardCount());
+}
+
+/* ----------------------------------------------------------------
+ * Write operations (build callbacks for GkvShardWrite)
+ * ----------------------------------------------------------------
+ */
+
+typedef enum GkvCasMode
+{
+	GKV_CAS_NONE,
+	GKV_CAS_ABSENT,				/* write only if no live document */
+	GKV_CAS_VERSION				/* write only if the live version matches */
+} GkvCasMode;
+
+typedef struct PutOp
+{
+	Jsonb	   *value;			/* NULL: delete */
+	GkvExpirySpec expiry;
+	GkvCasMode	cas;
+	GkvVersion	expected;
+} PutOp;
+
+static bool
+BuildPut(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
+{
+	PutOp	   *op = (PutOp *) arg;
+
+	if (op->cas != GKV_CAS_NONE)
+	{
+		bool		live = current && GkvDocIsLive(current, GkvUnixMsNow());
+
+		if (op->cas == GKV_CAS_ABSENT && live)
+			return false;
+		if (op->cas == GKV_CAS_VERSION &&
+			(!live || GkvVersionCompare(current->version, op->expected) != 0))
+			return false;
+	}
+	incoming->value = op->value;
+	incoming->version.hlc = seq;
+	incoming->version.origin = GkvLocalNodeId();
+	incoming->has_expiry = op->value != NULL && op->expiry.has_expiry;
+	incoming->expires_at = incoming->has_expiry ? op->expiry.expires_at : 0;
+	incoming->crdt = NULL;
+	return true;
+}
+
+typedef struct PatchOp
+{
+	Jsonb	   *offsets;
+	GkvExpirySpec expiry;
+} PatchOp;
+
+static bool
+BuildPatch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
+{
+	PatchOp    *op = (PatchOp *) arg;
+	GkvVersion	version;
+
+	version.hlc = seq;
+	version.origin = GkvLocalNodeId();
+	GkvDocBuildPatch(current, op->offsets, version, op->expiry.has_expiry,
+					 op->expiry.expires_at, incoming);
+	return true;
+}
+
+static GkvWriteResult
+WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
+		 GkvDocState *final_state)
+{
+	GkvShardWriter *w = GkvShardWriterOpen(ShardOfKey(ns, key));
+	GkvWriteResult r = GkvShardWrite(w, ns, key, build, arg, final_state);
+
+	GkvShardWriterClose(w);
+	return r;
+}
+
+static void
+CountWrite(GkvStatCounter op, GkvWriteResult r)
+{
+	GkvStatsAdd(op, 1);
+	GkvStatsAdd(r == GKV_WRITE_INSERT ? GKV_STAT_INSERTS :
+				r == GKV_WRITE_UPDATE ? GKV_STAT_UPDATES : GKV_STAT_CONFLICTS, 1);
+}
+
+static text *
+PutCommon(text *ns, text *key, Jsonb *value, GkvExpirySpec expiry,
+		  GkvCasMode cas, GkvVersion expected)
+{
+	PutOp		op;
+	GkvWriteResult r;
+
+	op.value = value;
+	op.expiry = expiry;
+	op.cas = cas;
+	op.expected = expected;
+	r = WriteOne(ns, key, BuildPut, &op, NULL);
+	CountWrite(GKV_STAT_PUTS, r);
+	return cstring_to_text(GkvWriteResultName(r));
+}
+
+/*
+ * Argument checks common to every single-key call; the document, when
+ * given, is checked too.  Namespace first: the most common mistake.
+ */
+static void
+CheckCall(text *ns, text *key, Jsonb *doc)
+{
+	GkvRequireNamespace(ns);
+	GkvCheckKey(key);
+	if (doc)
+		GkvCheckDocument(doc);
+}
+
+static Jsonb *
+DocumentArg(FunctionCallInfo fcinfo, int argno)
+{
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == JSONBOID)
+		return PG_GETARG_JSONB_P(argno);
+	return DocumentFromText(PG_GETARG_TEXT_PP(argno));
+}
+
+#define REQUIRE_ARGS(n) \
+	do { \
+		for (int i_ = 0; i_ < (n); i_++) \
+			if (PG_ARGISNULL(i_)) \
+				ereport(ERROR, \
+						(errcode(ERRCODE_GKV_INVALID_ARGUMENT), \
+						 errmsg("argument %d of %s must not be null", i_ + 1, \
+								get_func_name(fcinfo->flinfo->fn_oid)))); \
+	} while (0)
+
+/* ----------------------------------------------------------------
+ * SQL-callable functions
+ * ----------------------------------------------------------------
+ */
+
+PG_FUNCTION_INFO_V1(gkv_put);
+PG_FUNCTION_INFO_V1(gkv_put_ttl);
+PG_FUNCTION_INFO_V1(gkv_put_if_version);
+PG_FUNCTION_INFO_V1(gkv_get);
+PG_FUNCTION_INFO_V1(gkv_get_versioned);
+PG_FUNCTION_INFO_V1(gkv_delete);
+PG_FUNCTION_INFO_V1(gkv_patch_numeric);
+PG_FUNCTION_INFO_V1(gkv_patch_numeric_ttl);
+PG_FUNCTION_INFO_V1(gkv_put_many);
+PG_FUNCTION_INFO_V1(gkv_put_many_ttl);
+PG_FUNCTION_INFO_V1(gkv_get_many);
+PG_FUNCTION_INFO_V1(gkv_key_shard);
+
+/* kv.put(namespace, key, value, expiry_policy) -> INSERT|UPDATE|CONFLICT */
+Datum
+gkv_put(PG_FUNCTION_ARGS)
+{
+	text	   *ns,
+			   *key;
+	Jsonb	   *doc;
+	GkvExpirySpec expiry;
+	GkvVersion	none = {0, 0};
+
+	REQUIRE_ARGS(4);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	GkvRequireNamespace(ns);
+	GkvCheckKey(key);
+	doc = DocumentArg(fcinfo, 2);
+	GkvCheckDocument(doc);
+	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
+	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none));
+}
+
+/* kv.put(namespace, key, value, ttl_seconds) */
+Datum
+gkv_put_ttl(PG_FUNCTION_ARGS)
+{
+	text	   *ns,
+			   *key;
+	Jsonb	   *doc;
+	GkvExpirySpec expiry;
+	GkvVersion	none = {0, 0};
+
+	REQUIRE_ARGS(4);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	GkvRequireNamespace(ns);
+	GkvCheckKey(key);
+	doc = DocumentArg(fcinfo, 2);
+	GkvCheckDocument(doc);
+	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
+	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none));
+}
+
+/*
+ * kv.put_if_version(namespace, key, value, expected_version, expiry_policy)
+ * writes only if the live document's version is expected_version, or, when
+ * expected_version is NULL, only if there is no live document.  Returns
+ * CONFLICT, without writing, otherwise.
+ */
+Datum
+gkv_put_if_version(PG_FUNCTION_ARGS)
+{
+	text	   *ns,
+			   *key;
+	Jsonb	   *doc;
+	GkvExpirySpec expiry;
+	GkvVersion	expected = {0, 0};
+	GkvCasMode	mode = GKV_CAS_ABSENT;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("only expected_version may be null in kv.put_if_version")));
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	GkvRequireNamespace(ns);
+	GkvCheckKey(key);
+	doc = DocumentArg(fcinfo, 2);
+	GkvCheckDocument(doc);
+	if (!PG_ARGISNULL(3))
+	{
+		expected = VersionFromText(PG_GETARG_TEXT_PP(3));
+		mode = GKV_CAS_VERSION;
+	}
+	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(4));
+	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, mode, expected));
+}
+
+/*
+ * ReadOne fetches the live document of a key into *doc; false when the key
+ * is missing, deleted or expired.
+ */
+static bool
+ReadOne(text *ns, text *key, GkvDocState *doc)
+{
+	GkvShardReader *r = GkvShardReaderOpen(ShardOfKey(ns, key));
+	bool		found = GkvShardRead(r, ns, key, doc);
+
+	GkvShardReaderClose(r);
+	GkvStatsAdd(GKV_STAT_GETS, 1);
+	return found && GkvDocIsLive(doc, GkvUnixMsNow());
+}
+
+/* kv.get(namespace, key) -> value or NULL */
+Datum
+gkv_get(PG_FUNCTION_ARGS)
+{
+	text	   *ns,
+			   *key;
+	GkvDocState doc;
+
+	REQUIRE_ARGS(2);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	CheckCall(ns, key, NULL);
+	if (!ReadOne(ns, key, &doc))
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(doc.value);
+}
+
+/* kv.get_versioned(namespace, key) -> (value, version, expires_at), 0 or 1 row */
+Datum
+gkv_get_versioned(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *ns,
+			   *key;
+	GkvDocState doc;
+
+	REQUIRE_ARGS(2);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	CheckCall(ns, key, NULL);
+	InitMaterializedSRF(fcinfo, 0);
+	if (ReadOne(ns, key, &doc))
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, !doc.has_expiry};
+
+		values[0] = JsonbPGetDatum(doc.value);
+		values[1] = PointerGetDatum(VersionToText(doc.version));
+		values[2] = TimestampTzGetDatum(doc.expires_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* kv.delete(namespace, key) -> true when a live document was deleted */
+Datum
+gkv_delete(PG_FUNCTION_ARGS)
+{
+	text	   *ns,
+			   *key;
+	PutOp		op = {0};
+	GkvWriteResult r;
+
+	REQUIRE_ARGS(2);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	CheckCall(ns, key, NULL);
+	op.value = NULL;
+	op.cas = GKV_CAS_NONE;
+	r = WriteOne(ns, key, BuildPut, &op, NULL);
+	GkvStatsAdd(GKV_STAT_DELETES, 1);
+	if (r == GKV_WRITE_CONFLICT)
+		GkvStatsAdd(GKV_STAT_CONFLICTS, 1);
+	PG_RETURN_BOOL(r == GKV_WRITE_UPDATE);
+}
+
+static Datum
+PatchCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
+{
+	text	   *ns = PG_GETARG_TEXT_PP(0);
+	text	   *key = PG_GETARG_TEXT_PP(1);
+	PatchOp		op;
+	GkvDocState final_state;
+	GkvWriteResult r;
+
+	op.offsets = get_fn_expr_argtype(fcinfo->flinfo, 2) == JSONBOID ?
+		PG_GETARG_JSONB_P(2) :
+		ParseJsonText(PG_GETARG_TEXT_PP(2), ERRCODE_GKV_INVALID_OFFSET, "offsets");
+	GkvValidateOffsets(op.offsets);
+	op.expiry = expiry;
+	r = WriteOne(ns, key, BuildPatch, &op, &final_state);
+	CountWrite(GKV_STAT_PATCHES, r);
+	if (final_state.value == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(final_state.value);
+}
+
+/* kv.patch_numeric(namespace, key, offsets, expiry_policy) -> new document */
+Datum
+gkv_patch_numeric(PG_FUNCTION_ARGS)
+{
+	GkvExpirySpec expiry;
+
+	REQUIRE_ARGS(4);
+	CheckCall(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), NULL);
+	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
+	return PatchCommon(fcinfo, expiry);
+}
+
+/* kv.patch_numeric(namespace, key, offsets, ttl_seconds) */
+Datum
+gkv_patch_numeric_ttl(PG_FUNCTION_ARGS)
+{
+	GkvExpirySpec expiry;
+
+	REQUIRE_ARGS(4);
+	CheckCall(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), NULL);
+	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
+	return PatchCommon(fcinfo, expiry);
+}
+
+/* ----------------------------------------------------------------
+ * Batch forms
+ * ----------------------------------------------------------------
+ */
+
+static void
+DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nulls,
+					 int *n)
+{
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
+}
+
+static Datum
+PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *ns = PG_GETARG_TEXT_PP(0);
+	ArrayType  *keys_arr = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *vals_arr = PG_GETARG_ARRAYTYPE_P(2);
+	bool		values_are_jsonb = ARR_ELEMTYPE(vals_arr) == JSONBOID;
+	Datum	   *keys,
+			   *vals;
+	bool	   *key_nulls,
+			   *val_nulls;
+	int			nkeys,
+				nvals;
+	Jsonb	  **docs;
+	GkvShardWriter **writers;
+	int			nshards;
+	MemoryContext rowcxt,
+				oldcxt;
+
+	DeconstructTextArray(keys_arr, "keys", &keys, &key_nulls, &nkeys);
+	DeconstructTextArray(vals_arr, "values", &vals, &val_nulls, &nvals);
+	if (nkeys != nvals)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("keys and values have different lengths (%d and %d)", nkeys, nvals)));
+
+	/* validate everything before the first write */
+	docs = palloc(sizeof(Jsonb *) * (nkeys + 1));
+	for (int i = 0; i < nkeys; i++)
+	{
+		if (key_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_KEY),
+					 errmsg("key %d of the batch is null", i + 1)));
+		GkvCheckKey(DatumGetTextPP(keys[i]));
+		if (val_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_DOCUMENT),
+					 errmsg("value %d of the batch is null", i + 1),
+					 errhint("Use kv.delete to delete a document.")));
+		docs[i] = values_are_jsonb ? DatumGetJsonbP(vals[i]) :
+			DocumentFromText(DatumGetTextPP(vals[i]));
+		GkvCheckDocument(docs[i]);
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	nshards = GkvShardCount();
+	writers = palloc0(sizeof(GkvShardWriter *) * nshards);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < nkeys; i++)
+	{
+		text	   *key = DatumGetTextPP(keys[i]);
+		int			shard = ShardOfKey(ns, key);
+		PutOp		op;
+		GkvWriteResult r;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		if (writers[shard] == NULL)
+			writers[shard] = GkvShardWriterOpen(shard);
+		op.value = docs[i];
+		op.expiry = expiry;
+		op.cas = GKV_CAS_NONE;
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		r = GkvShardWrite(writers[shard], ns, key, BuildPut, &op, NULL);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+		CountWrite(GKV_STAT_PUTS, r);
+		values[0] = PointerGetDatum(key);
+		values[1] = PointerGetDatum(cstring_to_text(GkvWriteResultName(r)));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	for (int s = 0; s < nshards; s++)
+		if (writers[s] != NULL)
+			GkvShardWriterClose(writers[s]);
+	return (Datum) 0;
+}
+
+/* kv.put_many(namespace, keys[], values[], expiry_policy) -> (key, result) */
+Datum
+gkv_put_many(PG_FUNCTION_ARGS)
+{
+	GkvExpirySpec expiry;
+
+	REQUIRE_ARGS(4);
+	GkvRequireNamespace(PG_GETARG_TEXT_PP(0));
+	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
+	return PutManyCommon(fcinfo, expiry);
+}
+
+/* kv.put_many(namespace, keys[], values[], ttl_seconds) */
+Datum
+gkv_put_many_ttl(PG_FUNCTION_ARGS)
+{
+	GkvExpirySpec expiry;
+
+	REQUIRE_ARGS(4);
+	GkvRequireNamespace(PG_GETARG_TEXT_PP(0));
+	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
+	return PutManyCommon(fcinfo, expiry);
+}
+
+/* kv.get_many(namespace, keys[]) -> (key, value), in the order of keys */
+Datum
+gkv_get_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *ns;
+	Datum	   *keys;
+	bool	   *key_nulls;
+	int			nkeys;
+	GkvShardReader **readers;
+	int			nshards;
+	int64		now_ms = GkvUnixMsNow();
+	MemoryContext rowcxt,
+				oldcxt;
+
+	REQUIRE_ARGS(2);
+	ns = PG_GETARG_TEXT_PP(0);
+	GkvRequireNamespace(ns);
+	DeconstructTextArray(PG_GETARG_ARRAYTYPE_P(1), "keys", &keys, &key_nulls, &nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		if (key_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_KEY),
+					 errmsg("key %d of the batch is null", i + 1)));
+		GkvCheckKey(DatumGetTextPP(keys[i]));
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	nshards = GkvShardCount();
+	readers = palloc0(sizeof(GkvShardReader *) * nshards);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < nkeys; i++)
+	{
+		text	   *key = DatumGetTextPP(keys[i]);
+		int			shard = ShardOfKey(ns, key);
+		GkvDocState doc;
+		Datum		values[2];
+		bool		nulls[2] = {false, true};
+
+		CHECK_FOR_INTERRUPTS();
+		if (readers[shard] == NULL)
+			readers[shard] = GkvShardReaderOpen(shard);
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		values[0] = PointerGetDatum(key);
+		if (GkvShardRead(readers[shard], ns, key, &doc) && GkvDocIsLive(&doc, now_ms))
+		{
+			values[1] = JsonbPGetDatum(doc.value);
+			nulls[1] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	GkvStatsAdd(GKV_STAT_GETS, nkeys);
+	for (int s = 0; s < nshards; s++)
+		if (readers[s] != NULL)
+			GkvShardReaderClose(readers[s]);
+	return (Datum) 0;
+}
+
+/*
+ * kv.key_shard(namespace, key) -> (hash, shard): where a key lives.  Also
+ * what the client library's test vectors are checked against.
+ */
+Datum
+gkv_key_shard(PG_FUNCTION_ARGS)
+{
+	text	   *ns = PG_GETARG_TEXT_PP(0);
+	text	   *key = PG_GETARG_TEXT_PP(1);
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
+								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = Int64GetDatum((int64) h);
+	values[1] = Int32GetDatum(GkvShardForHash(h, GkvShardCount()));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,176 @@
+/*-------------------------------------------------------------------------
+ *
+ * expiry_worker.c
+ *	  Background worker that physically removes expired documents.
+ *
+ * Expiry is part of a document's version: the absolute expiry time is
+ * computed once by the node that wrote it and replicated, and reads never
+ * return an expired document.  Physical removal is therefore only storage
+ * housekeeping: each node does it on its own, without tombstones, because
+ * every node reaches the same conclusion about every row.
+ *
+ * Each pass removes at most expiry_rows_per_second * expiry_interval rows,
+ * oldest expiry first, shard by shard, skipping rows that a writer holds
+ * locked (that writer is about to replace the row anyway).  Both settings
+ * are reloaded on SIGHUP.
+ *
+ * src/expiry/expiry_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define EXPIRY_LOG_EVERY_MS (60 * 1000)
+
+void
+GkvExpiryWorkerRegister(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 10;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "GkvExpiryWorkerMain");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "globalkv expiry worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "globalkv expiry");
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * ExpiryPass removes up to 'budget' expired rows across all shards and
+ * returns how many it removed.  Runs in its own transaction.
+ */
+static int64
+ExpiryPass(int64 budget)
+{
+	int64		removed = 0;
+	int			ret;
+	uint64		nshards;
+	char	  **tables;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
+					  true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed == 0)
+	{
+		/* not created (yet) in this database: nothing to do */
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return 0;
+	}
+
+	ret = SPI_execute("SELECT table_name FROM globalkv.shards ORDER BY shard_id", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read globalkv.shards");
+	nshards = SPI_processed;
+	tables = palloc(sizeof(char *) * (nshards + 1));
+	for (uint64 i = 0; i < nshards; i++)
+		tables[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+	for (uint64 i = 0; i < nshards && removed < budget; i++)
+	{
+		StringInfoData sql;
+		const char *t = quote_identifier(tables[i]);
+		Oid			argtypes[1] = {INT8OID};
+		Datum		args[1];
+
+		args[0] = Int64GetDatum(budget - removed);
+		initStringInfo(&sql);
+		appendStringInfo(&sql,
+						 "WITH victims AS ("
+						 " SELECT ctid FROM globalkv_data.%s"
+						 " WHERE expires_at <= pg_catalog.clock_timestamp()"
+						 " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+						 " DELETE FROM globalkv_data.%s s USING victims v"
+						 " WHERE s.ctid = v.ctid", t, t);
+		ret = SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 0);
+		if (ret != SPI_OK_DELETE)
+			elog(ERROR, "could not remove expired rows from %s", tables[i]);
+		removed += (int64) SPI_processed;
+		pfree(sql.data);
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (removed > 0)
+		GkvStatsAdd(GKV_STAT_EXPIRED_ROWS, (uint64) removed);
+	return removed;
+}
+
+void
+GkvExpiryWorkerMain(Datum main_arg)
+{
+	MemoryContext passcxt;
+	int64		removed_since_log = 0;
+	TimestampTz last_log = GetCurrentTimestamp();
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
+	pgstat_report_appname("globalkv expiry worker");
+	elog(LOG, "globalkv expiry worker started in database \"%s\"", GkvDatabaseName);
+
+	passcxt = AllocSetContextCreate(TopMemoryContext, "globalkv expiry pass",
+									ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		int64		budget;
+		int64		removed;
+		MemoryContext oldcxt;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		budget = Max((int64) GkvExpiryRowsPerSecond * GkvExpiryIntervalMs / 1000, 1);
+		oldcxt = MemoryContextSwitchTo(passcxt);
+		pgstat_report_activity(STATE_RUNNING, "removing expired documents");
+		removed = ExpiryPass(budget);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(passcxt);
+
+		removed_since_log += removed;
+		if (removed_since_log > 0 &&
+			TimestampDifferenceExceeds(last_log, GetCurrentTimestamp(), EXPIRY_LOG_EVERY_MS))
+		{
+			elog(LOG, "globalkv expiry worker removed " INT64_FORMAT " expired documents",
+				 removed_since_log);
+			removed_since_log = 0;
+			last_log = GetCurrentTimestamp();
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 GkvExpiryIntervalMs, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

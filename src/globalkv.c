@@ -1,0 +1,121 @@
+/*-------------------------------------------------------------------------
+ *
+ * globalkv.c
+ *	  Entry point of the globalkv extension: settings, shared memory and
+ *	  background workers.
+ *
+ * globalkv must be in shared_preload_libraries: the clock, the in-flight
+ * change sequences and the statistics live in shared memory, and the
+ * expiry worker is registered at postmaster start.
+ *
+ * src/globalkv.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* settings, in the order of the table in _PG_init */
+char	   *GkvDatabaseName = NULL;
+int			GkvExpiryIntervalMs = 1000;
+int			GkvExpiryRowsPerSecond = 10000;
+int			GkvMaxDocumentSize = 1024 * 1024;
+int			GkvMaxKeyLength = 1024;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+GkvShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(add_size(GkvClockShmemSize(), GkvStatsShmemSize()));
+}
+
+static void
+GkvShmemStartup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	GkvClockShmemInit();
+	GkvStatsShmemInit();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+DefineSettings(void)
+{
+	/* sorted by name; docs/settings.md describes each one */
+	DefineCustomStringVariable("globalkv.database",
+							   "Database in which globalkv's background workers run.",
+							   "The database where CREATE EXTENSION globalkv was run.",
+							   &GkvDatabaseName,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.expiry_interval",
+							"Time between two passes of the expiry worker.",
+							NULL,
+							&GkvExpiryIntervalMs,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.expiry_rows_per_second",
+							"Most expired rows the expiry worker removes per second.",
+							"Throttles physical removal; reads never return expired documents either way.",
+							&GkvExpiryRowsPerSecond,
+							10000, 1, 10000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.max_document_size",
+							"Largest document accepted, in bytes of its jsonb form.",
+							NULL,
+							&GkvMaxDocumentSize,
+							1024 * 1024, 64, 256 * 1024 * 1024,
+							PGC_USERSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.max_key_length",
+							"Longest key accepted, in bytes.",
+							NULL,
+							&GkvMaxKeyLength,
+							1024, 1, 65536,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("globalkv");
+}
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("globalkv must be loaded via shared_preload_libraries"),
+				 errhint("Add globalkv to shared_preload_libraries in postgresql.conf and restart.")));
+
+	DefineSettings();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = GkvShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = GkvShmemStartup;
+
+	GkvClockRegisterXactCallbacks();
+	GkvExpiryWorkerRegister();
+}

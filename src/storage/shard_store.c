@@ -1,0 +1,494 @@
+/*-------------------------------------------------------------------------
+ *
+ * shard_store.c
+ *	  Reading and writing one document in a shard table, without SQL.
+ *
+ * Every write goes through GkvShardWrite: find the row by primary key, lock
+ * it, merge the incoming state with GkvDocMerge, store the result with a new
+ * change sequence.  The table AM and executor index routines are used
+ * directly (as ON CONFLICT DO UPDATE does internally), which is what lets
+ * kv.put match a raw prepared upsert: no parse, plan or executor start per
+ * call.  Every index on the shard table, including expression and partial
+ * indexes added later, is maintained through ExecInsertIndexTuples.
+ *
+ * CONCURRENCY
+ *
+ * The row lookup uses a dirty snapshot, so rows inserted or updated by
+ * transactions still in progress are seen; when one is found we wait for
+ * that transaction and look again.  An existing row is then locked with
+ * table_tuple_lock; if it was updated or deleted meanwhile we start over.
+ * The only race the tuple lock cannot cover is two writers inserting the
+ * same new key: both would find nothing.  So a writer that found nothing
+ * takes a short heavyweight lock on the key (an advisory-class lock tag that
+ * user advisory locks never use: field4 = GKV_KEY_LOCK_TAG), looks again,
+ * inserts, and releases the key lock right after its index entry exists --
+ * from then on the other writer's dirty lookup sees the new row and waits
+ * for its transaction.  The key lock therefore never accumulates over a
+ * batch of a million keys.
+ *
+ * src/storage/shard_store.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#define GKV_KEY_LOCK_TAG 0x474B	/* "GK" */
+
+struct GkvShardReader
+{
+	Relation	rel;
+	Relation	pkindex;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+};
+
+struct GkvShardWriter
+{
+	Relation	rel;
+	Relation	pkindex;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	IndexScanDesc scan;
+	TupleTableSlot *found;		/* the row as found/locked */
+	TupleTableSlot *store;		/* the row to store */
+	SnapshotData dirty;
+};
+
+const char *
+GkvWriteResultName(GkvWriteResult r)
+{
+	switch (r)
+	{
+		case GKV_WRITE_INSERT:
+			return "INSERT";
+		case GKV_WRITE_UPDATE:
+			return "UPDATE";
+		case GKV_WRITE_CONFLICT:
+			return "CONFLICT";
+	}
+	return "?";
+}
+
+static void
+SetKeyScanKeys(ScanKeyData *keys, text *ns, text *key)
+{
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(ns));
+	keys[0].sk_collation = C_COLLATION_OID;
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
+	keys[1].sk_collation = C_COLLATION_OID;
+}
+
+static Relation
+OpenPrimaryKey(Relation rel, LOCKMODE mode)
+{
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+
+	if (!OidIsValid(pk))
+		elog(ERROR, "shard table \"%s\" has no primary key",
+			 RelationGetRelationName(rel));
+	return index_open(pk, mode);
+}
+
+/*
+ * DecodeSlot fills *doc from a shard row.  Values are copied into the
+ * current memory context, so they outlive the slot.
+ */
+static void
+DecodeSlot(TupleTableSlot *slot, GkvDocState *doc)
+{
+	bool		isnull;
+	Datum		d;
+
+	slot_getallattrs(slot);
+	d = slot_getattr(slot, Anum_shard_value, &isnull);
+	doc->value = isnull ? NULL : DatumGetJsonbPCopy(d);
+	doc->version.hlc = (uint64) DatumGetInt64(slot_getattr(slot, Anum_shard_hlc, &isnull));
+	doc->version.origin = DatumGetInt32(slot_getattr(slot, Anum_shard_origin, &isnull));
+	d = slot_getattr(slot, Anum_shard_expires_at, &isnull);
+	doc->has_expiry = !isnull;
+	doc->expires_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = slot_getattr(slot, Anum_shard_crdt, &isnull);
+	doc->crdt = isnull ? NULL : GkvCounterStateDeserialize(DatumGetByteaPP(d));
+}
+
+/* ----------------------------------------------------------------
+ * Reading
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * GkvShardReaderOpen prepares point reads of one shard with the active
+ * snapshot.  Close it with GkvShardReaderClose in the same transaction.
+ */
+GkvShardReader *
+GkvShardReaderOpen(int shard_id)
+{
+	GkvShardReader *r = palloc0(sizeof(GkvShardReader));
+
+	r->rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
+	r->pkindex = OpenPrimaryKey(r->rel, AccessShareLock);
+	r->snapshot = GetActiveSnapshot();
+	r->slot = table_slot_create(r->rel, NULL);
+	r->scan = index_beginscan(r->rel, r->pkindex, r->snapshot, 2, 0);
+	return r;
+}
+
+/*
+ * GkvShardRead looks a key up; false when the shard has no row for it.
+ * Tombstones and expired rows are returned too: the caller decides.
+ */
+bool
+GkvShardRead(GkvShardReader *r, text *ns, text *key, GkvDocState *out)
+{
+	ScanKeyData keys[2];
+
+	SetKeyScanKeys(keys, ns, key);
+	index_rescan(r->scan, keys, 2, NULL, 0);
+	if (!index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+		return false;
+	DecodeSlot(r->slot, out);
+	ExecClearTuple(r->slot);
+	return true;
+}
+
+void
+GkvShardReaderClose(GkvShardReader *r)
+{
+	index_endscan(r->scan);
+	ExecDropSingleTupleTableSlot(r->slot);
+	index_close(r->pkindex, AccessShareLock);
+	table_close(r->rel, AccessShareLock);
+	pfree(r);
+}
+
+/* ----------------------------------------------------------------
+ * Writing
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * InitWriterRangeTable gives the writer's EState a one-entry range table
+ * naming the columns an update changes (everything but the primary key).
+ * ExecInsertIndexTuples reads it to tell btree which indexes an update
+ * leaves logically unchanged, so the primary key gets bottom-up deletion of
+ * old versions instead of page splits under update-heavy load.
+ */
+static void
+InitWriterRangeTable(GkvShardWriter *w)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(w->rel);
+	rte->relkind = RELKIND_RELATION;
+	rte->rellockmode = RowExclusiveLock;
+	for (AttrNumber att = Anum_shard_value; att <= Natts_shard; att++)
+		rte->updatedCols = bms_add_member(rte->updatedCols,
+										  att - FirstLowInvalidHeapAttributeNumber);
+	ExecInitRangeTable(w->estate, list_make1(rte));
+}
+
+GkvShardWriter *
+GkvShardWriterOpen(int shard_id)
+{
+	GkvShardWriter *w = palloc0(sizeof(GkvShardWriter));
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_READ_ONLY),
+				 errmsg("cannot write globalkv documents during recovery")));
+	PreventCommandIfReadOnly("globalkv write");
+
+	w->rel = table_open(GkvShardRelid(shard_id), RowExclusiveLock);
+	w->estate = CreateExecutorState();
+	InitWriterRangeTable(w);
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->pkindex = NULL;
+	for (int i = 0; i < w->rri->ri_NumIndices; i++)
+	{
+		Relation	idx = w->rri->ri_IndexRelationDescs[i];
+
+		if (idx->rd_index->indisprimary)
+			w->pkindex = idx;
+	}
+	if (w->pkindex == NULL)
+		elog(ERROR, "shard table \"%s\" has no primary key",
+			 RelationGetRelationName(w->rel));
+	w->found = table_slot_create(w->rel, NULL);
+	w->store = table_slot_create(w->rel, NULL);
+	InitDirtySnapshot(w->dirty);
+	w->scan = index_beginscan(w->rel, w->pkindex, &w->dirty, 2, 0);
+
+	GkvClockEnsureInitialized();
+	return w;
+}
+
+void
+GkvShardWriterClose(GkvShardWriter *w)
+{
+	index_endscan(w->scan);
+	ExecDropSingleTupleTableSlot(w->found);
+	ExecDropSingleTupleTableSlot(w->store);
+	ExecCloseIndices(w->rri);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+	pfree(w);
+}
+
+/*
+ * LookupDirty finds the key's row with the dirty snapshot.  On return,
+ * *xwait is a transaction to wait for before trusting the answer.
+ */
+static bool
+LookupDirty(GkvShardWriter *w, text *ns, text *key, TransactionId *xwait)
+{
+	ScanKeyData keys[2];
+
+	*xwait = InvalidTransactionId;
+	SetKeyScanKeys(keys, ns, key);
+	index_rescan(w->scan, keys, 2, NULL, 0);
+	if (!index_getnext_slot(w->scan, ForwardScanDirection, w->found))
+		return false;
+	if (TransactionIdIsValid(w->dirty.xmin))
+		*xwait = w->dirty.xmin;
+	else if (TransactionIdIsValid(w->dirty.xmax))
+		*xwait = w->dirty.xmax;
+	return true;
+}
+
+static void
+KeyLockTag(LOCKTAG *tag, Relation rel, text *ns, text *key)
+{
+	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
+								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RelationGetRelid(rel), h,
+						 GKV_KEY_LOCK_TAG);
+}
+
+static void
+FillStoreSlot(GkvShardWriter *w, text *ns, text *key, const GkvDocState *doc,
+			  uint64 seq)
+{
+	TupleTableSlot *s = w->store;
+
+	ExecClearTuple(s);
+	memset(s->tts_isnull, 0, sizeof(bool) * Natts_shard);
+	s->tts_values[Anum_shard_namespace - 1] = PointerGetDatum(ns);
+	s->tts_values[Anum_shard_key - 1] = PointerGetDatum(key);
+	if (doc->value)
+		s->tts_values[Anum_shard_value - 1] = JsonbPGetDatum(doc->value);
+	else
+		s->tts_isnull[Anum_shard_value - 1] = true;
+	s->tts_values[Anum_shard_hlc - 1] = Int64GetDatum((int64) doc->version.hlc);
+	s->tts_values[Anum_shard_origin - 1] = Int32GetDatum(doc->version.origin);
+	if (doc->has_expiry)
+		s->tts_values[Anum_shard_expires_at - 1] = TimestampTzGetDatum(doc->expires_at);
+	else
+		s->tts_isnull[Anum_shard_expires_at - 1] = true;
+	if (doc->crdt)
+		s->tts_values[Anum_shard_crdt - 1] =
+			PointerGetDatum(GkvCounterStateSerialize(doc->crdt));
+	else
+		s->tts_isnull[Anum_shard_crdt - 1] = true;
+	s->tts_values[Anum_shard_seq - 1] = Int64GetDatum((int64) seq);
+	ExecStoreVirtualTuple(s);
+}
+
+/*
+ * NextSequence returns this write's change sequence, after publishing the
+ * backend's in-flight slot (see clock/hlc.c on the safe horizon).
+ */
+static uint64
+NextSequence(void)
+{
+	GkvChangeSequenceBeginWrite();
+	return GkvClockTick();
+}
+
+/*
+ * GkvShardWrite merges build()'s incoming state into the key's row and
+ * stores the result.  The build callback runs with the current state
+ * locked, so it may derive the incoming state from it (patch,
+ * compare-and-set); it gets the write's fresh change sequence, which a
+ * local operation uses as its version's hlc.  The final state is returned
+ * in *final_state when not NULL.
+ */
+GkvWriteResult
+GkvShardWrite(GkvShardWriter *w, text *ns, text *key, GkvBuildIncoming build,
+			  void *arg, GkvDocState *final_state)
+{
+	CommandId	cid = GetCurrentCommandId(true);
+
+	for (;;)
+	{
+		TransactionId xwait;
+		GkvDocState current;
+		GkvDocState incoming;
+		GkvDocState merged;
+		bool		live;
+		uint64		seq;
+
+		CHECK_FOR_INTERRUPTS();
+
+		if (LookupDirty(w, ns, key, &xwait))
+		{
+			TM_FailureData tmfd;
+			TM_Result	res;
+			ItemPointerData tid;
+			bool		update_indexes;
+			LockTupleMode lockmode;
+
+			if (TransactionIdIsValid(xwait))
+			{
+				XactLockTableWait(xwait, w->rel, &w->found->tts_tid, XLTW_Lock);
+				continue;
+			}
+			tid = w->found->tts_tid;
+			res = table_tuple_lock(w->rel, &tid, GetLatestSnapshot(), w->found,
+								   cid, LockTupleExclusive, LockWaitBlock, 0,
+								   &tmfd);
+			if (res == TM_Updated || res == TM_Deleted)
+				continue;
+			if (res != TM_Ok)
+				elog(ERROR, "could not lock a row of \"%s\" (result %d)",
+					 RelationGetRelationName(w->rel), (int) res);
+
+			DecodeSlot(w->found, &current);
+			live = GkvDocIsLive(&current, GkvUnixMsNow());
+			seq = NextSequence();
+			if (!build(&current, seq, arg, &incoming))
+			{
+				if (final_state)
+					*final_state = current;
+				return GKV_WRITE_CONFLICT;
+			}
+			if (!GkvDocMerge(&current, &incoming, &merged))
+			{
+				if (final_state)
+					*final_state = current;
+				return GKV_WRITE_CONFLICT;
+			}
+			FillStoreSlot(w, ns, key, &merged, seq);
+			res = table_tuple_update(w->rel, &tid, w->store, cid,
+									 GetLatestSnapshot(), InvalidSnapshot,
+									 true, &tmfd, &lockmode, &update_indexes);
+			if (res != TM_Ok)
+				elog(ERROR, "could not update a locked row of \"%s\" (result %d)",
+					 RelationGetRelationName(w->rel), (int) res);
+			if (update_indexes)
+				ExecInsertIndexTuples(w->rri, w->store, w->estate, true, false,
+									  NULL, NIL);
+			CommandCounterIncrement();
+			if (final_state)
+				*final_state = merged;
+			return live ? GKV_WRITE_UPDATE : GKV_WRITE_INSERT;
+		}
+		else
+		{
+			LOCKTAG		tag;
+
+			KeyLockTag(&tag, w->rel, ns, key);
+			(void) LockAcquire(&tag, ExclusiveLock, false, false);
+			if (LookupDirty(w, ns, key, &xwait))
+			{
+				/* someone inserted it meanwhile: wait for them, go update */
+				LockRelease(&tag, ExclusiveLock, false);
+				if (TransactionIdIsValid(xwait))
+					XactLockTableWait(xwait, w->rel, &w->found->tts_tid, XLTW_Lock);
+				continue;
+			}
+			seq = NextSequence();
+			if (!build(NULL, seq, arg, &incoming))
+			{
+				LockRelease(&tag, ExclusiveLock, false);
+				if (final_state)
+					memset(final_state, 0, sizeof(GkvDocState));
+				return GKV_WRITE_CONFLICT;
+			}
+			(void) GkvDocMerge(NULL, &incoming, &merged);
+			FillStoreSlot(w, ns, key, &merged, seq);
+			table_tuple_insert(w->rel, w->store, cid, 0, NULL);
+			ExecInsertIndexTuples(w->rri, w->store, w->estate, false, false,
+								  NULL, NIL);
+			LockRelease(&tag, ExclusiveLock, false);
+			CommandCounterIncrement();
+			if (final_state)
+				*final_state = merged;
+			return GKV_WRITE_INSERT;
+		}
+	}
+}
+
+/*
+ * GkvShardMaxSequence returns the greatest seq stored in a shard, counting
+ * dead and uncommitted rows too (their sequences were handed out as well),
+ * with one backward probe of the seq index.  0 for an empty shard.
+ */
+uint64
+GkvShardMaxSequence(int shard_id)
+{
+	Relation	rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	uint64		max_seq = 0;
+	bool		found_index = false;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (idx->rd_index->indnatts == 1 &&
+			idx->rd_index->indkey.values[0] == Anum_shard_seq &&
+			idx->rd_indpred == NIL && idx->rd_rel->relam == BTREE_AM_OID)
+		{
+			IndexScanDesc scan = index_beginscan(rel, idx, SnapshotAny, 0, 0);
+			TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+			index_rescan(scan, NULL, 0, NULL, 0);
+			if (index_getnext_slot(scan, BackwardScanDirection, slot))
+			{
+				bool		isnull;
+				Datum		d = slot_getattr(slot, Anum_shard_seq, &isnull);
+
+				if (!isnull)
+					max_seq = (uint64) DatumGetInt64(d);
+			}
+			index_endscan(scan);
+			ExecDropSingleTupleTableSlot(slot);
+			found_index = true;
+		}
+		index_close(idx, AccessShareLock);
+		if (found_index)
+			break;
+	}
+	table_close(rel, AccessShareLock);
+	if (!found_index)
+		elog(ERROR, "shard %d has no index on seq", shard_id);
+	return max_seq;
+}

@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 TEST_USER=${GLOBALKV_TEST_USER:-globalkv}
 WORK=${GLOBALKV_TEST_DIR:-/tmp/globalkv-test}
-PACKAGES="build-essential pkg-config libpq-dev postgresql-15 postgresql-server-dev-15 postgresql-contrib-15 libipc-run-perl"
+PACKAGES="build-essential pkg-config libpq-dev postgresql-15 postgresql-server-dev-15 libipc-run-perl"
 
 log() { printf '==> %s\n' "$*"; }
 
@@ -67,9 +67,9 @@ if [ -z "${GLOBALKV_TEST_INNER:-}" ]; then
 fi
 
 BINDIR=$($PG_CONFIG --bindir)
-PGXS_DIR=$(dirname "$($PG_CONFIG --pgxs)")/..
+PGXS_SRC=$(dirname "$(dirname "$($PG_CONFIG --pgxs)")")
 export PATH="$BINDIR:$PATH"
-export PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
+export PG_REGRESS="$PGXS_SRC/test/regress/pg_regress"
 export TMPDIR=/tmp
 RESULTS=$(mktemp -d /tmp/gkv-results.XXXXXX)
 PASSED=0
@@ -118,7 +118,7 @@ run_pg_regress() {  # run_pg_regress SUITE DRIVER DIR
     count "$suite" "$p" "$f"
 }
 want regress && run_pg_regress regress "$PG_REGRESS" test/regress
-want isolation && run_pg_regress isolation "$PGXS_DIR/src/test/isolation/pg_isolation_regress" test/isolation
+want isolation && run_pg_regress isolation "$PGXS_SRC/test/isolation/pg_isolation_regress" test/isolation
 
 # ---- tap: multi-node and worker tests ----------------------------------------
 if want tap; then
@@ -130,7 +130,7 @@ if want tap; then
         [ -e "$t" ] || continue
         name=$(basename "$t" .pl)
         TESTDIR="$ROOT/test/tap" PG_REGRESS="$PG_REGRESS" \
-            timeout 600 perl -I "$PGXS_DIR/src/test/perl" -I test/tap "$t" \
+            timeout 600 perl -I "$PGXS_SRC/test/perl" -I test/tap "$t" \
             >"$RESULTS/tap-$name.log" 2>&1
         rc=$?
         tp=$(grep -cE '^ok [0-9]+' "$RESULTS/tap-$name.log")

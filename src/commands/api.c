@@ -329,7 +329,7 @@ DocumentArg(FunctionCallInfo fcinfo, int argno)
 			if (PG_ARGISNULL(i_)) \
 				ereport(ERROR, \
 						(errcode(ERRCODE_GKV_INVALID_ARGUMENT), \
-						 errmsg("argument %d of %s must not be null", i_ + 1, \
+						 errmsg("argument %d of kv.%s must not be null", i_ + 1, \
 								get_func_name(fcinfo->flinfo->fn_oid)))); \
 	} while (0)
 

@@ -56,8 +56,15 @@
 
 #define GKV_KEY_LOCK_TAG 0x474B	/* "GK" */
 
+/*
+ * Readers and writers remember the memory context they were opened in and
+ * run every scan call in it: btree allocates scan state lazily (for example
+ * the list of dead items to kill), and the caller's per-row context may be
+ * reset between two calls.
+ */
 struct GkvShardReader
 {
+	MemoryContext cxt;
 	Relation	rel;
 	Relation	pkindex;
 	IndexScanDesc scan;
@@ -67,6 +74,7 @@ struct GkvShardReader
 
 struct GkvShardWriter
 {
+	MemoryContext cxt;
 	Relation	rel;
 	Relation	pkindex;
 	EState	   *estate;
@@ -148,6 +156,8 @@ GkvShardReaderOpen(int shard_id)
 {
 	GkvShardReader *r = palloc0(sizeof(GkvShardReader));
 
+	r->cxt = CurrentMemoryContext;
+
 	r->rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	r->pkindex = OpenPrimaryKey(r->rel, AccessShareLock);
 	r->snapshot = GetActiveSnapshot();
@@ -164,10 +174,14 @@ bool
 GkvShardRead(GkvShardReader *r, text *ns, text *key, GkvDocState *out)
 {
 	ScanKeyData keys[2];
+	MemoryContext caller = MemoryContextSwitchTo(r->cxt);
+	bool		found;
 
 	SetKeyScanKeys(keys, ns, key);
 	index_rescan(r->scan, keys, 2, NULL, 0);
-	if (!index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+	found = index_getnext_slot(r->scan, ForwardScanDirection, r->slot);
+	MemoryContextSwitchTo(caller);
+	if (!found)
 		return false;
 	DecodeSlot(r->slot, out);
 	ExecClearTuple(r->slot);
@@ -215,6 +229,8 @@ GkvShardWriter *
 GkvShardWriterOpen(int shard_id)
 {
 	GkvShardWriter *w = palloc0(sizeof(GkvShardWriter));
+
+	w->cxt = CurrentMemoryContext;
 
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -268,11 +284,15 @@ static bool
 LookupDirty(GkvShardWriter *w, text *ns, text *key, TransactionId *xwait)
 {
 	ScanKeyData keys[2];
+	MemoryContext caller = MemoryContextSwitchTo(w->cxt);
+	bool		found;
 
 	*xwait = InvalidTransactionId;
 	SetKeyScanKeys(keys, ns, key);
 	index_rescan(w->scan, keys, 2, NULL, 0);
-	if (!index_getnext_slot(w->scan, ForwardScanDirection, w->found))
+	found = index_getnext_slot(w->scan, ForwardScanDirection, w->found);
+	MemoryContextSwitchTo(caller);
+	if (!found)
 		return false;
 	if (TransactionIdIsValid(w->dirty.xmin))
 		*xwait = w->dirty.xmin;

@@ -1,0 +1,41 @@
+-- setup: helpers shared by the regression tests (they run in one database,
+-- in schedule order).  try() runs a statement and reports its SQLSTATE and
+-- message instead of aborting, so each error's code is part of the
+-- expected output.
+CREATE FUNCTION public.try(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE stmt;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
+
+-- rows stored for a namespace, across all shard tables, tombstones included
+CREATE FUNCTION public.stored_rows(ns text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    t text;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    FOR t IN SELECT table_name FROM globalkv.shards LOOP
+        EXECUTE format('SELECT count(*) FROM globalkv_data.%I WHERE namespace = $1', t)
+            INTO n USING ns;
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+SELECT extname, extversion FROM pg_extension WHERE extname = 'globalkv';
+SELECT node_id, node_name, zone_name, shard_count FROM kv.node;
+SELECT name FROM kv.namespaces ORDER BY name;
+SELECT name, ttl FROM kv.expiry_policies ORDER BY name;
+-- 16 shards covering the 32-bit hash space without gaps or overlaps
+SELECT count(*) AS shards,
+       min(hash_min) AS first_hash, max(hash_max) AS last_hash,
+       bool_and(hash_min = coalesce(lag_max + 1, 0)) AS contiguous
+  FROM (SELECT hash_min, hash_max, lag(hash_max) OVER (ORDER BY shard_id) AS lag_max
+          FROM globalkv.shards) s;

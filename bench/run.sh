@@ -193,10 +193,9 @@ DETAILS=$TMP/details.txt
 
 # bench <name> <script> <clients>
 bench() {
-	local name=$1 script=$2 c=$3 j out rc=0 tps lat
+	local name=$1 script=$2 c=$3 out rc=0 tps lat
 	psqldb -c VACUUM -c CHECKPOINT
-	j=$((c < 2 ? c : 2))	# pgbench refuses more threads than clients
-	out=$("${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$SECS" -j "$j" -c "$c" \
+	out=$("${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$SECS" -j 2 -c "$c" \
 		-D nkeys="$NKEYS" -D doc="$DOC" -f "$TMP/$script" "$DB" 2>&1) || rc=$?
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -n1)
@@ -276,7 +275,7 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo "one instance: shared_buffers=1GB synchronous_commit=off fsync=on, locale C;" \
 		"VACUUM + CHECKPOINT before every run"
 	echo "$NKEYS preloaded keys, uniform random keys, ${DOCLEN}-byte JSON documents;" \
-		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j min(2,c)"
+		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j 2"
 	echo
 	printf '%-32s %3s %10s %10s %7s %8s  %s\n' "measure (kv vs raw)" "c" "raw tps" "kv tps" "kv/raw" "target" ""
 	for c in $CLIENTS; do

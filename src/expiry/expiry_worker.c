@@ -9,8 +9,8 @@
  * housekeeping: each node does it on its own, without tombstones, because
  * every node reaches the same conclusion about every row.
  *
- * Each pass removes at most expiry_rows_per_second * expiry_interval rows,
- * oldest expiry first, shard by shard, skipping rows that a writer holds
+ * Passes run every expiry_interval; together they remove at most
+ * expiry_rows_per_second rows per second, oldest expiry first, shard by shard, skipping rows that a writer holds
  * locked (that writer is about to replace the row anyway).  Both settings
  * are reloaded on SIGHUP.
  *
@@ -127,6 +127,8 @@ GkvExpiryWorkerMain(Datum main_arg)
 	MemoryContext passcxt;
 	int64		removed_since_log = 0;
 	TimestampTz last_log = GetCurrentTimestamp();
+	TimestampTz last_pass;
+	double		allowance = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -138,11 +140,13 @@ GkvExpiryWorkerMain(Datum main_arg)
 
 	passcxt = AllocSetContextCreate(TopMemoryContext, "globalkv expiry pass",
 									ALLOCSET_DEFAULT_SIZES);
+	last_pass = GetCurrentTimestamp();
 	for (;;)
 	{
 		int64		budget;
 		int64		removed;
 		MemoryContext oldcxt;
+		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -151,10 +155,29 @@ GkvExpiryWorkerMain(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		budget = Max((int64) GkvExpiryRowsPerSecond * GkvExpiryIntervalMs / 1000, 1);
+		/*
+		 * The budget grows by rows_per_second for each second that passed,
+		 * fractions carried over, capped at one second's worth so that an
+		 * idle period does not turn into a burst.
+		 */
+		now = GetCurrentTimestamp();
+		allowance += (double) GkvExpiryRowsPerSecond * (now - last_pass) / USECS_PER_SEC;
+		allowance = Min(allowance, (double) GkvExpiryRowsPerSecond);
+		last_pass = now;
+		budget = (int64) allowance;
+		if (budget < 1)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 GkvExpiryIntervalMs, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			continue;
+		}
 		oldcxt = MemoryContextSwitchTo(passcxt);
 		pgstat_report_activity(STATE_RUNNING, "removing expired documents");
 		removed = ExpiryPass(budget);
+		allowance -= (double) removed;
+		if (removed < budget)
+			allowance = 0;		/* caught up: do not save up unused budget */
 		pgstat_report_activity(STATE_IDLE, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(passcxt);

@@ -168,7 +168,9 @@ $fn$;
 SELECT globalkv.create_shard_table(i, 16) FROM generate_series(0, 15) AS i;
 
 -- ---------------------------------------------------------------------
--- The document API (src/commands/api.c)
+-- The document API (src/commands/api.c).  Reads and writes act on the
+-- latest committed state plus the caller's own writes, whatever the
+-- transaction's isolation level: they are VOLATILE for that reason.
 -- ---------------------------------------------------------------------
 
 CREATE FUNCTION kv.put(namespace text, key text, value text,
@@ -192,13 +194,13 @@ CREATE FUNCTION kv.put_if_version(namespace text, key text, value jsonb,
 RETURNS text AS 'MODULE_PATHNAME', 'gkv_put_if_version' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.get(namespace text, key text)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_get' LANGUAGE C STABLE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_get' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.get_versioned(namespace text, key text,
                                  OUT value jsonb, OUT version text,
                                  OUT expires_at timestamptz)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_get_versioned'
-LANGUAGE C STABLE PARALLEL UNSAFE ROWS 1;
+LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1;
 
 CREATE FUNCTION kv.delete(namespace text, key text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'gkv_delete' LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -227,7 +229,7 @@ CREATE FUNCTION kv.put_many(namespace text, keys text[], "values" jsonb[], ttl_s
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_put_many_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.get_many(namespace text, keys text[], OUT key text, OUT value jsonb)
-RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_get_many' LANGUAGE C STABLE PARALLEL UNSAFE;
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_get_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.key_shard(namespace text, key text, OUT hash bigint, OUT shard integer)
 RETURNS record AS 'MODULE_PATHNAME', 'gkv_key_shard' LANGUAGE C STABLE STRICT PARALLEL SAFE;

@@ -19,27 +19,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 TEST_USER=${GLOBALKV_TEST_USER:-globalkv}
 WORK=${GLOBALKV_TEST_DIR:-/tmp/globalkv-test}
-PACKAGES="build-essential pkg-config libpq-dev postgresql-15 postgresql-server-dev-15 libipc-run-perl"
 
 log() { printf '==> %s\n' "$*"; }
 
-install_packages() {
-    local missing=()
-    for p in $PACKAGES; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing Debian packages: ${missing[*]}"
-    # no default cluster on port 5432: tests and demos make their own
-    mkdir -p /etc/postgresql-common
-    grep -qs '^create_main_cluster *= *false' /etc/postgresql-common/createcluster.conf ||
-        echo 'create_main_cluster = false' >> /etc/postgresql-common/createcluster.conf
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 if [ "$(id -u)" = 0 ] && [ -z "${GLOBALKV_TEST_INNER:-}" ]; then
-    install_packages || { echo "could not install packages"; echo "0 passed, 1 failed"; exit 1; }
+    bash "$ROOT/scripts/install-deps.sh" || { echo "could not install packages"; echo "0 passed, 1 failed"; exit 1; }
     id "$TEST_USER" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$TEST_USER"
     log "copying the tree to $WORK/src for user $TEST_USER"
     rm -rf "$WORK"

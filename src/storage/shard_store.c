@@ -148,8 +148,11 @@ DecodeSlot(TupleTableSlot *slot, GkvDocState *doc)
  */
 
 /*
- * GkvShardReaderOpen prepares point reads of one shard with the active
- * snapshot.  Close it with GkvShardReaderClose in the same transaction.
+ * GkvShardReaderOpen prepares point reads of one shard.  Reads see the
+ * latest committed state and this transaction's own writes (a fresh
+ * snapshot, not the statement's): the same state writes act on, so
+ * kv.delete(k) followed by kv.get(k) in one statement reads the deletion.
+ * Close it with GkvShardReaderClose in the same transaction.
  */
 GkvShardReader *
 GkvShardReaderOpen(int shard_id)
@@ -160,7 +163,7 @@ GkvShardReaderOpen(int shard_id)
 
 	r->rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	r->pkindex = OpenPrimaryKey(r->rel, AccessShareLock);
-	r->snapshot = GetActiveSnapshot();
+	r->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	r->slot = table_slot_create(r->rel, NULL);
 	r->scan = index_beginscan(r->rel, r->pkindex, r->snapshot, 2, 0);
 	return r;
@@ -195,6 +198,7 @@ GkvShardReaderClose(GkvShardReader *r)
 	ExecDropSingleTupleTableSlot(r->slot);
 	index_close(r->pkindex, AccessShareLock);
 	table_close(r->rel, AccessShareLock);
+	UnregisterSnapshot(r->snapshot);
 	pfree(r);
 }
 

@@ -24,6 +24,7 @@ SELECT count(*) AS rows_for_missing FROM kv.get_versioned('pg', 'nobody');
 -- delete: a tombstone that reads as missing; deleting again reports false
 SELECT kv.delete('pg', 'user:2');
 SELECT kv.get('pg', 'user:2') IS NULL AS deleted_is_null;
+SELECT kv.delete('pg', 'b-same') AS d, kv.put('pg', 'b-same', '{"s": 1}') AS p, kv.get('pg', 'b-same') AS read_own_write_in_same_statement;
 SELECT count(*) AS rows_for_deleted FROM kv.get_versioned('pg', 'user:2');
 SELECT kv.delete('pg', 'user:2');
 SELECT kv.delete('pg', 'never-existed');

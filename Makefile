@@ -18,13 +18,19 @@ OBJS = \
 	src/clock/hlc.o \
 	src/commands/api.o \
 	src/common/gkv_hash.o \
+	src/connection/remote.o \
 	src/expiry/expiry_worker.o \
 	src/metadata/catalog_cache.o \
 	src/metrics/stats.o \
+	src/replication/apply_worker.o \
+	src/replication/catalog_sync.o \
+	src/replication/launcher.o \
+	src/replication/peer_status.o \
+	src/replication/pull.o \
 	src/storage/document.o \
 	src/storage/shard_store.o
 
-PG_CPPFLAGS = -I$(srcdir)/src/include -I$(srcdir)/src/common
+PG_CPPFLAGS = -I$(srcdir)/src/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -std=gnu11 -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 SHLIB_LINK += -lpq
 

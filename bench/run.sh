@@ -11,6 +11,7 @@
 #   BENCH_QUICK=1   smoke test: 100k keys, 3 s runs, smaller batch phase
 #   BENCH_KEYS      preloaded keys                    (default 1000000; quick 100000)
 #   BENCH_CLIENTS   client counts                     (default "1 4")
+#   BENCH_ROUNDS    passes over all runs, tps averaged (default 1; each adds ~2 min)
 #   BENCH_CHUNK     documents per kv.put_many call    (default 10000)
 #   BENCH_BATCH     fresh keys per batch round, 2 rounds (default 100000; quick 20000)
 #   PG_BINDIR       PostgreSQL binaries               (default: pg_config --bindir of PG15)
@@ -38,11 +39,12 @@ else
 	MODE=full
 fi
 CLIENTS=${BENCH_CLIENTS:-"1 4"}
+ROUNDS=${BENCH_ROUNDS:-1}
 CHUNK=${BENCH_CHUNK:-10000}
 DB=globalkv_bench
 NS=bench
 
-for v in NKEYS SECS NBATCH CHUNK; do
+for v in NKEYS SECS NBATCH CHUNK ROUNDS; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench: $v must be a positive integer, not '${!v}'" >&2
 		exit 2
@@ -107,6 +109,7 @@ cp "$HERE"/raw_*.sql "$HERE"/kv_*.sql "$HERE"/setup.sql "$TMP"/
 # ---------------------------------------------------------------------------
 # Instance
 # ---------------------------------------------------------------------------
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 log "initdb in $DATA ($MODE mode: $NKEYS keys, ${SECS}s per run, clients: $CLIENTS)"
 "${AS[@]}" "$PGBIN/initdb" -D "$DATA" -U "$PGOSUSER" --auth=trust -E UTF8 --no-locale \
 	--no-instructions >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; exit 1; }
@@ -121,7 +124,9 @@ shared_preload_libraries = 'globalkv'
 globalkv.database = '$DB'
 max_connections = 40
 # no checkpoint in the middle of a run: run.sh checkpoints before each run
+# and keep the WAL segments for reuse, so that no run pays for creating them
 max_wal_size = 16GB
+min_wal_size = 4GB
 checkpoint_timeout = 30min
 EOF
 
@@ -154,11 +159,19 @@ DOCLEN=$(val "SELECT avg(length(bench_doc(g)::text))::int FROM generate_series(1
 PGVER=$(val "SHOW server_version")
 
 # ---------------------------------------------------------------------------
-# Preload
+# Preload.  The documents are generated once into an unlogged staging table
+# (not timed: bench_doc() costs ~4 us a call, as much as the write itself),
+# and both preloads read them from there.
 # ---------------------------------------------------------------------------
-log "preloading $NKEYS keys into bench_raw (INSERT ... SELECT)"
+NSRC=$((NKEYS + 2 * NBATCH))
+log "generating $NSRC documents into a staging table (not timed)"
+psqldb -c "CREATE UNLOGGED TABLE bench_src AS
+             SELECT g, g::text AS key, bench_doc(g) AS doc FROM generate_series(1, $NSRC) g" \
+       -c "ALTER TABLE bench_src ADD PRIMARY KEY (g)" -c "VACUUM ANALYZE bench_src" -c CHECKPOINT
+
+log "preloading $NKEYS keys into bench_raw (one INSERT ... SELECT)"
 t0=$(now)
-psqldb -c "INSERT INTO bench_raw SELECT '$NS', g::text, now(), 1, bench_doc(g) FROM generate_series(1, $NKEYS) g"
+psqldb -c "INSERT INTO bench_raw SELECT '$NS', key, now(), 1, doc FROM bench_src WHERE g <= $NKEYS ORDER BY g"
 t1=$(now)
 RAW_PRELOAD=$(awk -v n="$NKEYS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
 psqldb -c CHECKPOINT
@@ -169,38 +182,81 @@ log "preloading $NKEYS keys into kv (kv.put_many, chunks of $CHUNK)"
 		hi=$((lo + CHUNK - 1))
 		((hi > NKEYS)) && hi=$NKEYS
 		echo "SELECT count(*) FROM kv.put_many('$NS'," \
-			"ARRAY(SELECT g::text FROM generate_series($lo, $hi) g)," \
-			"ARRAY(SELECT bench_doc(g) FROM generate_series($lo, $hi) g), 'NO_EXPIRE');"
+			"ARRAY(SELECT key FROM bench_src WHERE g BETWEEN $lo AND $hi ORDER BY g)," \
+			"ARRAY(SELECT doc FROM bench_src WHERE g BETWEEN $lo AND $hi ORDER BY g), 'NO_EXPIRE');"
 	done
 } >"$TMP/preload_kv.sql"
 t0=$(now)
-psqldb -At -f "$TMP/preload_kv.sql" >"$TMP/preload_kv.out"
+psqldb -At -f - <"$TMP/preload_kv.sql" >"$TMP/preload_kv.out"
 t1=$(now)
 KV_PRELOAD=$(awk -v n="$NKEYS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
 got=$(awk '{ s += $1 } END { print s + 0 }' "$TMP/preload_kv.out")
 [ "$got" = "$NKEYS" ] || { echo "bench: kv.put_many preload wrote $got of $NKEYS" >&2; exit 1; }
-[ -n "$(val "SELECT kv.get('$NS', '$NKEYS')")" ] || { echo "bench: kv.get after preload found nothing" >&2; exit 1; }
+[ "$(val "SELECT kv.get('$NS', '$NKEYS') = bench_doc($NKEYS)")" = t ] ||
+	{ echo "bench: kv.get after the preload does not return the document put" >&2; exit 1; }
 log "preload: raw INSERT...SELECT $RAW_PRELOAD rows/s, kv.put_many $KV_PRELOAD docs/s"
-psqldb -c "VACUUM ANALYZE" -c CHECKPOINT
+
+# The batch phase's input, written now while the staging table exists: for
+# each of 2 rounds of NBATCH fresh keys, the kv.put_many statements (array
+# literals, as a client would send them) and COPY text of the same rows.
+for round in 1 2; do
+	first=$((NKEYS + (round - 1) * NBATCH + 1))
+	last=$((first + NBATCH - 1))
+	psqldb -At -c "
+		SELECT format('SELECT count(*) FROM kv.put_many(%L, %L::text[], %L::jsonb[], %L);',
+		              '$NS', array_agg(key ORDER BY g), array_agg(doc ORDER BY g), 'NO_EXPIRE')
+		  FROM bench_src WHERE g BETWEEN $first AND $last
+		 GROUP BY (g - $first) / $CHUNK ORDER BY (g - $first) / $CHUNK" >"$TMP/batch_kv.$round.sql"
+	psqldb -c "COPY (SELECT '$NS', key, now(), 1, doc FROM bench_src
+	                  WHERE g BETWEEN $first AND $last ORDER BY g) TO STDOUT" >"$TMP/batch_copy.$round.dat"
+done
+psqldb -c "DROP TABLE bench_src" -c "VACUUM ANALYZE" -c CHECKPOINT
 
 # ---------------------------------------------------------------------------
 # pgbench runs, raw and kv alternating
 # ---------------------------------------------------------------------------
-declare -A TPS LAT
+declare -A TPS FOREIGN
 FAILED=0
 DETAILS=$TMP/details.txt
 : >"$DETAILS"
+PMPID=$(head -n1 "$DATA/postmaster.pid")
+
+# CPU accounting, in clock ticks, to tell how much of the machine other
+# processes used during a run (these machines are shared: noise indicator).
+# cpu_now prints: busy (user+nice+system of all CPUs), total, ours, where
+# ours = this instance (postmaster, its children, reaped backends) plus what
+# this script's reaped children (pgbench, psql) used.
+ticks() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 + $14 + $15 }' || echo 0; }
+cpu_now() {
+	local busy total ours=0 p
+	read -r busy total < <(awk '/^cpu / { print $2 + $3 + $4, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	for p in "$PMPID" $(pgrep -P "$PMPID" || true) $$; do
+		ours=$((ours + $(ticks "$p")))
+	done
+	echo "$busy $total $ours"
+}
+# foreign_pct <cpu_now before> <cpu_now after>: % of all CPUs other processes used
+foreign_pct() {
+	local f
+	f=$(awk -v b=$(($4 - $1)) -v t=$(($5 - $2)) -v o=$(($6 - $3)) \
+		'BEGIN { f = t > 0 ? 100 * (b - o) / t : 0; printf "%.0f", f < 0 ? 0 : f }')
+	echo "$f"
+}
 
 # bench <name> <script> <clients>
 bench() {
-	local name=$1 script=$2 c=$3 out rc=0 tps lat
+	local name=$1 script=$2 c=$3 out rc=0 tps lat b0 t0 o0 b1 t1 o1 foreign
 	psqldb -c VACUUM -c CHECKPOINT
+	read -r b0 t0 o0 < <(cpu_now)
 	out=$("${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$SECS" -j 2 -c "$c" \
 		-D nkeys="$NKEYS" -D doc="$DOC" -f "$TMP/$script" "$DB" 2>&1) || rc=$?
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' <<<"$out" | head -n1)
+	sleep 0.2	# let the postmaster reap the backends
+	read -r b1 t1 o1 < <(cpu_now)
+	foreign=$(foreign_pct "$b0" "$t0" "$o0" "$b1" "$t1" "$o1")
 	{
-		echo "==== $name c=$c ($script, exit $rc)"
+		echo "==== round $ROUND: $name c=$c ($script, exit $rc; other processes used $foreign% of the CPUs)"
 		echo "$out"
 		echo
 	} >>"$DETAILS"
@@ -210,51 +266,50 @@ bench() {
 		grep -m3 -i 'error\|aborted\|failed' <<<"$out" >&2 || true
 		tps=${tps:-0}
 	fi
-	TPS[$name,$c]=${tps%.*}
-	LAT[$name,$c]=${lat:-?}
-	log "$(printf '%-16s c=%s %8s tps  %s ms' "$name" "$c" "${TPS[$name,$c]}" "${LAT[$name,$c]}")"
+	tps=${tps%.*}
+	# over BENCH_ROUNDS rounds: mean tps, highest share of other processes
+	TPS[$name,$c]=$(( (${TPS[$name,$c]:-0} * (ROUND - 1) + tps) / ROUND ))
+	FOREIGN[$name,$c]=$((foreign > ${FOREIGN[$name,$c]:-0} ? foreign : ${FOREIGN[$name,$c]:-0}))
+	log "$(printf '%-12s c=%s %8s tps %7s ms   other processes: %s%% CPU' "$name" "$c" \
+		"$tps" "${lat:-?}" "$foreign")"
 }
 
-for c in $CLIENTS; do
-	bench raw_upsert raw_upsert.sql "$c"
-	bench kv_put kv_put.sql "$c"
-	bench raw_select raw_select.sql "$c"
-	bench kv_get kv_get.sql "$c"
-	bench raw_upsert2 raw_upsert.sql "$c"
-	bench kv_patch kv_patch_numeric.sql "$c"
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+	for c in $CLIENTS; do
+		bench raw_upsert raw_upsert.sql "$c"
+		bench kv_put kv_put.sql "$c"
+		bench raw_select raw_select.sql "$c"
+		bench kv_get kv_get.sql "$c"
+		bench raw_upsert2 raw_upsert.sql "$c"
+		bench kv_patch kv_patch_numeric.sql "$c"
+	done
 done
 
 # ---------------------------------------------------------------------------
 # Batch put over fresh keys vs COPY of the same rows, 2 alternating rounds.
 # Both are fed from files by the client, as an application would send them.
 # ---------------------------------------------------------------------------
-psqldb -c VACUUM -c CHECKPOINT
 KV_BATCH_T=0
 COPY_BATCH_T=0
+read -r bb0 bt0 bo0 < <(cpu_now)
 for round in 1 2; do
-	first=$((NKEYS + (round - 1) * NBATCH + 1))
-	last=$((first + NBATCH - 1))
-	log "batch round $round: keys $first..$last"
-	psqldb -At -c "
-		SELECT format('SELECT count(*) FROM kv.put_many(%L, %L::text[], %L::jsonb[], %L);',
-		              '$NS', array_agg(g::text ORDER BY g), array_agg(bench_doc(g) ORDER BY g), 'NO_EXPIRE')
-		  FROM generate_series($first, $last) g
-		 GROUP BY (g - $first) / $CHUNK ORDER BY (g - $first) / $CHUNK" >"$TMP/batch_kv.sql"
-	psqldb -c "COPY (SELECT '$NS', g::text, now(), 1, bench_doc(g) FROM generate_series($first, $last) g) TO STDOUT" \
-		>"$TMP/batch_copy.dat"
-	psqldb -c CHECKPOINT
+	log "batch round $round: kv.put_many then COPY, $NBATCH fresh keys each"
+	psqldb -c VACUUM -c CHECKPOINT
 	t0=$(now)
-	psqldb -At -f - <"$TMP/batch_kv.sql" >"$TMP/batch_kv.out"
+	psqldb -At -f - <"$TMP/batch_kv.$round.sql" >"$TMP/batch_kv.out"
 	t1=$(now)
 	got=$(awk '{ s += $1 } END { print s + 0 }' "$TMP/batch_kv.out")
 	[ "$got" = "$NBATCH" ] || { echo "bench: kv.put_many batch wrote $got of $NBATCH" >&2; exit 1; }
 	KV_BATCH_T=$(awk -v s="$KV_BATCH_T" -v a="$t0" -v b="$t1" 'BEGIN { print s + b - a }')
 	psqldb -c CHECKPOINT
 	t0=$(now)
-	psqldb -c "COPY bench_raw FROM STDIN" <"$TMP/batch_copy.dat"
+	psqldb -c "COPY bench_raw FROM STDIN" <"$TMP/batch_copy.$round.dat"
 	t1=$(now)
 	COPY_BATCH_T=$(awk -v s="$COPY_BATCH_T" -v a="$t0" -v b="$t1" 'BEGIN { print s + b - a }')
 done
+sleep 0.2
+read -r bb1 bt1 bo1 < <(cpu_now)
+FOREIGN[batch]=$(foreign_pct "$bb0" "$bt0" "$bo0" "$bb1" "$bt1" "$bo1")
 KV_BATCH=$(awk -v n="$NBATCH" -v t="$KV_BATCH_T" 'BEGIN { printf "%.0f", 2 * n / t }')
 COPY_BATCH=$(awk -v n="$NBATCH" -v t="$COPY_BATCH_T" 'BEGIN { printf "%.0f", 2 * n / t }')
 STATS=$(psqldb -c "SELECT puts, gets, patches, inserts, updates, conflicts FROM kv.stats")
@@ -268,38 +323,50 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
 STAMP=$(date +%Y%m%d-%H%M%S)
 COMMIT=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
+FOREIGN_MAX=0
+for k in "${!FOREIGN[@]}"; do
+	if ((FOREIGN[$k] > FOREIGN_MAX)); then FOREIGN_MAX=${FOREIGN[$k]}; fi
+done
 {
 	echo "globalkv benchmark  $(date '+%Y-%m-%d %H:%M:%S %Z')  mode=$MODE"
 	echo "commit $COMMIT$([ "$DIRTY" -gt 0 ] && echo " (+$DIRTY uncommitted changes in src/ sql/)")," \
-		"PostgreSQL $PGVER, $(nproc) CPUs, load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		"PostgreSQL $PGVER, $(nproc) CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "one instance: shared_buffers=1GB synchronous_commit=off fsync=on, locale C;" \
 		"VACUUM + CHECKPOINT before every run"
 	echo "$NKEYS preloaded keys, uniform random keys, ${DOCLEN}-byte JSON documents;" \
-		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j 2"
+		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j 2$( ((ROUNDS > 1)) && echo "; tps: mean of $ROUNDS rounds")"
 	echo
-	printf '%-32s %3s %10s %10s %7s %8s  %s\n' "measure (kv vs raw)" "c" "raw tps" "kv tps" "kv/raw" "target" ""
+	printf '%-30s %2s %9s %9s %7s %8s %-7s %s\n' "measure (kv vs raw)" "c" "raw tps" "kv tps" "kv/raw" "target" "" "other CPU"
 	for c in $CLIENTS; do
 		for m in "kv.put / raw upsert|raw_upsert|kv_put|1.0" \
 			"kv.get / raw PK select|raw_select|kv_get|1.0" \
 			"kv.patch_numeric / raw upsert|raw_upsert2|kv_patch|0.9"; do
 			IFS='|' read -r label raw kv target <<<"$m"
 			r=$(ratio "${TPS[$kv,$c]}" "${TPS[$raw,$c]}")
-			printf '%-32s %3s %10s %10s %7s %8s  %s\n' "$label" "$c" "${TPS[$raw,$c]}" "${TPS[$kv,$c]}" \
-				"$r" ">= $target" "$(verdict "$r" "$target")"
+			printf '%-30s %2s %9s %9s %7s %8s %-7s %s\n' "$label" "$c" "${TPS[$raw,$c]}" "${TPS[$kv,$c]}" \
+				"$r" ">= $target" "$(verdict "$r" "$target")" "${FOREIGN[$raw,$c]}% / ${FOREIGN[$kv,$c]}%"
 		done
 	done
 	echo
 	r=$(ratio "$KV_PRELOAD" 150000)
-	printf '%-52s %10s docs/s   target >= 150000  %s\n' \
+	printf '%-50s %8s docs/s  target >= 150000  %s\n' \
 		"batch put, preload $NKEYS (kv.put_many x $CHUNK)" "$KV_PRELOAD" "$(verdict "$r" 1)"
-	printf '%-52s %10s rows/s\n' "raw preload, one INSERT ... SELECT" "$RAW_PRELOAD"
+	printf '%-50s %8s rows/s\n' "raw preload, one INSERT ... SELECT" "$RAW_PRELOAD"
 	r=$(ratio "$KV_BATCH" 150000)
-	printf '%-52s %10s docs/s   target >= 150000  %s\n' \
+	printf '%-50s %8s docs/s  target >= 150000  %s\n' \
 		"batch put, $((2 * NBATCH)) fresh keys (kv.put_many x $CHUNK)" "$KV_BATCH" "$(verdict "$r" 1)"
-	printf '%-52s %10s rows/s\n' "COPY FROM STDIN of the same rows into bench_raw" "$COPY_BATCH"
-	printf '%-52s %10s          (ANCHORS: 150k/COPY ~ 0.75)\n' "batch put / COPY" "$(ratio "$KV_BATCH" "$COPY_BATCH")"
+	printf '%-50s %8s rows/s\n' "COPY FROM STDIN of the same rows into bench_raw" "$COPY_BATCH"
+	printf '%-50s %8s         (target 150k docs/s ~ 0.75 x COPY)\n' "batch put / COPY" \
+		"$(ratio "$KV_BATCH" "$COPY_BATCH")"
 	echo
-	[ "$FAILED" = 1 ] && echo "SOME RUNS FAILED: see the pgbench output in the .log file" && echo
+	echo "other CPU: share of all CPUs used by processes outside this benchmark during the" \
+		"raw / kv run (batch phase: ${FOREIGN[batch]}%)."
+	if ((FOREIGN_MAX >= 10)); then
+		echo "WARNING: other processes used up to $FOREIGN_MAX% of the CPUs during this run:" \
+			"the figures are disturbed; rerun on an idle machine."
+	fi
+	[ "$FAILED" = 1 ] && echo "SOME RUNS FAILED: see the pgbench output in the .log file"
+	echo
 	echo "kv.stats at the end:"
 	echo "$STATS"
 } >"$TMP/report.txt"

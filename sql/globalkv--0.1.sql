@@ -23,6 +23,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'globalkv_admin') THEN
         CREATE ROLE globalkv_admin NOLOGIN;
     END IF;
+    -- what peers log in as (a LOGIN role made a member of it): may pull
+    -- changes and acknowledge them, nothing else
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'globalkv_replication') THEN
+        CREATE ROLE globalkv_replication NOLOGIN;
+    END IF;
 END
 $roles$;
 GRANT globalkv_client TO globalkv_admin;
@@ -54,10 +59,17 @@ CREATE TABLE globalkv.shards (
     CHECK (hash_min <= hash_max)
 );
 
+-- Replicated catalog tables carry a version (hlc, origin), a local change
+-- sequence, and a "dropped" tombstone flag: see src/replication/catalog_sync.c.
+-- Rows created by this script have version (0, 0) on every node.
 CREATE TABLE globalkv.namespaces (
     name text COLLATE "C" PRIMARY KEY
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$'),
-    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    hlc bigint NOT NULL DEFAULT 0,
+    origin integer NOT NULL DEFAULT 0,
+    seq bigint NOT NULL DEFAULT 0,
+    dropped boolean NOT NULL DEFAULT false
 );
 INSERT INTO globalkv.namespaces (name) VALUES ('DEFAULT');
 
@@ -66,14 +78,53 @@ CREATE TABLE globalkv.expiry_policies (
     name text COLLATE "C" PRIMARY KEY
         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$'),
     ttl interval CHECK (ttl IS NULL OR ttl > interval '0'),
-    created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    hlc bigint NOT NULL DEFAULT 0,
+    origin integer NOT NULL DEFAULT 0,
+    seq bigint NOT NULL DEFAULT 0,
+    dropped boolean NOT NULL DEFAULT false
 );
 INSERT INTO globalkv.expiry_policies (name, ttl) VALUES ('NO_EXPIRE', NULL);
 
+-- The parade: every node of every zone, this one included.
+CREATE TABLE globalkv.nodes (
+    node_id integer PRIMARY KEY CHECK (node_id > 0),
+    node_name text NOT NULL,
+    zone_name text NOT NULL,
+    conninfo text NOT NULL,
+    hlc bigint NOT NULL DEFAULT 0,
+    origin integer NOT NULL DEFAULT 0,
+    seq bigint NOT NULL DEFAULT 0,
+    dropped boolean NOT NULL DEFAULT false
+);
+CREATE UNIQUE INDEX nodes_live_name ON globalkv.nodes (node_name) WHERE NOT dropped;
+
+-- How far this node has applied each peer's changes, per shard (-1: the
+-- catalog).  Written in the same transaction as the applied rows.
+CREATE TABLE globalkv.peer_cursors (
+    peer_node_id integer NOT NULL,
+    shard_id integer NOT NULL,
+    cursor bigint NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (peer_node_id, shard_id)
+);
+
+-- How far each peer says it has applied this node's changes: tombstones
+-- below every peer's acknowledgement can be purged.
+CREATE TABLE globalkv.peer_acks (
+    peer_node_id integer NOT NULL,
+    shard_id integer NOT NULL,
+    cursor bigint NOT NULL,
+    acked_at timestamptz NOT NULL,
+    PRIMARY KEY (peer_node_id, shard_id)
+);
 SELECT pg_catalog.pg_extension_config_dump('globalkv.node', '');
 SELECT pg_catalog.pg_extension_config_dump('globalkv.shards', '');
 SELECT pg_catalog.pg_extension_config_dump('globalkv.namespaces', '');
 SELECT pg_catalog.pg_extension_config_dump('globalkv.expiry_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('globalkv.nodes', '');
+SELECT pg_catalog.pg_extension_config_dump('globalkv.peer_cursors', '');
+SELECT pg_catalog.pg_extension_config_dump('globalkv.peer_acks', '');
 
 -- Every backend caches the catalog; this trigger tells them to reload.
 CREATE FUNCTION globalkv.catalog_changed() RETURNS trigger
@@ -86,6 +137,13 @@ CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON globalkv.namespaces FOR EACH STATEMENT EXECUTE FUNCTION globalkv.catalog_changed();
 CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
     ON globalkv.expiry_policies FOR EACH STATEMENT EXECUTE FUNCTION globalkv.catalog_changed();
+CREATE TRIGGER catalog_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+    ON globalkv.nodes FOR EACH STATEMENT EXECUTE FUNCTION globalkv.catalog_changed();
+
+-- globalkv.stamp() returns a fresh clock tick for a catalog change: the
+-- change's hlc and its local sequence.
+CREATE FUNCTION globalkv.stamp() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'gkv_stamp' LANGUAGE C VOLATILE;
 
 -- ---------------------------------------------------------------------
 -- Shard tables (docs/data-layout.md)
@@ -146,7 +204,11 @@ BEGIN
         RAISE EXCEPTION 'shard count must be between 1 and 4096'
             USING ERRCODE = 'GK009';
     END IF;
-    FOR t IN SELECT table_name FROM globalkv.shards LOOP
+    -- lock out every writer first, so "empty" stays true until we commit
+    FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
+        EXECUTE format('LOCK TABLE globalkv_data.%I IN ACCESS EXCLUSIVE MODE', t);
+    END LOOP;
+    FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
         EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM globalkv_data.%I LIMIT 1) s', t) INTO n;
         IF n > 0 THEN
             RAISE EXCEPTION 'cannot change the shard count of a node that stores documents'
@@ -155,6 +217,13 @@ BEGIN
         END IF;
     END LOOP;
     FOR t IN SELECT table_name FROM globalkv.shards LOOP
+        -- tables made by CREATE EXTENSION belong to it: detach, then drop
+        IF EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = format('globalkv_data.%I', t)::regclass
+                      AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') THEN
+            EXECUTE format('ALTER EXTENSION globalkv DROP TABLE globalkv_data.%I', t);
+        END IF;
         EXECUTE format('DROP TABLE globalkv_data.%I', t);
     END LOOP;
     DELETE FROM globalkv.shards;
@@ -238,30 +307,67 @@ RETURNS record AS 'MODULE_PATHNAME', 'gkv_key_shard' LANGUAGE C STABLE STRICT PA
 -- Catalog administration (role globalkv_admin)
 -- ---------------------------------------------------------------------
 
+-- Every catalog change below is stamped with globalkv.stamp() and this
+-- node's id, and a drop only marks the row: the change replicates.
+CREATE FUNCTION globalkv.check_name(kind text, name text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF name IS NULL OR name !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid % name "%"', kind, name
+            USING ERRCODE = 'GK010',
+                  DETAIL = 'Names have 1 to 63 characters: letters, digits, "_", "." and "-", not starting with "." or "-".';
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION kv.create_namespace(name text)
 RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v bigint;
 BEGIN
-    IF name IS NULL OR name !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid namespace name "%"', name
-            USING ERRCODE = 'GK010',
-                  DETAIL = 'Names have 1 to 63 characters: letters, digits, "_", "." and "-", not starting with "." or "-".';
+    PERFORM globalkv.check_name('namespace', name);
+    PERFORM 1 FROM globalkv.namespaces n WHERE n.name = create_namespace.name AND NOT n.dropped;
+    IF FOUND THEN
+        RAISE EXCEPTION 'namespace "%" already exists', name USING ERRCODE = 'GK011';
     END IF;
-    INSERT INTO globalkv.namespaces (name) VALUES (create_namespace.name);
-EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'namespace "%" already exists', name USING ERRCODE = 'GK011';
+    v := globalkv.stamp();
+    INSERT INTO globalkv.namespaces AS n (name, created_at, hlc, origin, seq, dropped)
+    VALUES (create_namespace.name, now(), v, (SELECT node_id FROM globalkv.node), v, false)
+    ON CONFLICT ON CONSTRAINT namespaces_pkey DO UPDATE
+       SET created_at = EXCLUDED.created_at, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin,
+           seq = EXCLUDED.seq, dropped = false;
 END
 $fn$;
 
--- kv.drop_namespace removes the namespace and all of its documents;
--- returns how many rows were removed.
-CREATE FUNCTION kv.drop_namespace(name text)
+-- globalkv.lock_shards_against_writes takes a SHARE lock on every shard
+-- table: it waits for writers in flight, and holds new ones until commit.
+CREATE FUNCTION globalkv.lock_shards_against_writes()
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
+        EXECUTE format('LOCK TABLE globalkv_data.%I IN SHARE MODE', t);
+    END LOOP;
+END
+$fn$;
+
+-- globalkv.remove_namespace_documents physically removes a dropped
+-- namespace's documents from this node's shards; returns the row count.
+CREATE FUNCTION globalkv.remove_namespace_documents(ns text)
 RETURNS bigint
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -269,18 +375,42 @@ DECLARE
     n bigint;
     total bigint := 0;
 BEGIN
-    IF name = 'DEFAULT' THEN
-        RAISE EXCEPTION 'namespace "DEFAULT" cannot be dropped' USING ERRCODE = 'GK012';
-    END IF;
-    DELETE FROM globalkv.namespaces ns WHERE ns.name = drop_namespace.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'GK001';
-    END IF;
     FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
-        EXECUTE format('DELETE FROM globalkv_data.%I WHERE namespace = $1', t) USING name;
+        EXECUTE format('DELETE FROM globalkv_data.%I WHERE namespace = $1', t) USING ns;
         GET DIAGNOSTICS n = ROW_COUNT;
         total := total + n;
     END LOOP;
+    RETURN total;
+END
+$fn$;
+
+-- kv.drop_namespace removes the namespace and all of its documents, on
+-- every node of the parade; returns how many rows this node removed.
+CREATE FUNCTION kv.drop_namespace(name text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v bigint;
+    total bigint;
+BEGIN
+    IF name = 'DEFAULT' THEN
+        RAISE EXCEPTION 'namespace "DEFAULT" cannot be dropped' USING ERRCODE = 'GK012';
+    END IF;
+    PERFORM 1 FROM globalkv.namespaces n WHERE n.name = drop_namespace.name AND NOT n.dropped FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'namespace "%" does not exist', name USING ERRCODE = 'GK001';
+    END IF;
+    -- wait out writers in flight and hold new ones until we commit; they
+    -- re-check the namespace once they get their table lock
+    PERFORM globalkv.lock_shards_against_writes();
+    v := globalkv.stamp();
+    UPDATE globalkv.namespaces n
+       SET dropped = true, hlc = v, origin = (SELECT node_id FROM globalkv.node), seq = v
+     WHERE n.name = drop_namespace.name;
+    total := globalkv.remove_namespace_documents(name);
     RAISE LOG 'globalkv: dropped namespace "%" with % rows', name, total;
     RETURN total;
 END
@@ -292,18 +422,23 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v bigint;
 BEGIN
-    IF name IS NULL OR name !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$' THEN
-        RAISE EXCEPTION 'invalid expiry policy name "%"', name
-            USING ERRCODE = 'GK010',
-                  DETAIL = 'Names have 1 to 63 characters: letters, digits, "_", "." and "-", not starting with "." or "-".';
-    END IF;
+    PERFORM globalkv.check_name('expiry policy', name);
     IF ttl IS NOT NULL AND ttl <= interval '0' THEN
         RAISE EXCEPTION 'expiry policy TTL must be positive, not %', ttl USING ERRCODE = 'GK009';
     END IF;
-    INSERT INTO globalkv.expiry_policies (name, ttl) VALUES (create_expiry_policy.name, ttl);
-EXCEPTION WHEN unique_violation THEN
-    RAISE EXCEPTION 'expiry policy "%" already exists', name USING ERRCODE = 'GK011';
+    PERFORM 1 FROM globalkv.expiry_policies p WHERE p.name = create_expiry_policy.name AND NOT p.dropped;
+    IF FOUND THEN
+        RAISE EXCEPTION 'expiry policy "%" already exists', name USING ERRCODE = 'GK011';
+    END IF;
+    v := globalkv.stamp();
+    INSERT INTO globalkv.expiry_policies AS p (name, ttl, created_at, hlc, origin, seq, dropped)
+    VALUES (create_expiry_policy.name, ttl, now(), v, (SELECT node_id FROM globalkv.node), v, false)
+    ON CONFLICT ON CONSTRAINT expiry_policies_pkey DO UPDATE
+       SET ttl = EXCLUDED.ttl, created_at = EXCLUDED.created_at, hlc = EXCLUDED.hlc,
+           origin = EXCLUDED.origin, seq = EXCLUDED.seq, dropped = false;
 END
 $fn$;
 
@@ -315,6 +450,8 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v bigint;
 BEGIN
     IF name = 'NO_EXPIRE' THEN
         RAISE EXCEPTION 'expiry policy "NO_EXPIRE" cannot be changed' USING ERRCODE = 'GK012';
@@ -322,11 +459,15 @@ BEGIN
     IF ttl IS NOT NULL AND ttl <= interval '0' THEN
         RAISE EXCEPTION 'expiry policy TTL must be positive, not %', ttl USING ERRCODE = 'GK009';
     END IF;
-    UPDATE globalkv.expiry_policies p SET ttl = alter_expiry_policy.ttl
-     WHERE p.name = alter_expiry_policy.name;
+    PERFORM 1 FROM globalkv.expiry_policies p
+     WHERE p.name = alter_expiry_policy.name AND NOT p.dropped FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'expiry policy "%" does not exist', name USING ERRCODE = 'GK002';
     END IF;
+    v := globalkv.stamp();
+    UPDATE globalkv.expiry_policies p
+       SET ttl = alter_expiry_policy.ttl, hlc = v, origin = (SELECT node_id FROM globalkv.node), seq = v
+     WHERE p.name = alter_expiry_policy.name;
 END
 $fn$;
 
@@ -336,14 +477,169 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+    v bigint;
 BEGIN
     IF name = 'NO_EXPIRE' THEN
         RAISE EXCEPTION 'expiry policy "NO_EXPIRE" cannot be dropped' USING ERRCODE = 'GK012';
     END IF;
-    DELETE FROM globalkv.expiry_policies p WHERE p.name = drop_expiry_policy.name;
+    PERFORM 1 FROM globalkv.expiry_policies p
+     WHERE p.name = drop_expiry_policy.name AND NOT p.dropped FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'expiry policy "%" does not exist', name USING ERRCODE = 'GK002';
     END IF;
+    v := globalkv.stamp();
+    UPDATE globalkv.expiry_policies p
+       SET dropped = true, hlc = v, origin = (SELECT node_id FROM globalkv.node), seq = v
+     WHERE p.name = drop_expiry_policy.name;
+END
+$fn$;
+
+-- kv.add_node adds a node to the parade (or changes its name, zone or
+-- connection string).  Made on any node, the change reaches every node, and
+-- each starts replicating from the new node within seconds.
+CREATE FUNCTION kv.add_node(node_id integer, node_name text, zone_name text, conninfo text)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v bigint;
+BEGIN
+    IF node_id IS NULL OR node_id < 1 THEN
+        RAISE EXCEPTION 'node id must be a positive integer' USING ERRCODE = 'GK009';
+    END IF;
+    PERFORM globalkv.check_name('node', node_name);
+    PERFORM globalkv.check_name('zone', zone_name);
+    IF coalesce(conninfo, '') = '' THEN
+        RAISE EXCEPTION 'node connection string must not be empty' USING ERRCODE = 'GK009';
+    END IF;
+    PERFORM 1 FROM globalkv.nodes n
+     WHERE n.node_name = add_node.node_name AND n.node_id <> add_node.node_id AND NOT n.dropped;
+    IF FOUND THEN
+        RAISE EXCEPTION 'another node is already named "%"', node_name USING ERRCODE = 'GK011';
+    END IF;
+    v := globalkv.stamp();
+    INSERT INTO globalkv.nodes AS n (node_id, node_name, zone_name, conninfo, hlc, origin, seq, dropped)
+    VALUES (add_node.node_id, add_node.node_name, add_node.zone_name, add_node.conninfo,
+            v, (SELECT g.node_id FROM globalkv.node g), v, false)
+    ON CONFLICT ON CONSTRAINT nodes_pkey DO UPDATE
+       SET node_name = EXCLUDED.node_name, zone_name = EXCLUDED.zone_name,
+           conninfo = EXCLUDED.conninfo, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin,
+           seq = EXCLUDED.seq, dropped = false;
+END
+$fn$;
+
+-- kv.drop_node removes a node from the parade everywhere; every node stops
+-- replicating from it.
+CREATE FUNCTION kv.drop_node(node_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v bigint;
+BEGIN
+    PERFORM 1 FROM globalkv.nodes n WHERE n.node_id = drop_node.node_id AND NOT n.dropped FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'node % is not in the parade', node_id USING ERRCODE = 'GK009';
+    END IF;
+    v := globalkv.stamp();
+    UPDATE globalkv.nodes n
+       SET dropped = true, hlc = v, origin = (SELECT g.node_id FROM globalkv.node g), seq = v
+     WHERE n.node_id = drop_node.node_id;
+    DELETE FROM globalkv.peer_cursors c WHERE c.peer_node_id = drop_node.node_id;
+    DELETE FROM globalkv.peer_acks a WHERE a.peer_node_id = drop_node.node_id;
+END
+$fn$;
+
+-- globalkv.apply_catalog_row applies a replicated catalog row when its
+-- version is newer than the local one; true when it changed something.
+CREATE FUNCTION globalkv.apply_catalog_row(tbl text, k text, val jsonb,
+                                           p_hlc bigint, p_origin integer)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    cur_hlc bigint;
+    cur_origin integer;
+    v bigint;
+BEGIN
+    IF tbl = 'namespaces' THEN
+        SELECT hlc, origin INTO cur_hlc, cur_origin FROM globalkv.namespaces WHERE name = k FOR UPDATE;
+    ELSIF tbl = 'expiry_policies' THEN
+        SELECT hlc, origin INTO cur_hlc, cur_origin FROM globalkv.expiry_policies WHERE name = k FOR UPDATE;
+    ELSIF tbl = 'nodes' THEN
+        SELECT hlc, origin INTO cur_hlc, cur_origin FROM globalkv.nodes WHERE node_id = k::integer FOR UPDATE;
+    ELSE
+        RAISE EXCEPTION 'unknown catalog table "%" in the replication stream', tbl
+            USING ERRCODE = 'XX001';
+    END IF;
+    IF FOUND AND (cur_hlc, cur_origin) >= (p_hlc, p_origin) THEN
+        RETURN false;
+    END IF;
+    v := globalkv.stamp();
+    IF tbl = 'namespaces' THEN
+        INSERT INTO globalkv.namespaces AS t (name, created_at, hlc, origin, seq, dropped)
+        VALUES (k, coalesce((val->>'created_at')::timestamptz, now()), p_hlc, p_origin, v, val IS NULL)
+        ON CONFLICT ON CONSTRAINT namespaces_pkey DO UPDATE
+           SET created_at = EXCLUDED.created_at, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin,
+               seq = EXCLUDED.seq, dropped = EXCLUDED.dropped
+         WHERE (t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin);
+        IF val IS NULL THEN
+            PERFORM globalkv.lock_shards_against_writes();
+            PERFORM globalkv.remove_namespace_documents(k);
+        END IF;
+    ELSIF tbl = 'expiry_policies' THEN
+        INSERT INTO globalkv.expiry_policies AS t (name, ttl, hlc, origin, seq, dropped)
+        VALUES (k, (val->>'ttl')::interval, p_hlc, p_origin, v, val IS NULL)
+        ON CONFLICT ON CONSTRAINT expiry_policies_pkey DO UPDATE
+           SET ttl = EXCLUDED.ttl, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin,
+               seq = EXCLUDED.seq, dropped = EXCLUDED.dropped
+         WHERE (t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin);
+    ELSE
+        INSERT INTO globalkv.nodes AS t (node_id, node_name, zone_name, conninfo, hlc, origin, seq, dropped)
+        VALUES (k::integer, coalesce(val->>'node_name', 'node' || k), coalesce(val->>'zone_name', 'unknown'),
+                coalesce(val->>'conninfo', ''), p_hlc, p_origin, v, val IS NULL)
+        ON CONFLICT ON CONSTRAINT nodes_pkey DO UPDATE
+           SET node_name = CASE WHEN EXCLUDED.dropped THEN t.node_name ELSE EXCLUDED.node_name END,
+               zone_name = CASE WHEN EXCLUDED.dropped THEN t.zone_name ELSE EXCLUDED.zone_name END,
+               conninfo = CASE WHEN EXCLUDED.dropped THEN t.conninfo ELSE EXCLUDED.conninfo END,
+               hlc = EXCLUDED.hlc, origin = EXCLUDED.origin,
+               seq = EXCLUDED.seq, dropped = EXCLUDED.dropped
+         WHERE (t.hlc, t.origin) < (EXCLUDED.hlc, EXCLUDED.origin);
+    END IF;
+    RETURN true;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------
+-- Replication, source side (src/replication/pull.c)
+-- ---------------------------------------------------------------------
+CREATE FUNCTION globalkv.pull(shards integer[], cursors bigint[], max_rows integer, wait_ms integer,
+    OUT shard integer, OUT namespace text, OUT key text, OUT value jsonb,
+    OUT hlc bigint, OUT origin integer, OUT expires_at timestamptz,
+    OUT crdt bytea, OUT seq bigint)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_pull' LANGUAGE C VOLATILE;
+
+-- globalkv.ack records how far a peer has applied this node's changes.
+CREATE FUNCTION globalkv.ack(peer integer, shards integer[], cursors bigint[])
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF peer IS NULL OR array_length(shards, 1) IS DISTINCT FROM array_length(cursors, 1) THEN
+        RAISE EXCEPTION 'invalid acknowledgement' USING ERRCODE = 'GK009';
+    END IF;
+    INSERT INTO globalkv.peer_acks AS a (peer_node_id, shard_id, cursor, acked_at)
+    SELECT peer, s, c, now() FROM unnest(shards, cursors) AS u(s, c)
+    ON CONFLICT (peer_node_id, shard_id) DO UPDATE
+       SET cursor = greatest(a.cursor, EXCLUDED.cursor), acked_at = EXCLUDED.acked_at;
 END
 $fn$;
 
@@ -410,16 +706,41 @@ $fn$;
 CREATE FUNCTION globalkv.stats(
     OUT puts bigint, OUT gets bigint, OUT deletes bigint, OUT patches bigint,
     OUT inserts bigint, OUT updates bigint, OUT conflicts bigint,
-    OUT expired_rows bigint, OUT hlc bigint, OUT hlc_time timestamptz)
+    OUT expired_rows bigint, OUT replicated_rows bigint, OUT replication_conflicts bigint,
+    OUT hlc bigint, OUT hlc_time timestamptz)
 RETURNS record AS 'MODULE_PATHNAME', 'gkv_stats' LANGUAGE C VOLATILE;
 
 -- Operation counts since the server started, and the node's clock.
 CREATE VIEW kv.stats AS SELECT * FROM globalkv.stats();
 
 CREATE VIEW kv.namespaces AS
-    SELECT name, created_at FROM globalkv.namespaces;
+    SELECT name, created_at FROM globalkv.namespaces WHERE NOT dropped;
 CREATE VIEW kv.expiry_policies AS
-    SELECT name, ttl, created_at FROM globalkv.expiry_policies;
+    SELECT name, ttl, created_at FROM globalkv.expiry_policies WHERE NOT dropped;
+-- the parade's nodes (connection strings are for admins: kv.nodes_admin)
+CREATE VIEW kv.nodes AS
+    SELECT n.node_id, n.node_name, n.zone_name, n.node_id = g.node_id AS is_local
+      FROM globalkv.nodes n CROSS JOIN globalkv.node g
+     WHERE NOT n.dropped;
+CREATE VIEW kv.nodes_admin AS
+    SELECT n.node_id, n.node_name, n.zone_name, n.conninfo, n.node_id = g.node_id AS is_local
+      FROM globalkv.nodes n CROSS JOIN globalkv.node g
+     WHERE NOT n.dropped;
+
+CREATE FUNCTION globalkv.replication_status(
+    OUT peer_node_id integer, OUT peer_name text, OUT connected boolean, OUT pid integer,
+    OUT cursor bigint, OUT lag_ms bigint, OUT lag_rows bigint, OUT rows_applied bigint,
+    OUT conflicts bigint, OUT batches bigint, OUT max_clock_skew_ms bigint,
+    OUT last_contact timestamptz, OUT last_error text, OUT last_error_at timestamptz)
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_replication_status' LANGUAGE C VOLATILE;
+
+-- One row per peer this node pulls from: connection state, how far behind
+-- it is, what it has applied, the last error.
+CREATE VIEW kv.replication_status AS
+    SELECT s.*, a.acked_cursor AS peer_acked_cursor
+      FROM globalkv.replication_status() s
+      LEFT JOIN (SELECT peer_node_id, min(cursor) AS acked_cursor
+                   FROM globalkv.peer_acks GROUP BY peer_node_id) a USING (peer_node_id);
 CREATE VIEW kv.node AS
     SELECT node_id, node_name, zone_name, (SELECT count(*) FROM globalkv.shards) AS shard_count
       FROM globalkv.node;
@@ -450,11 +771,23 @@ GRANT EXECUTE ON FUNCTION
     kv.get_many(text, text[]), kv.key_shard(text, text),
     globalkv.stats()
   TO globalkv_client;
-GRANT SELECT ON kv.stats, kv.namespaces, kv.expiry_policies, kv.node TO globalkv_client;
+GRANT SELECT ON kv.stats, kv.namespaces, kv.expiry_policies, kv.node, kv.nodes TO globalkv_client;
+GRANT SELECT ON globalkv.nodes TO globalkv_client;
+
+-- peers: pull and acknowledge; the catalog pull reads the catalog tables
+GRANT USAGE ON SCHEMA globalkv TO globalkv_replication;
+GRANT SELECT ON globalkv.namespaces, globalkv.expiry_policies, globalkv.nodes
+    TO globalkv_replication;
+GRANT EXECUTE ON FUNCTION globalkv.pull(integer[], bigint[], integer, integer),
+    globalkv.ack(integer, integer[], bigint[]) TO globalkv_replication;
 
 GRANT EXECUTE ON FUNCTION
     kv.create_namespace(text), kv.drop_namespace(text),
     kv.create_expiry_policy(text, interval), kv.alter_expiry_policy(text, interval),
     kv.drop_expiry_policy(text), kv.set_node(integer, text, text),
-    kv.init_shards(integer)
+    kv.init_shards(integer), kv.add_node(integer, text, text, text), kv.drop_node(integer),
+    globalkv.shard_rows(), globalkv.replication_status()
   TO globalkv_admin;
+GRANT USAGE ON SCHEMA globalkv TO globalkv_admin;
+GRANT SELECT ON kv.nodes_admin, kv.replication_status, globalkv.peer_acks, globalkv.peer_cursors
+    TO globalkv_admin;

@@ -29,7 +29,10 @@ char	   *GkvDatabaseName = NULL;
 int			GkvExpiryIntervalMs = 1000;
 int			GkvExpiryRowsPerSecond = 10000;
 int			GkvMaxDocumentSize = 1024 * 1024;
+int			GkvMaxClockSkewMs = 5000;
 int			GkvMaxKeyLength = 1024;
+int			GkvReplicationBatchRows = 10000;
+int			GkvReplicationWaitMs = 1000;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -39,7 +42,8 @@ GkvShmemRequest(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(GkvClockShmemSize(), GkvStatsShmemSize()));
+	RequestAddinShmemSpace(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
+									GkvPeerStatusShmemSize()));
 }
 
 static void
@@ -50,6 +54,7 @@ GkvShmemStartup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	GkvClockShmemInit();
 	GkvStatsShmemInit();
+	GkvPeerStatusShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -81,6 +86,14 @@ DefineSettings(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.max_clock_skew",
+							"Lead of a peer's clock over this node's that is reported as a problem.",
+							"Rows from such a peer still converge; the lead is shown in kv.replication_status.",
+							&GkvMaxClockSkewMs,
+							5000, 1, 24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.max_document_size",
 							"Largest document accepted, in bytes of its jsonb form.",
 							NULL,
@@ -96,6 +109,22 @@ DefineSettings(void)
 							1024, 1, 65536,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.replication_batch_rows",
+							"Most rows one replication pull returns and one apply transaction applies.",
+							NULL,
+							&GkvReplicationBatchRows,
+							10000, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.replication_wait",
+							"How long a replication pull waits on the peer for new changes.",
+							"A change is sent as soon as it commits; this only bounds an idle round trip.",
+							&GkvReplicationWaitMs,
+							1000, 0, 60000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("globalkv");
 }
@@ -118,4 +147,5 @@ _PG_init(void)
 
 	GkvClockRegisterXactCallbacks();
 	GkvExpiryWorkerRegister();
+	GkvReplicationLauncherRegister();
 }

@@ -54,6 +54,7 @@
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -64,10 +65,14 @@
 #define GKV_PG_EPOCH_UNIX_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
 
+#define GKV_MAX_CHANGE_WAITERS 64
+
 typedef struct GkvClockShared
 {
 	pg_atomic_uint64 clock;
 	pg_atomic_uint32 initialized;	/* clock moved past stored seqs */
+	/* pgprocno + 1 of processes waiting for new changes, 0 = free slot */
+	pg_atomic_uint32 waiters[GKV_MAX_CHANGE_WAITERS];
 	int			nslots;
 	pg_atomic_uint64 inflight[FLEXIBLE_ARRAY_MEMBER];	/* 0 = none */
 } GkvClockShared;
@@ -104,6 +109,8 @@ GkvClockShmemInit(void)
 		pg_atomic_init_u64(&ClockShared->clock, 0);
 		pg_atomic_init_u32(&ClockShared->initialized, 0);
 		ClockShared->nslots = ClockSlotCount();
+		for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+			pg_atomic_init_u32(&ClockShared->waiters[i], 0);
 		for (int i = 0; i < ClockShared->nslots; i++)
 			pg_atomic_init_u64(&ClockShared->inflight[i], 0);
 	}
@@ -273,6 +280,12 @@ GkvClockXactCallback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (MyInflightSeq != 0)
+			{
+				ClearInflightSlot();
+				GkvWakeChangeWaiters();
+			}
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
@@ -319,4 +332,59 @@ GkvSafeHorizon(void)
 	if (lowest != PG_UINT64_MAX && lowest - 1 < horizon)
 		horizon = lowest - 1;
 	return horizon;
+}
+
+/* ----------------------------------------------------------------
+ * Waiting for changes
+ *
+ * A replication pull that finds nothing new waits, for a bounded time, on
+ * its latch instead of returning at once: every transaction that stored
+ * globalkv rows sets the latches of the registered waiters when it commits
+ * (after its rows became visible and its in-flight slot cleared).  This is
+ * what gives low replication lag without tight polling.
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * GkvRegisterChangeWaiter adds this process to the waiters; false when all
+ * slots are taken (the caller then polls with its timeout).
+ */
+bool
+GkvRegisterChangeWaiter(void)
+{
+	uint32		me = (uint32) MyProc->pgprocno + 1;
+
+	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+	{
+		uint32		expected = 0;
+
+		if (pg_atomic_compare_exchange_u32(&ClockShared->waiters[i], &expected, me))
+			return true;
+	}
+	return false;
+}
+
+void
+GkvUnregisterChangeWaiter(void)
+{
+	uint32		me = (uint32) MyProc->pgprocno + 1;
+
+	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+	{
+		uint32		expected = me;
+
+		(void) pg_atomic_compare_exchange_u32(&ClockShared->waiters[i], &expected, 0);
+	}
+}
+
+void
+GkvWakeChangeWaiters(void)
+{
+	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+	{
+		uint32		w = pg_atomic_read_u32(&ClockShared->waiters[i]);
+
+		if (w != 0)
+			SetLatch(&ProcGlobal->allProcs[w - 1].procLatch);
+	}
 }

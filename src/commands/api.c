@@ -195,8 +195,8 @@ VersionFromText(text *t)
 	return v;
 }
 
-static int
-ShardOfKey(text *ns, text *key)
+int
+GkvShardOfKey(text *ns, text *key)
 {
 	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
 								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
@@ -271,8 +271,12 @@ static GkvWriteResult
 WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
 		 GkvDocState *final_state)
 {
-	GkvShardWriter *w = GkvShardWriterOpen(ShardOfKey(ns, key));
-	GkvWriteResult r = GkvShardWrite(w, ns, key, build, arg, final_state);
+	GkvShardWriter *w = GkvShardWriterOpen(GkvShardOfKey(ns, key));
+	GkvWriteResult r;
+
+	/* a drop_namespace may have committed while we waited for the table */
+	GkvRequireNamespace(ns);
+	r = GkvShardWrite(w, ns, key, build, arg, final_state);
 
 	GkvShardWriterClose(w);
 	return r;
@@ -435,7 +439,7 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 static bool
 ReadOne(text *ns, text *key, GkvDocState *doc)
 {
-	GkvShardReader *r = GkvShardReaderOpen(ShardOfKey(ns, key));
+	GkvShardReader *r = GkvShardReaderOpen(GkvShardOfKey(ns, key));
 	bool		found = GkvShardRead(r, ns, key, doc);
 
 	GkvShardReaderClose(r);
@@ -624,7 +628,7 @@ PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
 	for (int i = 0; i < nkeys; i++)
 	{
 		text	   *key = DatumGetTextPP(keys[i]);
-		int			shard = ShardOfKey(ns, key);
+		int			shard = GkvShardOfKey(ns, key);
 		PutOp		op;
 		GkvWriteResult r;
 		Datum		values[2];
@@ -632,7 +636,11 @@ PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
 
 		CHECK_FOR_INTERRUPTS();
 		if (writers[shard] == NULL)
+		{
 			writers[shard] = GkvShardWriterOpen(shard);
+			/* a drop_namespace may have committed while we waited */
+			GkvRequireNamespace(ns);
+		}
 		op.value = docs[i];
 		op.expiry = expiry;
 		op.cas = GKV_CAS_NONE;
@@ -711,7 +719,7 @@ gkv_get_many(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nkeys; i++)
 	{
 		text	   *key = DatumGetTextPP(keys[i]);
-		int			shard = ShardOfKey(ns, key);
+		int			shard = GkvShardOfKey(ns, key);
 		GkvDocState doc;
 		Datum		values[2];
 		bool		nulls[2] = {false, true};

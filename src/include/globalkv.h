@@ -97,6 +97,9 @@ extern void GkvClockEnsureInitialized(void);
 extern void GkvChangeSequenceBeginWrite(void);
 extern void GkvClockRegisterXactCallbacks(void);
 extern uint64 GkvSafeHorizon(void);
+extern bool GkvRegisterChangeWaiter(void);
+extern void GkvUnregisterChangeWaiter(void);
+extern void GkvWakeChangeWaiters(void);
 extern int64 GkvUnixMsNow(void);
 extern TimestampTz GkvUnixMsToTimestamp(int64 ms);
 extern int64 GkvTimestampToUnixMs(TimestampTz ts);
@@ -201,6 +204,7 @@ extern GkvWriteResult GkvShardWrite(GkvShardWriter *writer, text *ns, text *key,
 									GkvBuildIncoming build, void *arg,
 									GkvDocState *final_state);
 extern void GkvShardWriterClose(GkvShardWriter *writer);
+extern int	GkvShardOfKey(text *ns, text *key);
 extern uint64 GkvShardMaxSequence(int shard_id);
 
 typedef struct GkvShardReader GkvShardReader;
@@ -230,6 +234,30 @@ extern const GkvPolicy *GkvLookupPolicy(const char *name);
 extern int	GkvShardForHash(uint32 hash, int nshards);
 
 /* ----------------------------------------------------------------
+ * Replication (src/replication/)
+ * ----------------------------------------------------------------
+ */
+#define GKV_CATALOG_SHARD (-1)	/* pseudo-shard carrying catalog rows */
+
+#include "utils/snapshot.h"
+#include "utils/tuplestore.h"
+#include "access/tupdesc.h"
+
+extern int64 GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot,
+							int64 budget, Tuplestorestate *store, TupleDesc desc,
+							uint64 *last_seq);
+extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
+							GkvVersion version);
+extern void GkvReplicationLauncherRegister(void);
+extern PGDLLEXPORT void GkvReplicationLauncherMain(Datum main_arg);
+extern PGDLLEXPORT void GkvApplyWorkerMain(Datum main_arg);
+extern Size GkvPeerStatusShmemSize(void);
+extern void GkvPeerStatusShmemInit(void);
+extern int	GkvMaxClockSkewMs;
+extern int	GkvReplicationBatchRows;
+extern int	GkvReplicationWaitMs;
+
+/* ----------------------------------------------------------------
  * Statistics (src/metrics/stats.c)
  * ----------------------------------------------------------------
  */
@@ -243,6 +271,8 @@ typedef enum GkvStatCounter
 	GKV_STAT_UPDATES,
 	GKV_STAT_CONFLICTS,
 	GKV_STAT_EXPIRED_ROWS,
+	GKV_STAT_REPLICATED_ROWS,	/* rows applied from peers */
+	GKV_STAT_REPLICATION_CONFLICTS, /* of those, already covered here */
 	GKV_STAT_NUM_COUNTERS
 } GkvStatCounter;
 

@@ -52,7 +52,7 @@ static int	NumShards = 0;
 static Oid *ShardRelids = NULL;
 static HTAB *Namespaces = NULL;
 static HTAB *Policies = NULL;
-static Oid	CatalogRelids[4];
+static Oid	CatalogRelids[5];
 
 static void
 CatalogInvalidate(Datum arg, Oid relid)
@@ -123,6 +123,7 @@ LoadCatalog(void)
 	CatalogRelids[1] = CatalogRelid("shards");
 	CatalogRelids[2] = CatalogRelid("namespaces");
 	CatalogRelids[3] = CatalogRelid("expiry_policies");
+	CatalogRelids[4] = CatalogRelid("nodes");
 	data_nsp = get_namespace_oid("globalkv_data", false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -171,7 +172,7 @@ LoadCatalog(void)
 		}
 
 		namespaces = CreateNameHash("globalkv namespaces", sizeof(NamespaceEntry));
-		ret = SPI_execute("SELECT name FROM globalkv.namespaces", true, 0);
+		ret = SPI_execute("SELECT name FROM globalkv.namespaces WHERE NOT dropped", true, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read globalkv.namespaces");
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -183,7 +184,7 @@ LoadCatalog(void)
 		}
 
 		policies = CreateNameHash("globalkv expiry policies", sizeof(PolicyEntry));
-		ret = SPI_execute("SELECT name, ttl FROM globalkv.expiry_policies", true, 0);
+		ret = SPI_execute("SELECT name, ttl FROM globalkv.expiry_policies WHERE NOT dropped", true, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read globalkv.expiry_policies");
 		for (uint64 i = 0; i < SPI_processed; i++)

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * remote.h
+ *	  Interruptible libpq connections to other nodes (remote.c).
+ *
+ * src/connection/remote.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GKV_REMOTE_H
+#define GKV_REMOTE_H
+
+#include "libpq-fe.h"
+
+extern PGconn *GkvRemoteConnect(const char *conninfo, const char *node_name,
+								const char *application_name, long timeout_ms);
+extern void GkvRemoteDisconnect(PGconn *conn);
+extern PGresult *GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
+								int nparams, const char *const *values,
+								int resultFormat, long timeout_ms);
+
+#endif							/* GKV_REMOTE_H */

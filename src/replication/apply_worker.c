@@ -1,0 +1,580 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply_worker.c
+ *	  One background worker per (this node, peer node): pulls the peer's
+ *	  changes and applies them through the same merge as kv.put.
+ *
+ * A ROUND
+ *
+ *	1. send globalkv.pull(shards, cursors, batch, wait) to the peer; the
+ *	   peer answers at once when it has changes, or waits up to
+ *	   globalkv.replication_wait for one (pull.c);
+ *	2. in one local transaction, apply every row with GkvShardWrite (the
+ *	   merge decides; rows already covered change nothing and are counted
+ *	   as conflicts) and store the new cursors in globalkv.peer_cursors --
+ *	   rows and cursors commit together, so a crash neither loses nor
+ *	   repeats a batch;
+ *	3. at most once a second, tell the peer how far we got
+ *	   (globalkv.ack), which lets it purge tombstones.
+ *
+ * Rows of every origin come through, and applying stamps them with a new
+ * local seq, so our own peers pull them from us in turn: changes relay.
+ * A row that changes nothing here is not re-stamped, so relays stop.
+ *
+ * Errors (peer down, network, a failed batch) are caught in the loop: the
+ * transaction is rolled back, the error is shown in kv.replication_status,
+ * and the worker reconnects with exponential backoff (0.1 s to 10 s).  The
+ * worker applies with synchronous_commit off: the source still has every
+ * row, and the cursor commits with them.
+ *
+ * src/replication/apply_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include <setjmp.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/pg_bswap.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "../connection/remote.h"
+#include "peer_status.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define ACK_EVERY_MS 1000
+#define SKEW_WARN_EVERY_MS 60000
+
+/* everything the loop keeps across rounds (static: survives longjmp) */
+static int32 PeerId;
+static char PeerName[64];
+static char *PeerConninfo = NULL;
+static PGconn *PeerConn = NULL;
+static int	NumShards = 0;
+static uint64 *Cursors = NULL;	/* index 0: catalog, 1..S: shards 0..S-1 */
+static bool *CursorDirty = NULL;
+static GkvPeerStatus *Status = NULL;
+static long BackoffMs = 0;
+static TimestampTz LastAck = 0;
+static TimestampTz LastSkewWarning = 0;
+static MemoryContext RoundContext = NULL;
+static int32 MyNodeId = 0;
+static TimestampTz LastLoad = 0;
+
+#define RELOAD_PEER_EVERY_MS 5000
+
+#define CURSOR_INDEX(shard) ((shard) + 1)
+
+static void
+StatusSetError(const char *msg)
+{
+	if (Status == NULL)
+		return;
+	SpinLockAcquire(&Status->mutex);
+	strlcpy(Status->last_error, msg, sizeof(Status->last_error));
+	Status->last_error_time = GetCurrentTimestamp();
+	Status->connected = false;
+	SpinLockRelease(&Status->mutex);
+}
+
+/*
+ * LoadPeer reads the peer's name and connection string and this node's
+ * shard count and cursors.  Returns false when the peer is gone (dropped,
+ * or it is this node), in which case the worker exits.
+ */
+static bool
+LoadPeer(void)
+{
+	bool		found = false;
+	int			ret;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(PeerId)};
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute_with_args(
+								"SELECT node_name, conninfo FROM globalkv.nodes"
+								" WHERE node_id = $1 AND NOT dropped"
+								"   AND node_id <> (SELECT node_id FROM globalkv.node)",
+								1, argtypes, args, NULL, true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		char	   *conninfo = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		strlcpy(PeerName, name, sizeof(PeerName));
+		if (PeerConninfo != NULL && strcmp(PeerConninfo, conninfo) != 0 && PeerConn != NULL)
+		{
+			elog(LOG, "globalkv: connection string of node \"%s\" changed, reconnecting", PeerName);
+			GkvRemoteDisconnect(PeerConn);
+			PeerConn = NULL;
+		}
+		if (PeerConninfo)
+			pfree(PeerConninfo);
+		PeerConninfo = pstrdup(conninfo);
+		MemoryContextSwitchTo(old);
+		found = true;
+	}
+
+	if (found)
+	{
+		int			nshards = GkvShardCount();
+
+		MyNodeId = GkvLocalNodeId();
+
+		if (nshards != NumShards)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			NumShards = nshards;
+			Cursors = palloc0(sizeof(uint64) * (NumShards + 1));
+			CursorDirty = palloc0(sizeof(bool) * (NumShards + 1));
+			MemoryContextSwitchTo(old);
+			ret = SPI_execute_with_args(
+										"SELECT shard_id, cursor FROM globalkv.peer_cursors WHERE peer_node_id = $1",
+										1, argtypes, args, NULL, true, 0);
+			if (ret != SPI_OK_SELECT)
+				elog(ERROR, "could not read globalkv.peer_cursors");
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				bool		isnull;
+				int			shard = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																SPI_tuptable->tupdesc, 1, &isnull));
+				int64		c = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 2, &isnull));
+
+				if (shard >= GKV_CATALOG_SHARD && shard < NumShards)
+					Cursors[CURSOR_INDEX(shard)] = (uint64) c;
+			}
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	LastLoad = GetCurrentTimestamp();
+	return found;
+}
+
+static char *
+ArrayText(int n, bool cursors)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&buf, ',');
+		if (cursors)
+			appendStringInfo(&buf, UINT64_FORMAT, Cursors[i]);
+		else
+			appendStringInfo(&buf, "%d", i - 1);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+static int64
+GetInt8(PGresult *res, int row, int col)
+{
+	uint64		v;
+
+	memcpy(&v, PQgetvalue(res, row, col), 8);
+	return (int64) pg_ntoh64(v);
+}
+
+static int32
+GetInt4(PGresult *res, int row, int col)
+{
+	uint32		v;
+
+	memcpy(&v, PQgetvalue(res, row, col), 4);
+	return (int32) pg_ntoh32(v);
+}
+
+static bool
+BuildRemote(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
+{
+	*incoming = *(const GkvDocState *) arg;
+	return true;
+}
+
+/*
+ * DecodeJsonb turns a binary-format jsonb column (a version byte, then the
+ * text) into a Jsonb.
+ */
+static Jsonb *
+DecodeJsonb(PGresult *res, int row, int col)
+{
+	const char *p = PQgetvalue(res, row, col);
+
+	if (PQgetlength(res, row, col) < 1 || p[0] != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("unsupported jsonb format from node \"%s\"", PeerName)));
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(p + 1)));
+}
+
+static void
+CheckClockSkew(uint64 remote_hlc)
+{
+	int64		skew = GkvHlcPhysicalMs(remote_hlc) - GkvUnixMsNow();
+
+	if (skew <= 0)
+		return;
+	if (Status && skew > Status->max_clock_skew_ms)
+	{
+		SpinLockAcquire(&Status->mutex);
+		Status->max_clock_skew_ms = Max(Status->max_clock_skew_ms, skew);
+		SpinLockRelease(&Status->mutex);
+	}
+	if (skew > GkvMaxClockSkewMs &&
+		TimestampDifferenceExceeds(LastSkewWarning, GetCurrentTimestamp(), SKEW_WARN_EVERY_MS))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_GKV_INVALID_VERSION),
+				 errmsg("globalkv: node \"%s\" wrote a version " INT64_FORMAT " ms ahead of this node's clock",
+						PeerName, skew),
+				 errdetail("The limit is globalkv.max_clock_skew = %d ms. Rows still converge; check the clocks.",
+						   GkvMaxClockSkewMs)));
+		LastSkewWarning = GetCurrentTimestamp();
+	}
+}
+
+/*
+ * ApplyBatch applies one pull result in one transaction, cursors included.
+ * Returns the number of document and catalog rows in it.
+ */
+static int
+ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflicts)
+{
+	int			nrows = PQntuples(res);
+	int			ndata = 0;
+	GkvShardWriter **writers;
+	MemoryContext rowcxt;
+	int			ret;
+
+	*horizon_out = 0;
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	writers = palloc0(sizeof(GkvShardWriter *) * Max(GkvShardCount(), 1));
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv apply row",
+								   ALLOCSET_DEFAULT_SIZES);
+
+	for (int r = 0; r < nrows; r++)
+	{
+		int32		shard = GetInt4(res, r, 0);
+		MemoryContext old;
+
+		if (PQgetisnull(res, r, 2))
+		{
+			/* a cursor row: where we may continue from for this shard */
+			uint64		cursor = (uint64) GetInt8(res, r, 8);
+
+			*horizon_out = (uint64) GetInt8(res, r, 4);
+			if (shard >= GKV_CATALOG_SHARD && shard < NumShards &&
+				cursor > Cursors[CURSOR_INDEX(shard)])
+			{
+				Cursors[CURSOR_INDEX(shard)] = cursor;
+				CursorDirty[CURSOR_INDEX(shard)] = true;
+			}
+			continue;
+		}
+
+		ndata++;
+		old = MemoryContextSwitchTo(rowcxt);
+		{
+			GkvVersion	version;
+
+			version.hlc = (uint64) GetInt8(res, r, 4);
+			version.origin = GetInt4(res, r, 5);
+			CheckClockSkew(version.hlc);
+			GkvClockObserve(version.hlc);
+
+			if (shard == GKV_CATALOG_SHARD)
+			{
+				char	   *table = PQgetvalue(res, r, 1);
+				char	   *key = PQgetvalue(res, r, 2);
+				Jsonb	   *value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
+
+				if (!GkvCatalogApply(table, key, value, version))
+					(*conflicts)++;
+			}
+			else
+			{
+				text	   *ns = cstring_to_text_with_len(PQgetvalue(res, r, 1), PQgetlength(res, r, 1));
+				text	   *key = cstring_to_text_with_len(PQgetvalue(res, r, 2), PQgetlength(res, r, 2));
+				GkvDocState incoming;
+				int			local_shard = GkvShardOfKey(ns, key);
+
+				incoming.value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
+				incoming.version = version;
+				incoming.has_expiry = !PQgetisnull(res, r, 6);
+				incoming.expires_at = incoming.has_expiry ? (TimestampTz) GetInt8(res, r, 6) : 0;
+				if (PQgetisnull(res, r, 7))
+					incoming.crdt = NULL;
+				else
+				{
+					int			len = PQgetlength(res, r, 7);
+					bytea	   *b = palloc(len + VARHDRSZ);
+
+					SET_VARSIZE(b, len + VARHDRSZ);
+					memcpy(VARDATA(b), PQgetvalue(res, r, 7), len);
+					incoming.crdt = GkvCounterStateDeserialize(b);
+				}
+				MemoryContextSwitchTo(old);
+				if (writers[local_shard] == NULL)
+					writers[local_shard] = GkvShardWriterOpen(local_shard);
+				MemoryContextSwitchTo(rowcxt);
+				if (GkvShardWrite(writers[local_shard], ns, key, BuildRemote, &incoming, NULL)
+					== GKV_WRITE_CONFLICT)
+					(*conflicts)++;
+			}
+			(*applied)++;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+
+	for (int s = 0; s < GkvShardCount(); s++)
+		if (writers[s] != NULL)
+			GkvShardWriterClose(writers[s]);
+
+	/* cursors commit with the rows */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (int i = 0; i <= NumShards; i++)
+	{
+		Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+		Datum		args[3];
+
+		if (!CursorDirty[i])
+			continue;
+		args[0] = Int32GetDatum(PeerId);
+		args[1] = Int32GetDatum(i - 1);
+		args[2] = Int64GetDatum((int64) Cursors[i]);
+		ret = SPI_execute_with_args(
+									"INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
+									" VALUES ($1, $2, $3, now())"
+									" ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
+									" SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
+									3, argtypes, args, NULL, false, 0);
+		if (ret != SPI_OK_INSERT)
+			elog(ERROR, "could not store the replication cursor");
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	for (int i = 0; i <= NumShards; i++)
+		CursorDirty[i] = false;
+	if (*applied > 0)
+	{
+		GkvStatsAdd(GKV_STAT_REPLICATED_ROWS, *applied);
+		GkvStatsAdd(GKV_STAT_REPLICATION_CONFLICTS, *conflicts);
+	}
+	return ndata;
+}
+
+static void
+SendAck(void)
+{
+	char		node_id[16];
+	char	   *shards = ArrayText(NumShards + 1, false);
+	char	   *cursors = ArrayText(NumShards + 1, true);
+	const char *params[3];
+	PGresult   *res;
+
+	snprintf(node_id, sizeof(node_id), "%d", MyNodeId);
+	params[0] = node_id;
+	params[1] = shards;
+	params[2] = cursors;
+	res = GkvRemoteQuery(PeerConn, PeerName,
+						 "SELECT globalkv.ack($1::int, $2::int[], $3::bigint[])",
+						 3, params, 0, 30000);
+	PQclear(res);
+	LastAck = GetCurrentTimestamp();
+}
+
+/*
+ * Round runs one pull and apply.
+ */
+static void
+Round(void)
+{
+	char	   *shards;
+	char	   *cursors;
+	char		batch[16];
+	char		wait[16];
+	const char *params[4];
+	PGresult   *res;
+	uint64		horizon;
+	uint64		applied = 0;
+	uint64		conflicts = 0;
+	int			ndata;
+	uint64		min_cursor = PG_UINT64_MAX;
+	bool		caught_up = true;
+
+	if (PeerConn != NULL &&
+		TimestampDifferenceExceeds(LastLoad, GetCurrentTimestamp(), RELOAD_PEER_EVERY_MS) &&
+		!LoadPeer())
+	{
+		elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
+		GkvPeerStatusRelease(PeerId);
+		proc_exit(0);
+	}
+	if (PeerConn == NULL)
+	{
+		char		appname[NAMEDATALEN];
+
+		if (!LoadPeer())
+		{
+			elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
+			GkvPeerStatusRelease(PeerId);
+			proc_exit(0);
+		}
+		snprintf(appname, sizeof(appname), "globalkv apply to node %d", MyNodeId);
+		PeerConn = GkvRemoteConnect(PeerConninfo, PeerName, appname, 15000);
+		elog(LOG, "globalkv: connected to node \"%s\" (id %d)", PeerName, PeerId);
+		SpinLockAcquire(&Status->mutex);
+		strlcpy(Status->peer_name, PeerName, sizeof(Status->peer_name));
+		Status->connected = true;
+		Status->pid = MyProcPid;
+		SpinLockRelease(&Status->mutex);
+	}
+
+	shards = ArrayText(NumShards + 1, false);
+	cursors = ArrayText(NumShards + 1, true);
+	snprintf(batch, sizeof(batch), "%d", GkvReplicationBatchRows);
+	snprintf(wait, sizeof(wait), "%d", GkvReplicationWaitMs);
+	params[0] = shards;
+	params[1] = cursors;
+	params[2] = batch;
+	params[3] = wait;
+	pgstat_report_activity(STATE_RUNNING, "pulling changes");
+	res = GkvRemoteQuery(PeerConn, PeerName,
+						 "SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq"
+						 " FROM globalkv.pull($1::int[], $2::bigint[], $3::int, $4::int)",
+						 4, params, 1, GkvReplicationWaitMs + 60000L);
+	pgstat_report_activity(STATE_RUNNING, "applying changes");
+	PG_TRY();
+	{
+		ndata = ApplyBatch(res, &horizon, &applied, &conflicts);
+	}
+	PG_FINALLY();
+	{
+		PQclear(res);
+	}
+	PG_END_TRY();
+
+	for (int i = 0; i <= NumShards; i++)
+	{
+		min_cursor = Min(min_cursor, Cursors[i]);
+		if (Cursors[i] < horizon)
+			caught_up = false;
+	}
+	SpinLockAcquire(&Status->mutex);
+	Status->connected = true;
+	Status->rows_applied += applied;
+	Status->conflicts += conflicts;
+	Status->batches++;
+	Status->min_cursor = min_cursor;
+	Status->last_contact = GetCurrentTimestamp();
+	Status->lag_ms = caught_up ? 0 :
+		Max(0, GkvHlcPhysicalMs(horizon) - GkvHlcPhysicalMs(min_cursor));
+	Status->lag_rows = caught_up ? 0 : ndata;
+	Status->last_error[0] = '\0';
+	SpinLockRelease(&Status->mutex);
+	BackoffMs = 0;
+
+	if (TimestampDifferenceExceeds(LastAck, GetCurrentTimestamp(), ACK_EVERY_MS))
+		SendAck();
+}
+
+void
+GkvApplyWorkerMain(Datum main_arg)
+{
+	sigjmp_buf	local_sigjmp_buf;
+
+	PeerId = DatumGetInt32(main_arg);
+	snprintf(PeerName, sizeof(PeerName), "%d", PeerId);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	{
+		char		appname[NAMEDATALEN];
+
+		snprintf(appname, sizeof(appname), "globalkv apply from node %d", PeerId);
+		pgstat_report_appname(appname);
+	}
+	Status = GkvPeerStatusSlot(PeerId);
+	if (Status == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("globalkv: too many peers to track")));
+	RoundContext = AllocSetContextCreate(TopMemoryContext, "globalkv apply round",
+										 ALLOCSET_DEFAULT_SIZES);
+
+	/* errors come back here: roll back, show the error, back off, retry */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		ErrorData  *edata;
+
+		error_context_stack = NULL;
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(TopMemoryContext);
+		edata = CopyErrorData();
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		StatusSetError(edata->message);
+		FreeErrorData(edata);
+		GkvRemoteDisconnect(PeerConn);
+		PeerConn = NULL;
+		NumShards = 0;			/* reload cursors from the table */
+		MemoryContextReset(RoundContext);
+		RESUME_INTERRUPTS();
+
+		BackoffMs = BackoffMs == 0 ? BACKOFF_MIN_MS : Min(BackoffMs * 2, BACKOFF_MAX_MS);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 BackoffMs, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextSwitchTo(RoundContext);
+		Round();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(RoundContext);
+	}
+}

@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog_sync.c
+ *	  Replicating the catalog (namespaces, expiry policies, parade nodes)
+ *	  through the same pull stream as documents.
+ *
+ * Every catalog row carries a version (hlc, origin) and a local change
+ * sequence, like a document, and a "dropped" flag instead of being deleted
+ * (a tombstone, so a drop replicates).  A catalog change made on any node
+ * with the admin functions is stamped with a fresh clock tick
+ * (globalkv.stamp()); peers pull catalog rows as pseudo-shard -1 and apply
+ * them with the same rule as documents: the greater version wins.  Applying
+ * stamps a new local seq, so catalog changes relay along any path too.
+ *
+ * In the stream a catalog row looks like a document row: namespace = the
+ * catalog table's name, key = the row's name (or node id), value = the
+ * row's payload as jsonb (NULL when dropped).
+ *
+ * src/replication/catalog_sync.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+
+#define CATALOG_PULL_SQL \
+	"SELECT tbl, k, v, hlc, origin, seq FROM (" \
+	" SELECT 'namespaces'::text AS tbl, name::text AS k," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('created_at', created_at) END AS v," \
+	"        hlc, origin, seq FROM globalkv.namespaces WHERE seq > $1 AND seq <= $2" \
+	" UNION ALL" \
+	" SELECT 'expiry_policies', name::text," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('ttl', ttl) END," \
+	"        hlc, origin, seq FROM globalkv.expiry_policies WHERE seq > $1 AND seq <= $2" \
+	" UNION ALL" \
+	" SELECT 'nodes', node_id::text," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('node_name', node_name," \
+	"             'zone_name', zone_name, 'conninfo', conninfo) END," \
+	"        hlc, origin, seq FROM globalkv.nodes WHERE seq > $1 AND seq <= $2" \
+	") c ORDER BY seq LIMIT $3"
+
+/*
+ * GkvCatalogPull appends catalog rows with cursor < seq <= horizon, read
+ * with the given snapshot, to the pull's tuplestore.
+ */
+int64
+GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot, int64 budget,
+			   Tuplestorestate *store, TupleDesc desc, uint64 *last_seq)
+{
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		args[3];
+	SPIPlanPtr	plan;
+	int64		n = 0;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(CATALOG_PULL_SQL, 3, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the catalog pull: %s",
+			 SPI_result_code_string(SPI_result));
+	args[0] = Int64GetDatum((int64) cursor);
+	args[1] = Int64GetDatum((int64) horizon);
+	args[2] = Int64GetDatum(budget);
+	if (SPI_execute_snapshot(plan, args, NULL, snapshot, InvalidSnapshot,
+							 true, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the catalog for a pull");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		Datum		values[9] = {0};
+		bool		nulls[9] = {false, false, false, false, false, false, true, true, false};
+		bool		isnull;
+
+		values[0] = Int32GetDatum(GKV_CATALOG_SHARD);
+		values[1] = SPI_getbinval(tup, td, 1, &isnull);
+		values[2] = SPI_getbinval(tup, td, 2, &isnull);
+		values[3] = SPI_getbinval(tup, td, 3, &nulls[3]);
+		values[4] = SPI_getbinval(tup, td, 4, &isnull);
+		values[5] = SPI_getbinval(tup, td, 5, &isnull);
+		values[8] = SPI_getbinval(tup, td, 6, &isnull);
+		tuplestore_putvalues(store, desc, values, nulls);
+		*last_seq = (uint64) DatumGetInt64(values[8]);
+		n++;
+	}
+	SPI_finish();
+	return n;
+}
+
+/*
+ * GkvCatalogApply applies one replicated catalog row; true when it changed
+ * the local catalog.  A newer drop of a namespace also removes the
+ * namespace's documents on this node.
+ */
+bool
+GkvCatalogApply(const char *table, const char *key, Jsonb *value, GkvVersion version)
+{
+	Oid			argtypes[5] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, INT4OID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', value ? ' ' : 'n', ' ', ' '};
+	int			ret;
+	bool		changed;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = CStringGetTextDatum(table);
+	args[1] = CStringGetTextDatum(key);
+	args[2] = value ? JsonbPGetDatum(value) : (Datum) 0;
+	args[3] = Int64GetDatum((int64) version.hlc);
+	args[4] = Int32GetDatum(version.origin);
+	ret = SPI_execute_with_args("SELECT globalkv.apply_catalog_row($1, $2, $3, $4, $5)",
+								5, argtypes, args, nulls, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not apply a catalog row");
+	{
+		bool		isnull;
+
+		changed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	return changed;
+}
+
+PG_FUNCTION_INFO_V1(gkv_stamp);
+
+/*
+ * globalkv.stamp() returns a fresh clock tick for a catalog change made on
+ * this node: its version's hlc and its change sequence at once.  Publishes
+ * the in-flight slot first, like every write.
+ */
+Datum
+gkv_stamp(PG_FUNCTION_ARGS)
+{
+	GkvClockEnsureInitialized();
+	GkvChangeSequenceBeginWrite();
+	PG_RETURN_INT64((int64) GkvClockTick());
+}

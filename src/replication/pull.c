@@ -1,0 +1,245 @@
+/*-------------------------------------------------------------------------
+ *
+ * pull.c
+ *	  The source side of replication: globalkv.pull() returns the rows a
+ *	  peer has not seen yet, and globalkv.ack() records what it has.
+ *
+ * THE PULL
+ *
+ *	globalkv.pull(shards int[], cursors bigint[], max_rows int, wait_ms int)
+ *
+ * For each requested shard, in order, returns the rows with
+ * cursor < seq <= horizon, in seq order, until max_rows rows are out; then
+ * one cursor row per requested shard (key IS NULL) carrying the cursor the
+ * peer may store for it: the horizon for a shard scanned to the end, the
+ * last returned seq for the shard where max_rows cut the scan, the old
+ * cursor for shards not reached.  The peer stores those cursors in the same
+ * transaction as the rows it applies, so a crash never loses or repeats a
+ * batch (and a repeated batch would be harmless anyway: merging is
+ * idempotent).
+ *
+ * The horizon (clock/hlc.c) is computed first, and only then a fresh
+ * snapshot is taken to read the rows: not the statement's snapshot, which
+ * predates the horizon.  Rows of every origin are returned, not only this
+ * node's own, which is what makes changes relay along any path.
+ *
+ * When nothing is new and wait_ms > 0, the pull waits on its latch, which
+ * every committing writer sets, and looks again: a change reaches the peer
+ * a few milliseconds after it commits, without polling.
+ *
+ * Pseudo-shard -1 is the catalog (namespaces, expiry policies, nodes): its
+ * rows travel in the same stream, see catalog_sync.c.
+ *
+ * src/replication/pull.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#define PULL_NATTS 9
+
+/*
+ * OpenSeqIndex returns the shard table's single-column btree index on seq.
+ */
+static Relation
+OpenSeqIndex(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+
+		if (idx->rd_index->indnatts == 1 &&
+			idx->rd_index->indkey.values[0] == Anum_shard_seq &&
+			idx->rd_indpred == NIL && idx->rd_rel->relam == BTREE_AM_OID)
+			return idx;
+		index_close(idx, AccessShareLock);
+	}
+	elog(ERROR, "shard table \"%s\" has no index on seq", RelationGetRelationName(rel));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * ScanShard appends rows of one shard with cursor < seq <= horizon to the
+ * tuplestore, at most 'budget' of them; returns how many, and the seq of
+ * the last one in *last_seq.
+ */
+static int64
+ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
+		  int64 budget, Tuplestorestate *store, TupleDesc desc, uint64 *last_seq)
+{
+	Relation	rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
+	Relation	idx = OpenSeqIndex(rel);
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	ScanKeyData keys[2];
+	int64		n = 0;
+
+	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_INT8GT,
+				Int64GetDatum((int64) cursor));
+	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum((int64) horizon));
+	scan = index_beginscan(rel, idx, snapshot, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (n < budget && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		Datum		values[PULL_NATTS];
+		bool		nulls[PULL_NATTS];
+
+		slot_getallattrs(slot);
+		values[0] = Int32GetDatum(shard_id);
+		nulls[0] = false;
+		for (int att = 0; att < Natts_shard; att++)
+		{
+			values[att + 1] = slot->tts_values[att];
+			nulls[att + 1] = slot->tts_isnull[att];
+		}
+		tuplestore_putvalues(store, desc, values, nulls);
+		*last_seq = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_seq - 1]);
+		n++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return n;
+}
+
+static void
+PutCursorRow(Tuplestorestate *store, TupleDesc desc, int shard_id, uint64 cursor,
+			 uint64 horizon)
+{
+	Datum		values[PULL_NATTS] = {0};
+	bool		nulls[PULL_NATTS];
+
+	for (int i = 0; i < PULL_NATTS; i++)
+		nulls[i] = true;
+	values[0] = Int32GetDatum(shard_id);
+	nulls[0] = false;
+	values[1 + Anum_shard_hlc - 1] = Int64GetDatum((int64) horizon);
+	nulls[1 + Anum_shard_hlc - 1] = false;
+	values[1 + Anum_shard_seq - 1] = Int64GetDatum((int64) cursor);
+	nulls[1 + Anum_shard_seq - 1] = false;
+	tuplestore_putvalues(store, desc, values, nulls);
+}
+
+PG_FUNCTION_INFO_V1(gkv_pull);
+
+Datum
+gkv_pull(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *shards_arr,
+			   *cursors_arr;
+	Datum	   *shard_d,
+			   *cursor_d;
+	bool	   *shard_n,
+			   *cursor_n;
+	int			nshards,
+				ncursors;
+	int64		max_rows;
+	int			wait_ms;
+	uint64	   *new_cursors;
+	TimestampTz deadline;
+	bool		registered = false;
+	uint64		horizon = 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("globalkv.pull arguments must not be null")));
+	shards_arr = PG_GETARG_ARRAYTYPE_P(0);
+	cursors_arr = PG_GETARG_ARRAYTYPE_P(1);
+	max_rows = PG_GETARG_INT32(2);
+	wait_ms = PG_GETARG_INT32(3);
+	deconstruct_array(shards_arr, INT4OID, 4, true, TYPALIGN_INT, &shard_d, &shard_n, &nshards);
+	deconstruct_array(cursors_arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &cursor_d, &cursor_n, &ncursors);
+	if (nshards != ncursors || max_rows < 1 || wait_ms < 0 || wait_ms > 60000)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("invalid globalkv.pull request")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	new_cursors = palloc(sizeof(uint64) * (nshards + 1));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+	for (;;)
+	{
+		int64		emitted = 0;
+		Snapshot	snapshot;
+
+		/* register before looking, so a commit in between still wakes us */
+		if (wait_ms > 0 && !registered)
+			registered = GkvRegisterChangeWaiter();
+
+		/* the horizon first, then the snapshot: see the header comment */
+		horizon = GkvSafeHorizon();
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+
+		for (int i = 0; i < nshards; i++)
+		{
+			int			shard_id = DatumGetInt32(shard_d[i]);
+			uint64		cursor = (uint64) DatumGetInt64(cursor_d[i]);
+			uint64		last = cursor;
+			int64		n;
+
+			new_cursors[i] = cursor;
+			if (shard_n[i] || cursor_n[i] || cursor >= horizon)
+				continue;
+			if (emitted >= max_rows)
+				continue;
+			if (shard_id == GKV_CATALOG_SHARD)
+				n = GkvCatalogPull(cursor, horizon, snapshot, max_rows - emitted,
+								   rsinfo->setResult, rsinfo->setDesc, &last);
+			else
+				n = ScanShard(shard_id, cursor, horizon, snapshot, max_rows - emitted,
+							  rsinfo->setResult, rsinfo->setDesc, &last);
+			emitted += n;
+			new_cursors[i] = (emitted >= max_rows) ? last : horizon;
+		}
+		UnregisterSnapshot(snapshot);
+
+		if (emitted > 0 || wait_ms == 0 || GetCurrentTimestamp() >= deadline)
+			break;
+
+		/* nothing new: wait for a commit (or the deadline), then look again */
+		pgstat_report_activity(STATE_RUNNING, "globalkv pull: waiting for changes");
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(1, Min(registered ? 1000 : 10,
+									TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline))),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (registered)
+		GkvUnregisterChangeWaiter();
+
+	for (int i = 0; i < nshards; i++)
+		if (!shard_n[i])
+			PutCursorRow(rsinfo->setResult, rsinfo->setDesc, DatumGetInt32(shard_d[i]),
+						 new_cursors[i], horizon);
+	return (Datum) 0;
+}

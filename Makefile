@@ -51,6 +51,15 @@ with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# the CLI is built and installed with the extension
+all: cli/globalkv
+cli/globalkv: cli/globalkv.c
+	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG)
+install: install-cli
+.PHONY: install-cli
+install-cli: cli/globalkv
+	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install
+
 .PHONY: test demo bench
 test:
 	bash test/run_all.sh

@@ -215,7 +215,8 @@ psqldb -c "DROP TABLE bench_src" -c "VACUUM ANALYZE" -c CHECKPOINT
 # ---------------------------------------------------------------------------
 # pgbench runs, raw and kv alternating
 # ---------------------------------------------------------------------------
-declare -A TPS FOREIGN
+declare -A TPS FOREIGN CPU WAL
+HZ=$(getconf CLK_TCK)
 FAILED=0
 DETAILS=$TMP/details.txt
 : >"$DETAILS"
@@ -245,8 +246,8 @@ foreign_pct() {
 
 # bench <name> <script> <clients>
 bench() {
-	local name=$1 script=$2 c=$3 out rc=0 tps lat b0 t0 o0 b1 t1 o1 foreign
-	psqldb -c VACUUM -c CHECKPOINT
+	local name=$1 script=$2 c=$3 out rc=0 tps lat b0 t0 o0 b1 t1 o1 foreign ntx wal cpu
+	psqldb -c VACUUM -c CHECKPOINT -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 	read -r b0 t0 o0 < <(cpu_now)
 	out=$("${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$SECS" -j 2 -c "$c" \
 		-D nkeys="$NKEYS" -D doc="$DOC" -f "$TMP/$script" "$DB" 2>&1) || rc=$?
@@ -255,8 +256,14 @@ bench() {
 	sleep 0.2	# let the postmaster reap the backends
 	read -r b1 t1 o1 < <(cpu_now)
 	foreign=$(foreign_pct "$b0" "$t0" "$o0" "$b1" "$t1" "$o1")
+	ntx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
+	ntx=${ntx:-0}
+	# CPU of this instance and pgbench per transaction, WAL per transaction
+	cpu=$(awk -v o=$((o1 - o0)) -v hz="$HZ" -v n="$ntx" 'BEGIN { printf "%.0f", n ? o * 1e6 / hz / n : 0 }')
+	wal=$(val "SELECT CASE WHEN $ntx > 0 THEN round(wal_bytes / $ntx) || ' ' || round(wal_fpi::numeric / $ntx, 2) ELSE '0 0' END FROM pg_stat_wal")
 	{
-		echo "==== round $ROUND: $name c=$c ($script, exit $rc; other processes used $foreign% of the CPUs)"
+		echo "==== round $ROUND: $name c=$c ($script, exit $rc; other processes used $foreign% of the CPUs;" \
+			"CPU ${cpu} us/txn (server + pgbench); WAL bytes, full-page images per txn: $wal)"
 		echo "$out"
 		echo
 	} >>"$DETAILS"
@@ -270,8 +277,10 @@ bench() {
 	# over BENCH_ROUNDS rounds: mean tps, highest share of other processes
 	TPS[$name,$c]=$(( (${TPS[$name,$c]:-0} * (ROUND - 1) + tps) / ROUND ))
 	FOREIGN[$name,$c]=$((foreign > ${FOREIGN[$name,$c]:-0} ? foreign : ${FOREIGN[$name,$c]:-0}))
-	log "$(printf '%-12s c=%s %8s tps %7s ms   other processes: %s%% CPU' "$name" "$c" \
-		"$tps" "${lat:-?}" "$foreign")"
+	CPU[$name,$c]=$(( (${CPU[$name,$c]:-0} * (ROUND - 1) + cpu) / ROUND ))
+	WAL[$name,$c]=${wal%% *}
+	log "$(printf '%-12s c=%s %7s tps %6s ms %5s us CPU/txn %5s B WAL/txn %5s FPI/txn  other processes: %s%% CPU' \
+		"$name" "$c" "$tps" "${lat:-?}" "$cpu" "${wal%% *}" "${wal##* }" "$foreign")"
 }
 
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
@@ -336,15 +345,17 @@ done
 	echo "$NKEYS preloaded keys, uniform random keys, ${DOCLEN}-byte JSON documents;" \
 		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j 2$( ((ROUNDS > 1)) && echo "; tps: mean of $ROUNDS rounds")"
 	echo
-	printf '%-30s %2s %9s %9s %7s %8s %-7s %s\n' "measure (kv vs raw)" "c" "raw tps" "kv tps" "kv/raw" "target" "" "other CPU"
+	printf '%-30s %2s %8s %8s %6s %7s %-6s %11s %11s %s\n' "measure (kv vs raw)" "c" "raw tps" "kv tps" \
+		"kv/raw" "target" "" "us CPU/txn" "WAL B/txn" "other CPU"
 	for c in $CLIENTS; do
 		for m in "kv.put / raw upsert|raw_upsert|kv_put|1.0" \
 			"kv.get / raw PK select|raw_select|kv_get|1.0" \
 			"kv.patch_numeric / raw upsert|raw_upsert2|kv_patch|0.9"; do
 			IFS='|' read -r label raw kv target <<<"$m"
 			r=$(ratio "${TPS[$kv,$c]}" "${TPS[$raw,$c]}")
-			printf '%-30s %2s %9s %9s %7s %8s %-7s %s\n' "$label" "$c" "${TPS[$raw,$c]}" "${TPS[$kv,$c]}" \
-				"$r" ">= $target" "$(verdict "$r" "$target")" "${FOREIGN[$raw,$c]}% / ${FOREIGN[$kv,$c]}%"
+			printf '%-30s %2s %8s %8s %6s %7s %-6s %11s %11s %s\n' "$label" "$c" "${TPS[$raw,$c]}" "${TPS[$kv,$c]}" \
+				"$r" ">= $target" "$(verdict "$r" "$target")" "${CPU[$raw,$c]}/${CPU[$kv,$c]}" \
+				"${WAL[$raw,$c]}/${WAL[$kv,$c]}" "${FOREIGN[$raw,$c]}%/${FOREIGN[$kv,$c]}%"
 		done
 	done
 	echo
@@ -359,8 +370,10 @@ done
 	printf '%-50s %8s         (target 150k docs/s ~ 0.75 x COPY)\n' "batch put / COPY" \
 		"$(ratio "$KV_BATCH" "$COPY_BATCH")"
 	echo
-	echo "other CPU: share of all CPUs used by processes outside this benchmark during the" \
-		"raw / kv run (batch phase: ${FOREIGN[batch]}%)."
+	echo "raw/kv columns: us CPU/txn = CPU time of the instance and pgbench per transaction;" \
+		"WAL B/txn = WAL bytes per transaction (run starts right after a CHECKPOINT);"
+	echo "other CPU = share of all CPUs used by processes outside this benchmark" \
+		"(batch phase: ${FOREIGN[batch]}%)."
 	if ((FOREIGN_MAX >= 10)); then
 		echo "WARNING: other processes used up to $FOREIGN_MAX% of the CPUs during this run:" \
 			"the figures are disturbed; rerun on an idle machine."

@@ -776,8 +776,8 @@ GRANT SELECT ON globalkv.nodes TO globalkv_client;
 
 -- peers: pull and acknowledge; the catalog pull reads the catalog tables
 GRANT USAGE ON SCHEMA globalkv TO globalkv_replication;
-GRANT SELECT ON globalkv.namespaces, globalkv.expiry_policies, globalkv.nodes
-    TO globalkv_replication;
+GRANT SELECT ON globalkv.node, globalkv.shards, globalkv.namespaces,
+    globalkv.expiry_policies, globalkv.nodes TO globalkv_replication;
 GRANT EXECUTE ON FUNCTION globalkv.pull(integer[], bigint[], integer, integer),
     globalkv.ack(integer, integer[], bigint[]) TO globalkv_replication;
 

@@ -27,6 +27,7 @@ OBJS = \
 	src/replication/launcher.o \
 	src/replication/peer_status.o \
 	src/replication/pull.o \
+	src/replication/repair.o \
 	src/storage/document.o \
 	src/storage/shard_store.o
 

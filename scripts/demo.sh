@@ -1,63 +1,127 @@
 #!/usr/bin/env bash
-# scripts/demo.sh -- `make demo`: builds and installs globalkv, starts a local
-# node with the extension loaded, and runs a short demo workload showing
-# put, get, delete, patch_numeric counters and expiry.  The node keeps
-# running afterwards; the last lines say how to connect and how to stop it.
+# scripts/demo.sh -- `make demo`: builds and installs globalkv, creates a
+# local 3-zone parade with `globalkv parade create`, and runs a demo
+# workload across the zones: a write in one zone read back in the others,
+# one counter incremented concurrently in all three zones, a conflict
+# resolved the same way everywhere, and a key expiring everywhere at once.
+# The parade keeps running afterwards; the last lines say how to use and
+# stop it.
 #
-# Runs as root (PostgreSQL then runs as the unprivileged user "globalkv") or
-# as a normal user with the Debian packages already installed.
+# Runs as root (the servers then run as the unprivileged user "globalkv")
+# or as a normal user with the Debian packages already installed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-DEMO_DIR=${GLOBALKV_DEMO_DIR:-/tmp/globalkv-demo}
-RUN_USER=${GLOBALKV_RUN_USER:-globalkv}
+DIR=${GLOBALKV_DEMO_DIR:-/tmp/globalkv-parade}
+ZONES=3
 
 if [ "$(id -u)" = 0 ]; then
     bash "$ROOT/scripts/install-deps.sh"
     make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" all install >/dev/null
-    id "$RUN_USER" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$RUN_USER"
-    as_user() { runuser -u "$RUN_USER" -- "$@"; }
 else
-    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" all
-    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install 2>/dev/null ||
-        sudo -n make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install
-    as_user() { "$@"; }
+    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" all >/dev/null
+    make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null 2>&1 ||
+        sudo -n make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 fi
-BIN=$($PG_CONFIG --bindir)
+GKV=$(command -v globalkv || echo "$ROOT/cli/globalkv")
+PSQL="$($PG_CONFIG --bindir)/psql"
 
-# a fresh node on a free port
-if [ -f "$DEMO_DIR/data/postmaster.pid" ]; then
-    as_user "$BIN/pg_ctl" -D "$DEMO_DIR/data" -m fast stop >/dev/null 2>&1 || true
+# a fresh parade on three free ports
+if [ -f "$DIR/parade.conf" ]; then
+    "$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
 fi
-rm -rf "$DEMO_DIR"
-mkdir -p "$DEMO_DIR"
-[ "$(id -u)" = 0 ] && chown "$RUN_USER" "$DEMO_DIR"
+rm -rf "$DIR"
 PORT=${GLOBALKV_DEMO_PORT:-}
 if [ -z "$PORT" ]; then
-    for p in $(seq 54320 54399); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { PORT=$p; break; }
+    for p in $(seq 54330 3 54600); do
+        free=1
+        for q in $p $((p + 1)) $((p + 2)); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$q") 2>/dev/null && free=0
+        done
+        [ $free = 1 ] && { PORT=$p; break; }
     done
 fi
-as_user "$BIN/initdb" -D "$DEMO_DIR/data" -U postgres -A trust >/dev/null
-cat <<CONF | as_user tee -a "$DEMO_DIR/data/postgresql.conf" >/dev/null
-shared_preload_libraries = 'globalkv'
-globalkv.database = 'postgres'
-globalkv.expiry_interval = 200ms
-port = $PORT
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$DEMO_DIR'
-CONF
-as_user "$BIN/pg_ctl" -D "$DEMO_DIR/data" -l "$DEMO_DIR/node.log" -w start >/dev/null
-CONN="host=127.0.0.1 port=$PORT user=postgres dbname=postgres"
-as_user "$BIN/psql" "$CONN" -Xq -c 'CREATE EXTENSION globalkv'
+"$GKV" parade create --dir "$DIR" --zones $ZONES --port-base "$PORT"
 
-echo "==> globalkv node running: $CONN"
-echo "==> demo workload"
-as_user "$BIN/psql" "$CONN" -X -v ON_ERROR_STOP=1 -f "$ROOT/scripts/demo.sql"
+z() { # z ZONE SQL: run SQL on the node of zone ZONE
+    "$PSQL" "host=$DIR port=$((PORT + $1 - 1)) user=postgres dbname=postgres" -XAtq -v ON_ERROR_STOP=1 -c "$2"
+}
+show() { printf '    %-8s %s\n' "$1" "$2"; }
+# wait_all SQL: poll every zone until SQL is true there, bounded
+wait_all() {
+    for zone in $(seq 1 $ZONES); do
+        for _ in $(seq 1 300); do
+            [ "$(z "$zone" "$1")" = t ] && break
+            sleep 0.02
+        done
+    done
+}
+
+echo
+echo "--- a namespace created in zone1 exists everywhere"
+z 1 "SELECT kv.create_namespace('shop')" >/dev/null
+wait_all "SELECT count(*) = 1 FROM kv.namespaces WHERE name = 'shop'"
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT string_agg(name, ', ' ORDER BY name) FROM kv.namespaces")"; done
+
+echo
+echo "--- write in zone1, read back in zone2 and zone3"
+z 1 "SELECT kv.put('shop', 'user:42', '{\"name\": \"Ada\", \"plan\": \"pro\"}')" >/dev/null
+wait_all "SELECT kv.get('shop', 'user:42') IS NOT NULL"
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT kv.get('shop', 'user:42')")"; done
+echo "    replication delay of 200 writes from zone1 to zone2 and zone3 (ms, measured in SQL):"
+z 1 "SELECT count(*) FROM kv.put_many('shop', (SELECT array_agg('probe:' || i) FROM generate_series(1, 200) i),
+      (SELECT array_agg(jsonb_build_object('t', extract(epoch FROM clock_timestamp()))) FROM generate_series(1, 200) i))" >/dev/null
+wait_all "SELECT count(value) = 200 FROM kv.get_many('shop', (SELECT array_agg('probe:' || i) FROM generate_series(1, 200) i))"
+# a replicated row's seq is the receiving node's clock when it was applied
+for zone in 2 3; do
+    show "zone$zone" "$(z $zone "SELECT format('p50 %s ms, max %s ms',
+        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1), round(max(d)::numeric, 1))
+      FROM (SELECT (seq >> 16) - (value->>'t')::float8 * 1000 AS d
+              FROM globalkv.shard_rows() WHERE namespace = 'shop' AND key LIKE 'probe:%') s")"
+done
+
+echo
+echo "--- one counter, 1,000 increments in each zone at the same time"
+for zone in 1 2 3; do
+    z $zone "SELECT count(kv.patch_numeric('shop', 'page:home', '{\"hits\": 1, \"revenue\": 0.25}')) FROM generate_series(1, 1000)" >/dev/null &
+done
+wait
+wait_all "SELECT (kv.get('shop', 'page:home')->>'hits')::int = 3000"
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT kv.get('shop', 'page:home')")"; done
+echo "    (expected everywhere: {\"hits\": 3000, \"revenue\": 750.00}; no increment is lost)"
+
+echo
+echo "--- zone1 and zone2 write the same key at once: every zone keeps the same winner"
+z 1 "SELECT kv.put('shop', 'cart:7', '{\"written_in\": \"zone1\"}')" >/dev/null &
+z 2 "SELECT kv.put('shop', 'cart:7', '{\"written_in\": \"zone2\"}')" >/dev/null &
+wait
+wait_all "SELECT count(DISTINCT version) = 1 FROM kv.get_versioned('shop', 'cart:7')"
+sleep 0.3
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT value || jsonb_build_object('version', version) FROM kv.get_versioned('shop', 'cart:7')")"; done
+
+echo
+echo "--- a session written in zone2 with a 3 second TTL expires everywhere at the same instant"
+z 2 "SELECT kv.put('shop', 'session:abc', '{\"cart\": [1, 2, 3]}', 3)" >/dev/null
+wait_all "SELECT kv.get('shop', 'session:abc') IS NOT NULL"
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT 'expires_at ' || expires_at FROM kv.get_versioned('shop', 'session:abc')")"; done
+sleep 3.2
+for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT CASE WHEN kv.get('shop', 'session:abc') IS NULL THEN 'expired' ELSE 'still there' END")"; done
+
+echo
+echo "--- delete in zone3: gone everywhere"
+z 3 "SELECT kv.delete('shop', 'user:42')" >/dev/null
+wait_all "SELECT kv.get('shop', 'user:42') IS NULL"
+for zone in 1 2 3; do show "zone$zone" "user:42 -> $(z $zone "SELECT coalesce(kv.get('shop', 'user:42')::text, 'NULL')")"; done
+
+echo
+echo "--- status of zone1"
+"$GKV" status -d "host=$DIR port=$PORT user=postgres dbname=postgres"
+
 cat <<EOF2
 
-The node keeps running.
-  connect:  psql "$CONN"
-  log:      $DEMO_DIR/node.log
-  stop:     ${SUDO_HINT:-}$BIN/pg_ctl -D $DEMO_DIR/data stop$([ "$(id -u)" = 0 ] && echo "   (as user $RUN_USER: runuser -u $RUN_USER -- ...)")
+The parade keeps running ($ZONES zones, ports $PORT-$((PORT + ZONES - 1))).
+  try:     $GKV get -d "host=$DIR port=$((PORT + 1)) user=postgres" shop page:home
+  psql:    $PSQL "host=$DIR port=$PORT user=postgres dbname=postgres"
+  status:  $GKV status -d "host=$DIR port=$PORT user=postgres"
+  stop:    $GKV parade stop --dir $DIR
 EOF2

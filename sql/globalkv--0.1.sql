@@ -681,7 +681,7 @@ $fn$;
 CREATE FUNCTION globalkv.shard_rows(
     OUT shard_id integer, OUT namespace text, OUT key text, OUT value jsonb,
     OUT hlc bigint, OUT origin integer, OUT expires_at timestamptz,
-    OUT has_counters boolean, OUT seq bigint)
+    OUT crdt bytea, OUT seq bigint)
 RETURNS SETOF record
 LANGUAGE plpgsql
 STABLE
@@ -693,11 +693,47 @@ BEGIN
     FOR s IN SELECT g.shard_id, g.table_name FROM globalkv.shards g ORDER BY g.shard_id LOOP
         RETURN QUERY EXECUTE format(
             'SELECT $1, namespace::text, key::text, value, hlc, origin, expires_at,
-                    crdt IS NOT NULL, seq
+                    crdt, seq
                FROM globalkv_data.%I', s.table_name) USING s.shard_id;
     END LOOP;
 END
 $fn$;
+
+-- globalkv.digest() fingerprints this node's documents (tombstones and
+-- counter state included, local sequences not): equal digests on two nodes
+-- mean identical copies.  Per shard with globalkv.shard_digests().
+CREATE FUNCTION globalkv.shard_digests(ns text DEFAULT NULL,
+    OUT shard_id integer, OUT rows bigint, OUT digest text)
+RETURNS SETOF record
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT r.shard_id, count(*),
+           md5(string_agg(concat_ws('|', r.namespace, r.key, r.value::text, r.hlc, r.origin,
+                                    (extract(epoch FROM r.expires_at) * 1000000)::bigint,
+                                    encode(r.crdt, 'hex')),
+                          E'\n' ORDER BY r.namespace COLLATE "C", r.key COLLATE "C"))
+      FROM globalkv.shard_rows() r
+     WHERE ns IS NULL OR r.namespace = ns
+     GROUP BY r.shard_id
+$fn$;
+
+CREATE FUNCTION globalkv.digest(ns text DEFAULT NULL)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT md5(coalesce(string_agg(shard_id || ':' || digest, ',' ORDER BY shard_id), ''))
+      FROM globalkv.shard_digests(ns)
+$fn$;
+
+-- globalkv.apply_row merges a document state through the replication
+-- apply path (repairs, tests); returns INSERT, UPDATE or CONFLICT.
+CREATE FUNCTION globalkv.apply_row(namespace text, key text, value jsonb, hlc bigint,
+                                   origin integer, expires_at timestamptz, crdt bytea)
+RETURNS text AS 'MODULE_PATHNAME', 'gkv_apply_row' LANGUAGE C VOLATILE;
 
 -- ---------------------------------------------------------------------
 -- Views
@@ -786,7 +822,9 @@ GRANT EXECUTE ON FUNCTION
     kv.create_expiry_policy(text, interval), kv.alter_expiry_policy(text, interval),
     kv.drop_expiry_policy(text), kv.set_node(integer, text, text),
     kv.init_shards(integer), kv.add_node(integer, text, text, text), kv.drop_node(integer),
-    globalkv.shard_rows(), globalkv.replication_status()
+    globalkv.shard_rows(), globalkv.replication_status(),
+    globalkv.shard_digests(text), globalkv.digest(text),
+    globalkv.apply_row(text, text, jsonb, bigint, integer, timestamptz, bytea)
   TO globalkv_admin;
 GRANT USAGE ON SCHEMA globalkv TO globalkv_admin;
 GRANT SELECT ON kv.nodes_admin, kv.replication_status, globalkv.peer_acks, globalkv.peer_cursors

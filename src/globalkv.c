@@ -26,6 +26,8 @@ void		_PG_init(void);
 
 /* settings, in the order of the table in _PG_init */
 char	   *GkvDatabaseName = NULL;
+int			GkvDebugClockOffsetMs = 0;
+char	   *GkvDebugBlockPullFrom = NULL;
 int			GkvExpiryIntervalMs = 1000;
 int			GkvExpiryRowsPerSecond = 10000;
 int			GkvMaxDocumentSize = 1024 * 1024;
@@ -68,6 +70,22 @@ DefineSettings(void)
 							   &GkvDatabaseName,
 							   "postgres",
 							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.debug_clock_offset",
+							"Testing only: milliseconds added to this node's wall clock.",
+							"Simulates a node whose clock runs ahead or behind, for skew tests.",
+							&GkvDebugClockOffsetMs,
+							0, -24 * 3600 * 1000, 24 * 3600 * 1000,
+							PGC_POSTMASTER,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("globalkv.debug_block_pull_from",
+							   "Testing only: comma-separated node ids this node refuses to pull from.",
+							   "Simulates a broken network link, for relay tests.",
+							   &GkvDebugBlockPullFrom,
+							   "",
+							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.expiry_interval",

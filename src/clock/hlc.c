@@ -119,7 +119,7 @@ GkvClockShmemInit(void)
 int64
 GkvUnixMsNow(void)
 {
-	return GetCurrentTimestamp() / 1000 + GKV_PG_EPOCH_UNIX_MS;
+	return GetCurrentTimestamp() / 1000 + GKV_PG_EPOCH_UNIX_MS + GkvDebugClockOffsetMs;
 }
 
 TimestampTz

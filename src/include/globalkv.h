@@ -56,6 +56,8 @@
  * ----------------------------------------------------------------
  */
 extern char *GkvDatabaseName;
+extern int	GkvDebugClockOffsetMs;
+extern char *GkvDebugBlockPullFrom;
 extern int	GkvExpiryIntervalMs;
 extern int	GkvExpiryRowsPerSecond;
 extern int	GkvMaxDocumentSize;
@@ -204,6 +206,8 @@ extern GkvWriteResult GkvShardWrite(GkvShardWriter *writer, text *ns, text *key,
 									GkvBuildIncoming build, void *arg,
 									GkvDocState *final_state);
 extern void GkvShardWriterClose(GkvShardWriter *writer);
+extern GkvWriteResult GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text *key,
+										  const GkvDocState *incoming);
 extern int	GkvShardOfKey(text *ns, text *key);
 extern uint64 GkvShardMaxSequence(int shard_id);
 

@@ -212,13 +212,6 @@ GetInt4(PGresult *res, int row, int col)
 	return (int32) pg_ntoh32(v);
 }
 
-static bool
-BuildRemote(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
-{
-	*incoming = *(const GkvDocState *) arg;
-	return true;
-}
-
 /*
  * DecodeJsonb turns a binary-format jsonb column (a version byte, then the
  * text) into a Jsonb.
@@ -309,7 +302,6 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			version.hlc = (uint64) GetInt8(res, r, 4);
 			version.origin = GetInt4(res, r, 5);
 			CheckClockSkew(version.hlc);
-			GkvClockObserve(version.hlc);
 
 			if (shard == GKV_CATALOG_SHARD)
 			{
@@ -346,7 +338,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 				if (writers[local_shard] == NULL)
 					writers[local_shard] = GkvShardWriterOpen(local_shard);
 				MemoryContextSwitchTo(rowcxt);
-				if (GkvShardWrite(writers[local_shard], ns, key, BuildRemote, &incoming, NULL)
+				if (GkvApplyRemoteState(writers[local_shard], ns, key, &incoming)
 					== GKV_WRITE_CONFLICT)
 					(*conflicts)++;
 			}
@@ -415,6 +407,24 @@ SendAck(void)
 	LastAck = GetCurrentTimestamp();
 }
 
+/* PullBlocked: is this peer listed in globalkv.debug_block_pull_from? */
+static bool
+PullBlocked(void)
+{
+	const char *p = GkvDebugBlockPullFrom;
+
+	while (p != NULL && *p != '\0')
+	{
+		char	   *end;
+		long		id = strtol(p, &end, 10);
+
+		if (end != p && id == PeerId)
+			return true;
+		p = (*end == '\0') ? end : end + 1;
+	}
+	return false;
+}
+
 /*
  * Round runs one pull and apply.
  */
@@ -442,6 +452,10 @@ Round(void)
 		GkvPeerStatusRelease(PeerId);
 		proc_exit(0);
 	}
+	if (PullBlocked())
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("pulling from node %d is blocked by globalkv.debug_block_pull_from", PeerId)));
 	if (PeerConn == NULL)
 	{
 		char		appname[NAMEDATALEN];

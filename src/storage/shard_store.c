@@ -516,3 +516,23 @@ GkvShardMaxSequence(int shard_id)
 		elog(ERROR, "shard %d has no index on seq", shard_id);
 	return max_seq;
 }
+
+static bool
+BuildRemote(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
+{
+	*incoming = *(const GkvDocState *) arg;
+	return true;
+}
+
+/*
+ * GkvApplyRemoteState merges a state written elsewhere (a replicated row,
+ * or a repair) into the key's row.  The clock first moves past the state's
+ * version, so later local writes win over it.
+ */
+GkvWriteResult
+GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text *key,
+					const GkvDocState *incoming)
+{
+	GkvClockObserve(incoming->version.hlc);
+	return GkvShardWrite(writer, ns, key, BuildRemote, (void *) incoming, NULL);
+}

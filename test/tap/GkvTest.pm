@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node pgbench_run);
+our @EXPORT = qw(new_node pgbench_run new_parade_node join_parade wait_connected wait_converged digest_of);
 
 sub new_node
 {
@@ -48,6 +48,65 @@ sub pgbench_run
 		],
 		'>', \$stdout, '2>', \$stderr);
 	return ($rc ? 0 : 1, $stdout, $stderr);
+}
+
+# new_parade_node(name, id, %opts): a node with globalkv, its identity set,
+# ready to join a parade (join_parade).  Peers connect over 127.0.0.1.
+sub new_parade_node
+{
+	my ($name, $id, %opts) = @_;
+	my $node = new_node($name, conf => qq{
+globalkv.replication_wait = 500ms
+max_worker_processes = 24
+} . ($opts{conf} // ''));
+	$node->safe_psql('postgres', "SELECT kv.set_node($id, '$name', '" . ($opts{zone} // "zone$id") . "')");
+	$node->{gkv_id} = $id;
+	$node->{gkv_zone} = $opts{zone} // "zone$id";
+	return $node;
+}
+
+# join_parade(\@tell, @nodes): registers every node of @nodes on every node
+# of @tell (catalog replication spreads it further).
+sub join_parade
+{
+	my ($tell, @nodes) = @_;
+	foreach my $t (@$tell)
+	{
+		foreach my $n (@nodes)
+		{
+			my $ci = 'host=127.0.0.1 port=' . $n->port . ' dbname=postgres user=' . getpwuid($<);
+			$t->safe_psql('postgres',
+				"SELECT kv.add_node($n->{gkv_id}, '" . $n->name . "', '$n->{gkv_zone}', '$ci')");
+		}
+	}
+}
+
+# wait_connected(node, npeers): until node pulls from npeers peers, connected
+sub wait_connected
+{
+	my ($node, $npeers) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) FILTER (WHERE connected AND last_error IS NULL) = $npeers FROM kv.replication_status");
+}
+
+sub digest_of
+{
+	my ($node, $ns) = @_;
+	return $node->safe_psql('postgres', "SELECT globalkv.digest('$ns')");
+}
+
+# wait_converged(ns, @nodes): until every node has the same digest for ns,
+# at most ~90 s; returns true when they agree
+sub wait_converged
+{
+	my ($ns, @nodes) = @_;
+	for (my $i = 0; $i < 900; $i++)
+	{
+		my %d = map { digest_of($_, $ns) => 1 } @nodes;
+		return 1 if keys %d == 1;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
 }
 
 1;

@@ -11,6 +11,7 @@
 #   BENCH_QUICK=1   smoke test: 100k keys, 3 s runs, smaller batch phase
 #   BENCH_KEYS      preloaded keys                    (default 1000000; quick 100000)
 #   BENCH_CLIENTS   client counts                     (default "1 4")
+#   BENCH_WARMUP    seconds of unrecorded warm-up per script (default 3; quick 1)
 #   BENCH_ROUNDS    passes over all runs, tps averaged (default 1; each adds ~2 min)
 #   BENCH_CHUNK     documents per kv.put_many call    (default 10000)
 #   BENCH_BATCH     fresh keys per batch round, 2 rounds (default 100000; quick 20000)
@@ -31,11 +32,13 @@ if [ "$QUICK" = 1 ]; then
 	NKEYS=${BENCH_KEYS:-100000}
 	SECS=${BENCH_SECONDS:-3}
 	NBATCH=${BENCH_BATCH:-20000}
+	WARMUP=${BENCH_WARMUP:-1}
 	MODE=quick
 else
 	NKEYS=${BENCH_KEYS:-1000000}
 	SECS=${BENCH_SECONDS:-10}
 	NBATCH=${BENCH_BATCH:-100000}
+	WARMUP=${BENCH_WARMUP:-3}
 	MODE=full
 fi
 CLIENTS=${BENCH_CLIENTS:-"1 4"}
@@ -44,7 +47,7 @@ CHUNK=${BENCH_CHUNK:-10000}
 DB=globalkv_bench
 NS=bench
 
-for v in NKEYS SECS NBATCH CHUNK ROUNDS; do
+for v in NKEYS SECS NBATCH CHUNK ROUNDS WARMUP; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench: $v must be a positive integer, not '${!v}'" >&2
 		exit 2
@@ -123,8 +126,8 @@ synchronous_commit = off
 shared_preload_libraries = 'globalkv'
 globalkv.database = '$DB'
 max_connections = 40
-# no checkpoint in the middle of a run: run.sh checkpoints before each run
-# and keep the WAL segments for reuse, so that no run pays for creating them
+# no checkpoint after the one that follows the preload (a full run writes
+# ~3 GB of WAL), and keep WAL segments for reuse rather than create new ones
 max_wal_size = 16GB
 min_wal_size = 4GB
 checkpoint_timeout = 30min
@@ -157,6 +160,9 @@ psqldb -f "$TMP/setup.sql" >/dev/null
 DOC=$(val "SELECT bench_doc(0)::text")
 DOCLEN=$(val "SELECT avg(length(bench_doc(g)::text))::int FROM generate_series(1, 1000) g")
 PGVER=$(val "SHOW server_version")
+# what the server loaded (the source tree may have moved on since make install)
+SOFILE=$("$PG_CONFIG" --pkglibdir)/globalkv.so
+SOID="$(md5sum "$SOFILE" | cut -c1-12), installed $(date -r "$SOFILE" '+%Y-%m-%d %H:%M:%S')"
 
 # ---------------------------------------------------------------------------
 # Preload.  The documents are generated once into an unlogged staging table
@@ -247,7 +253,7 @@ foreign_pct() {
 # bench <name> <script> <clients>
 bench() {
 	local name=$1 script=$2 c=$3 out rc=0 tps lat b0 t0 o0 b1 t1 o1 foreign ntx wal cpu
-	psqldb -c VACUUM -c CHECKPOINT -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
+	psqldb -c VACUUM -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
 	read -r b0 t0 o0 < <(cpu_now)
 	out=$("${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$SECS" -j 2 -c "$c" \
 		-D nkeys="$NKEYS" -D doc="$DOC" -f "$TMP/$script" "$DB" 2>&1) || rc=$?
@@ -283,6 +289,18 @@ bench() {
 		"$name" "$c" "$tps" "${lat:-?}" "$cpu" "${wal%% *}" "${wal##* }" "$foreign")"
 }
 
+# Warm-up, not recorded: every script once at 4 clients, so that every run
+# finds its pages in shared buffers and already logged since the checkpoint
+# after the preload (no run pays the full-page-image burst that follows a
+# checkpoint, and none is interrupted by one: see max_wal_size above).
+ROUND=0
+for script in raw_upsert kv_put raw_select kv_get kv_patch_numeric; do
+	log "warm-up: $script, ${WARMUP}s"
+	"${AS[@]}" "$PGBIN/pgbench" "${CONN[@]}" -M prepared -n -T "$WARMUP" -j 2 -c 4 \
+		-D nkeys="$NKEYS" -D doc="$DOC" -f "$TMP/$script.sql" "$DB" >"$TMP/warmup.out" 2>&1 ||
+		{ cat "$TMP/warmup.out" >&2; FAILED=1; }
+done
+
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 	for c in $CLIENTS; do
 		bench raw_upsert raw_upsert.sql "$c"
@@ -303,14 +321,13 @@ COPY_BATCH_T=0
 read -r bb0 bt0 bo0 < <(cpu_now)
 for round in 1 2; do
 	log "batch round $round: kv.put_many then COPY, $NBATCH fresh keys each"
-	psqldb -c VACUUM -c CHECKPOINT
+	psqldb -c VACUUM
 	t0=$(now)
 	psqldb -At -f - <"$TMP/batch_kv.$round.sql" >"$TMP/batch_kv.out"
 	t1=$(now)
 	got=$(awk '{ s += $1 } END { print s + 0 }' "$TMP/batch_kv.out")
 	[ "$got" = "$NBATCH" ] || { echo "bench: kv.put_many batch wrote $got of $NBATCH" >&2; exit 1; }
 	KV_BATCH_T=$(awk -v s="$KV_BATCH_T" -v a="$t0" -v b="$t1" 'BEGIN { print s + b - a }')
-	psqldb -c CHECKPOINT
 	t0=$(now)
 	psqldb -c "COPY bench_raw FROM STDIN" <"$TMP/batch_copy.$round.dat"
 	t1=$(now)
@@ -321,6 +338,8 @@ read -r bb1 bt1 bo1 < <(cpu_now)
 FOREIGN[batch]=$(foreign_pct "$bb0" "$bt0" "$bo0" "$bb1" "$bt1" "$bo1")
 KV_BATCH=$(awk -v n="$NBATCH" -v t="$KV_BATCH_T" 'BEGIN { printf "%.0f", 2 * n / t }')
 COPY_BATCH=$(awk -v n="$NBATCH" -v t="$COPY_BATCH_T" 'BEGIN { printf "%.0f", 2 * n / t }')
+SO_REPLACED=0
+grep -q 'globalkv\.so (deleted)' "/proc/$PMPID/maps" 2>/dev/null && SO_REPLACED=1
 STATS=$(psqldb -c "SELECT puts, gets, patches, inserts, updates, conflicts FROM kv.stats")
 
 # ---------------------------------------------------------------------------
@@ -339,9 +358,10 @@ done
 {
 	echo "globalkv benchmark  $(date '+%Y-%m-%d %H:%M:%S %Z')  mode=$MODE"
 	echo "commit $COMMIT$([ "$DIRTY" -gt 0 ] && echo " (+$DIRTY uncommitted changes in src/ sql/)")," \
-		"PostgreSQL $PGVER, $(nproc) CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		"globalkv.so md5 $SOID"
+	echo "PostgreSQL $PGVER, $(nproc) CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "one instance: shared_buffers=1GB synchronous_commit=off fsync=on, locale C;" \
-		"VACUUM + CHECKPOINT before every run"
+		"warm-up ${WARMUP}s per script, VACUUM before every run, no checkpoint after the preload"
 	echo "$NKEYS preloaded keys, uniform random keys, ${DOCLEN}-byte JSON documents;" \
 		"pgbench TCP 127.0.0.1 -M prepared -n -T $SECS -j 2$( ((ROUNDS > 1)) && echo "; tps: mean of $ROUNDS rounds")"
 	echo
@@ -371,13 +391,15 @@ done
 		"$(ratio "$KV_BATCH" "$COPY_BATCH")"
 	echo
 	echo "raw/kv columns: us CPU/txn = CPU time of the instance and pgbench per transaction;" \
-		"WAL B/txn = WAL bytes per transaction (run starts right after a CHECKPOINT);"
+		"WAL B/txn = WAL bytes per transaction;"
 	echo "other CPU = share of all CPUs used by processes outside this benchmark" \
 		"(batch phase: ${FOREIGN[batch]}%)."
 	if ((FOREIGN_MAX >= 10)); then
 		echo "WARNING: other processes used up to $FOREIGN_MAX% of the CPUs during this run:" \
 			"the figures are disturbed; rerun on an idle machine."
 	fi
+	[ "$SO_REPLACED" = 1 ] && echo "NOTE: globalkv.so was reinstalled during the run; the server used the one" \
+		"it loaded at start (md5 above)."
 	[ "$FAILED" = 1 ] && echo "SOME RUNS FAILED: see the pgbench output in the .log file"
 	echo
 	echo "kv.stats at the end:"

@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node pgbench_run new_parade_node join_parade wait_connected wait_converged digest_of);
+our @EXPORT = qw(new_node pgbench_run crash_and_restart new_parade_node join_parade wait_connected wait_converged digest_of);
 
 sub new_node
 {
@@ -107,6 +107,27 @@ sub wait_converged
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;
+}
+
+# crash_and_restart(node): kill -9 the postmaster (its children die when
+# they notice), wait until it is gone, and start the node again; the start
+# is retried while the old processes still hold the data directory.
+sub crash_and_restart
+{
+	my ($node) = @_;
+	my $pid = $node->{_pid};
+	$node->kill9;
+	for (1 .. 300)
+	{
+		last unless kill(0, $pid);
+		select(undef, undef, undef, 0.1);
+	}
+	for (1 .. 100)
+	{
+		return 1 if $node->start(fail_ok => 1);
+		select(undef, undef, undef, 0.2);
+	}
+	die "node " . $node->name . " did not restart after kill -9";
 }
 
 1;

@@ -30,6 +30,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "peer_status.h"
+
 #define LAUNCHER_MAX_PEERS 64
 #define LAUNCHER_NAP_MS 1000
 #define RESTART_DELAY_MS 3000
@@ -179,6 +181,7 @@ Reconcile(void)
 			TerminateBackgroundWorker(Workers[i].handle);
 			pfree(Workers[i].handle);
 		}
+		GkvPeerStatusRelease(Workers[i].peer_node_id);
 		Workers[i] = Workers[--NumWorkers];
 		i--;
 	}

@@ -52,6 +52,9 @@ with_llvm = no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track header dependencies: every object depends on them
+$(OBJS): $(wildcard src/include/*.h src/common/*.h src/replication/*.h src/connection/*.h)
+
 # the CLI is built and installed with the extension
 all: cli/globalkv
 cli/globalkv: cli/globalkv.c

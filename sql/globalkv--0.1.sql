@@ -106,6 +106,7 @@ CREATE TABLE globalkv.peer_cursors (
     shard_id integer NOT NULL,
     cursor bigint NOT NULL,
     updated_at timestamptz NOT NULL,
+    full_resync boolean NOT NULL DEFAULT false, -- set by kv.resync() until caught up
     PRIMARY KEY (peer_node_id, shard_id)
 );
 
@@ -116,6 +117,9 @@ CREATE TABLE globalkv.peer_acks (
     shard_id integer NOT NULL,
     cursor bigint NOT NULL,
     acked_at timestamptz NOT NULL,
+    -- tombstones up to this seq were purged before the peer acknowledged
+    -- them: until its cursor passes it, the peer must resync in full
+    resync_below bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (peer_node_id, shard_id)
 );
 SELECT pg_catalog.pg_extension_config_dump('globalkv.node', '');
@@ -617,9 +621,132 @@ END
 $fn$;
 
 -- ---------------------------------------------------------------------
+-- Tombstones (docs/replication.md)
+-- ---------------------------------------------------------------------
+
+-- globalkv.peer_needs_resync: did this node purge tombstones the peer had
+-- not acknowledged?  Such a peer may hold documents those tombstones
+-- deleted, so this node neither serves it incremental changes nor pulls
+-- from it until it has resynced in full (kv.resync() on that peer).
+CREATE FUNCTION globalkv.peer_needs_resync(peer integer)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT EXISTS (SELECT 1 FROM globalkv.peer_acks a
+                    WHERE a.peer_node_id = peer AND a.cursor < a.resync_below)
+$fn$;
+
+-- globalkv.purge_tombstones removes, per shard, up to max_rows tombstones
+-- older than min_age that every live peer has acknowledged, and up to max_rows tombstones older
+-- than the retention whether acknowledged or not (marking the peers that
+-- missed them).  The expiry worker calls it once a second.
+CREATE FUNCTION globalkv.purge_tombstones(retention_seconds integer, min_age_seconds integer,
+                                          max_rows integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    s record;
+    local_id integer := (SELECT node_id FROM globalkv.node);
+    safe bigint;
+    cutoff bigint := ((extract(epoch FROM now() - make_interval(secs => retention_seconds)) * 1000)::bigint << 16);
+    min_age_cutoff bigint := ((extract(epoch FROM now() - make_interval(secs => min_age_seconds)) * 1000)::bigint << 16);
+    n bigint;
+    maxseq bigint;
+    found boolean;
+    total bigint := 0;
+BEGIN
+    FOR s IN SELECT shard_id, table_name FROM globalkv.shards ORDER BY shard_id LOOP
+        SELECT min(coalesce(a.cursor, 0)) INTO safe
+          FROM globalkv.nodes p
+          LEFT JOIN globalkv.peer_acks a ON a.peer_node_id = p.node_id AND a.shard_id = s.shard_id
+         WHERE NOT p.dropped AND p.node_id <> local_id;
+        safe := coalesce(safe, 9223372036854775807);   -- no peers: nobody to wait for
+        EXECUTE format(
+            'WITH gone AS (DELETE FROM globalkv_data.%1$I WHERE ctid = ANY(ARRAY(
+                 SELECT ctid FROM globalkv_data.%1$I WHERE value IS NULL AND seq <= $1 AND hlc < $3
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING 1)
+             SELECT count(*) FROM gone', s.table_name) INTO n USING safe, max_rows, min_age_cutoff;
+        total := total + n;
+
+        -- past the retention: only when there is something to purge, and
+        -- under the advisory lock whose shared form apply workers take
+        -- before checking for peers that need a resync (apply_worker.c)
+        n := 0;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM globalkv_data.%I WHERE value IS NULL AND hlc < $1)',
+                       s.table_name) INTO found USING cutoff;
+        IF found THEN
+            PERFORM pg_advisory_xact_lock(18251, 1);
+            EXECUTE format(
+                'WITH gone AS (DELETE FROM globalkv_data.%1$I WHERE ctid = ANY(ARRAY(
+                     SELECT ctid FROM globalkv_data.%1$I WHERE value IS NULL AND hlc < $1
+                      LIMIT $2 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING seq)
+                 SELECT count(*), max(seq) FROM gone', s.table_name) INTO n, maxseq USING cutoff, max_rows;
+        END IF;
+        IF n > 0 THEN
+            total := total + n;
+            INSERT INTO globalkv.peer_acks AS a (peer_node_id, shard_id, cursor, acked_at, resync_below)
+            SELECT p.node_id, s.shard_id, 0, now(), maxseq
+              FROM globalkv.nodes p WHERE NOT p.dropped AND p.node_id <> local_id
+            ON CONFLICT (peer_node_id, shard_id) DO UPDATE
+               SET resync_below = greatest(a.resync_below, EXCLUDED.resync_below)
+             WHERE a.cursor < EXCLUDED.resync_below;
+            IF FOUND THEN
+                RAISE LOG 'globalkv: purged % tombstones of shard % older than the retention; peers that had not acknowledged them must resync',
+                    n, s.shard_id;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN total;
+END
+$fn$;
+
+-- kv.resync() makes this node start over from its peers: it removes every
+-- row older than the tombstone retention (the ones a purged tombstone may
+-- have deleted elsewhere) and pulls everything again from every peer.
+-- Rows written here more recently stay, and replicate as usual.
+CREATE FUNCTION kv.resync()
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    t text;
+    n bigint;
+    total bigint := 0;
+    cutoff bigint := ((extract(epoch FROM now() - make_interval(secs =>
+                        current_setting('globalkv.tombstone_retention')::interval
+                        )) * 1000)::bigint << 16);
+BEGIN
+    PERFORM globalkv.lock_shards_against_writes();
+    FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
+        EXECUTE format('DELETE FROM globalkv_data.%I WHERE hlc < $1', t) USING cutoff;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        total := total + n;
+    END LOOP;
+    DELETE FROM globalkv.peer_cursors;
+    INSERT INTO globalkv.peer_cursors (peer_node_id, shard_id, cursor, updated_at, full_resync)
+    SELECT p.node_id, sh.shard_id, 0, now(), true
+      FROM globalkv.nodes p
+      CROSS JOIN (SELECT -1 AS shard_id UNION ALL SELECT shard_id FROM globalkv.shards) sh
+     WHERE NOT p.dropped AND p.node_id <> (SELECT node_id FROM globalkv.node);
+    -- apply workers hold cursors in memory: restart them (the launcher does)
+    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE backend_type = 'globalkv apply' AND datname = current_database();
+    RAISE LOG 'globalkv: resync started, % old rows removed, pulling everything from every peer', total;
+    RETURN total;
+END
+$fn$;
+
+-- ---------------------------------------------------------------------
 -- Replication, source side (src/replication/pull.c)
 -- ---------------------------------------------------------------------
-CREATE FUNCTION globalkv.pull(shards integer[], cursors bigint[], max_rows integer, wait_ms integer,
+CREATE FUNCTION globalkv.pull(peer integer, resyncing boolean,
+    shards integer[], cursors bigint[], max_rows integer, wait_ms integer,
     OUT shard integer, OUT namespace text, OUT key text, OUT value jsonb,
     OUT hlc bigint, OUT origin integer, OUT expires_at timestamptz,
     OUT crdt bytea, OUT seq bigint)
@@ -743,6 +870,7 @@ CREATE FUNCTION globalkv.stats(
     OUT puts bigint, OUT gets bigint, OUT deletes bigint, OUT patches bigint,
     OUT inserts bigint, OUT updates bigint, OUT conflicts bigint,
     OUT expired_rows bigint, OUT replicated_rows bigint, OUT replication_conflicts bigint,
+    OUT purged_tombstones bigint,
     OUT hlc bigint, OUT hlc_time timestamptz)
 RETURNS record AS 'MODULE_PATHNAME', 'gkv_stats' LANGUAGE C VOLATILE;
 
@@ -814,14 +942,17 @@ GRANT SELECT ON globalkv.nodes TO globalkv_client;
 GRANT USAGE ON SCHEMA globalkv TO globalkv_replication;
 GRANT SELECT ON globalkv.node, globalkv.shards, globalkv.namespaces,
     globalkv.expiry_policies, globalkv.nodes TO globalkv_replication;
-GRANT EXECUTE ON FUNCTION globalkv.pull(integer[], bigint[], integer, integer),
-    globalkv.ack(integer, integer[], bigint[]) TO globalkv_replication;
+GRANT EXECUTE ON FUNCTION globalkv.pull(integer, boolean, integer[], bigint[], integer, integer),
+    globalkv.ack(integer, integer[], bigint[]), globalkv.peer_needs_resync(integer)
+    TO globalkv_replication;
+GRANT SELECT ON globalkv.peer_acks TO globalkv_replication;
 
 GRANT EXECUTE ON FUNCTION
     kv.create_namespace(text), kv.drop_namespace(text),
     kv.create_expiry_policy(text, interval), kv.alter_expiry_policy(text, interval),
     kv.drop_expiry_policy(text), kv.set_node(integer, text, text),
     kv.init_shards(integer), kv.add_node(integer, text, text, text), kv.drop_node(integer),
+    kv.resync(),
     globalkv.shard_rows(), globalkv.replication_status(),
     globalkv.shard_digests(text), globalkv.digest(text),
     globalkv.apply_row(text, text, jsonb, bigint, integer, timestamptz, bytea)

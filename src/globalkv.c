@@ -35,6 +35,8 @@ int			GkvMaxClockSkewMs = 5000;
 int			GkvMaxKeyLength = 1024;
 int			GkvReplicationBatchRows = 10000;
 int			GkvReplicationWaitMs = 1000;
+int			GkvTombstoneMinAgeS = 60;
+int			GkvTombstoneRetentionS = 7 * 24 * 3600;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -143,6 +145,22 @@ DefineSettings(void)
 							1000, 0, 60000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.tombstone_min_age",
+							"Youngest tombstone that may be purged once every peer acknowledged it.",
+							"A margin for catalog changes (a peer just added elsewhere) to arrive.",
+							&GkvTombstoneMinAgeS,
+							60, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.tombstone_retention",
+							"How long a tombstone waits for every peer's acknowledgement.",
+							"Older tombstones are purged anyway, and peers that had not acknowledged them must run kv.resync() before they replicate again.",
+							&GkvTombstoneRetentionS,
+							7 * 24 * 3600, 1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("globalkv");
 }

@@ -30,6 +30,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${GLOBALKV_TEST_INNER:-}" ]; then
     mkdir -p "$WORK"
     cp -a "$ROOT" "$WORK/src"
     rm -rf "$WORK/src/.git"
+    make -C "$WORK/src" -s clean >/dev/null 2>&1 || true
     chown -R "$TEST_USER" "$WORK"
     log "building"
     runuser -u "$TEST_USER" -- make -C "$WORK/src" -s PG_CONFIG="$PG_CONFIG" all >"$WORK/build.log" 2>&1 ||

@@ -121,6 +121,42 @@ ExpiryPass(int64 budget)
 	return removed;
 }
 
+/*
+ * PurgeTombstones runs globalkv.purge_tombstones() (sql/globalkv--0.1.sql):
+ * tombstones every peer has acknowledged go, and so do tombstones older
+ * than globalkv.tombstone_retention, marking the peers that missed them.
+ */
+static int64
+PurgeTombstones(void)
+{
+	int64		purged = 0;
+	char		sql[128];
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
+					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		snprintf(sql, sizeof(sql), "SELECT globalkv.purge_tombstones(%d, %d, 10000)",
+				 GkvTombstoneRetentionS, GkvTombstoneMinAgeS);
+		if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not purge tombstones");
+		purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (purged > 0)
+		GkvStatsAdd(GKV_STAT_PURGED_TOMBSTONES, (uint64) purged);
+	return purged;
+}
+
 void
 GkvExpiryWorkerMain(Datum main_arg)
 {
@@ -129,6 +165,8 @@ GkvExpiryWorkerMain(Datum main_arg)
 	TimestampTz last_log = GetCurrentTimestamp();
 	TimestampTz last_pass;
 	double		allowance = 0;
+	TimestampTz last_purge = 0;
+	int64		purged_since_log = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -182,13 +220,24 @@ GkvExpiryWorkerMain(Datum main_arg)
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(passcxt);
 
+		/* tombstones: at most once per second */
+		if (TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 1000))
+		{
+			oldcxt = MemoryContextSwitchTo(passcxt);
+			purged_since_log += PurgeTombstones();
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(passcxt);
+			last_purge = GetCurrentTimestamp();
+		}
+
 		removed_since_log += removed;
-		if (removed_since_log > 0 &&
+		if ((removed_since_log > 0 || purged_since_log > 0) &&
 			TimestampDifferenceExceeds(last_log, GetCurrentTimestamp(), EXPIRY_LOG_EVERY_MS))
 		{
-			elog(LOG, "globalkv expiry worker removed " INT64_FORMAT " expired documents",
-				 removed_since_log);
+			elog(LOG, "globalkv expiry worker removed " INT64_FORMAT " expired documents and purged "
+				 INT64_FORMAT " tombstones", removed_since_log, purged_since_log);
 			removed_since_log = 0;
+			purged_since_log = 0;
 			last_log = GetCurrentTimestamp();
 		}
 

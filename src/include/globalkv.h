@@ -50,6 +50,7 @@
 #define ERRCODE_GKV_NOT_INITIALIZED		MAKE_SQLSTATE('G','K','0','1','3')
 #define ERRCODE_GKV_READ_ONLY			MAKE_SQLSTATE('G','K','0','1','4')
 #define ERRCODE_GKV_INVALID_VERSION		MAKE_SQLSTATE('G','K','0','1','5')
+#define ERRCODE_GKV_RESYNC_REQUIRED		MAKE_SQLSTATE('G','K','0','1','6')
 
 /* ----------------------------------------------------------------
  * Settings (src/globalkv.c declares them, in one sorted table)
@@ -62,6 +63,8 @@ extern int	GkvExpiryIntervalMs;
 extern int	GkvExpiryRowsPerSecond;
 extern int	GkvMaxDocumentSize;
 extern int	GkvMaxKeyLength;
+extern int	GkvTombstoneRetentionS;
+extern int	GkvTombstoneMinAgeS;
 
 /* ----------------------------------------------------------------
  * Clock (src/clock/hlc.c)
@@ -242,6 +245,9 @@ extern int	GkvShardForHash(uint32 hash, int nshards);
  * ----------------------------------------------------------------
  */
 #define GKV_CATALOG_SHARD (-1)	/* pseudo-shard carrying catalog rows */
+/* advisory lock (two int4 keys) ordering applies against tombstone purges */
+#define GKV_PURGE_LOCK_KEY1 18251	/* "GK" */
+#define GKV_PURGE_LOCK_KEY2 1
 
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
@@ -250,6 +256,7 @@ extern int	GkvShardForHash(uint32 hash, int nshards);
 extern int64 GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot,
 							int64 budget, Tuplestorestate *store, TupleDesc desc,
 							uint64 *last_seq);
+extern bool GkvPeerNeedsResync(int32 peer_node_id);
 extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
 							GkvVersion version);
 extern void GkvReplicationLauncherRegister(void);
@@ -277,6 +284,7 @@ typedef enum GkvStatCounter
 	GKV_STAT_EXPIRED_ROWS,
 	GKV_STAT_REPLICATED_ROWS,	/* rows applied from peers */
 	GKV_STAT_REPLICATION_CONFLICTS, /* of those, already covered here */
+	GKV_STAT_PURGED_TOMBSTONES,
 	GKV_STAT_NUM_COUNTERS
 } GkvStatCounter;
 

@@ -46,6 +46,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -75,6 +76,7 @@ static TimestampTz LastAck = 0;
 static TimestampTz LastSkewWarning = 0;
 static MemoryContext RoundContext = NULL;
 static int32 MyNodeId = 0;
+static bool Resyncing = false;	/* kv.resync() ran: pulling everything again */
 static TimestampTz LastLoad = 0;
 
 #define RELOAD_PEER_EVERY_MS 5000
@@ -165,6 +167,16 @@ LoadPeer(void)
 				if (shard >= GKV_CATALOG_SHARD && shard < NumShards)
 					Cursors[CURSOR_INDEX(shard)] = (uint64) c;
 			}
+		}
+		ret = SPI_execute_with_args(
+									"SELECT coalesce(bool_or(full_resync), false) FROM globalkv.peer_cursors WHERE peer_node_id = $1",
+									1, argtypes, args, NULL, true, 1);
+		if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			bool		isnull;
+
+			Resyncing = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
 	SPI_finish();
@@ -270,6 +282,24 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	*horizon_out = 0;
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/*
+	 * A peer that missed tombstones we purged may hold documents they
+	 * deleted: never apply its rows until it has resynced.  The shared lock
+	 * orders this check against purge_tombstones, which takes the same lock
+	 * exclusively before purging past the retention.
+	 */
+	{
+		LOCKTAG		tag;
+
+		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GKV_PURGE_LOCK_KEY1, GKV_PURGE_LOCK_KEY2, 2);
+		(void) LockAcquire(&tag, ShareLock, false, false);
+		if (GkvPeerNeedsResync(PeerId))
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_RESYNC_REQUIRED),
+					 errmsg("not pulling from node \"%s\": it missed tombstones this node purged", PeerName),
+					 errhint("Run SELECT kv.resync() on node \"%s\".", PeerName)));
+	}
 	writers = palloc0(sizeof(GkvShardWriter *) * Max(GkvShardCount(), 1));
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv apply row",
 								   ALLOCSET_DEFAULT_SIZES);
@@ -407,6 +437,28 @@ SendAck(void)
 	LastAck = GetCurrentTimestamp();
 }
 
+/* FinishResync: a full pull from this peer is complete */
+static void
+FinishResync(void)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(PeerId)};
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("UPDATE globalkv.peer_cursors SET full_resync = false WHERE peer_node_id = $1",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not finish the resync");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	Resyncing = false;
+	elog(LOG, "globalkv: full resync from node \"%s\" complete", PeerName);
+	LastAck = 0;				/* tell the peer at once */
+}
+
 /* PullBlocked: is this peer listed in globalkv.debug_block_pull_from? */
 static bool
 PullBlocked(void)
@@ -435,7 +487,8 @@ Round(void)
 	char	   *cursors;
 	char		batch[16];
 	char		wait[16];
-	const char *params[4];
+	const char *params[6];
+	char		me[16];
 	PGresult   *res;
 	uint64		horizon;
 	uint64		applied = 0;
@@ -480,15 +533,18 @@ Round(void)
 	cursors = ArrayText(NumShards + 1, true);
 	snprintf(batch, sizeof(batch), "%d", GkvReplicationBatchRows);
 	snprintf(wait, sizeof(wait), "%d", GkvReplicationWaitMs);
-	params[0] = shards;
-	params[1] = cursors;
-	params[2] = batch;
-	params[3] = wait;
+	snprintf(me, sizeof(me), "%d", MyNodeId);
+	params[0] = me;
+	params[1] = Resyncing ? "true" : "false";
+	params[2] = shards;
+	params[3] = cursors;
+	params[4] = batch;
+	params[5] = wait;
 	pgstat_report_activity(STATE_RUNNING, "pulling changes");
 	res = GkvRemoteQuery(PeerConn, PeerName,
 						 "SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq"
-						 " FROM globalkv.pull($1::int[], $2::bigint[], $3::int, $4::int)",
-						 4, params, 1, GkvReplicationWaitMs + 60000L);
+						 " FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)",
+						 6, params, 1, GkvReplicationWaitMs + 60000L);
 	pgstat_report_activity(STATE_RUNNING, "applying changes");
 	PG_TRY();
 	{
@@ -520,6 +576,8 @@ Round(void)
 	SpinLockRelease(&Status->mutex);
 	BackoffMs = 0;
 
+	if (Resyncing && caught_up)
+		FinishResync();
 	if (TimestampDifferenceExceeds(LastAck, GetCurrentTimestamp(), ACK_EVERY_MS))
 		SendAck();
 }

@@ -142,3 +142,28 @@ gkv_stamp(PG_FUNCTION_ARGS)
 	GkvChangeSequenceBeginWrite();
 	PG_RETURN_INT64((int64) GkvClockTick());
 }
+
+/*
+ * GkvPeerNeedsResync: did this node purge tombstones the peer had not
+ * acknowledged (globalkv.peer_needs_resync)?
+ */
+bool
+GkvPeerNeedsResync(int32 peer_node_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(peer_node_id)};
+	bool		result = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT globalkv.peer_needs_resync($1)", 1, argtypes, args,
+							  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											1, &isnull));
+	}
+	SPI_finish();
+	return result;
+}

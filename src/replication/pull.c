@@ -6,7 +6,8 @@
  *
  * THE PULL
  *
- *	globalkv.pull(shards int[], cursors bigint[], max_rows int, wait_ms int)
+ *	globalkv.pull(peer int, resyncing bool, shards int[], cursors bigint[],
+ *				  max_rows int, wait_ms int)
  *
  * For each requested shard, in order, returns the rows with
  * cursor < seq <= horizon, in seq order, until max_rows rows are out; then
@@ -26,6 +27,11 @@
  * When nothing is new and wait_ms > 0, the pull waits on its latch, which
  * every committing writer sets, and looks again: a change reaches the peer
  * a few milliseconds after it commits, without polling.
+ *
+ * A peer that missed tombstones this node purged after the retention
+ * (globalkv.peer_needs_resync) gets GK016 instead of rows, unless it is
+ * resyncing in full (kv.resync() on that peer): incremental changes would
+ * never tell it about those deletes.
  *
  * Pseudo-shard -1 is the catalog (namespaces, expiry policies, nodes): its
  * rows travel in the same stream, see catalog_sync.c.
@@ -166,14 +172,21 @@ gkv_pull(PG_FUNCTION_ARGS)
 	bool		registered = false;
 	uint64		horizon = 0;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+	for (int i = 0; i < 6; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+					 errmsg("globalkv.pull arguments must not be null")));
+	if (!PG_GETARG_BOOL(1) && GkvPeerNeedsResync(PG_GETARG_INT32(0)))
 		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("globalkv.pull arguments must not be null")));
-	shards_arr = PG_GETARG_ARRAYTYPE_P(0);
-	cursors_arr = PG_GETARG_ARRAYTYPE_P(1);
-	max_rows = PG_GETARG_INT32(2);
-	wait_ms = PG_GETARG_INT32(3);
+				(errcode(ERRCODE_GKV_RESYNC_REQUIRED),
+				 errmsg("node %d must resync: this node purged tombstones it had not acknowledged",
+						PG_GETARG_INT32(0)),
+				 errhint("Run SELECT kv.resync() on node %d.", PG_GETARG_INT32(0))));
+	shards_arr = PG_GETARG_ARRAYTYPE_P(2);
+	cursors_arr = PG_GETARG_ARRAYTYPE_P(3);
+	max_rows = PG_GETARG_INT32(4);
+	wait_ms = PG_GETARG_INT32(5);
 	deconstruct_array(shards_arr, INT4OID, 4, true, TYPALIGN_INT, &shard_d, &shard_n, &nshards);
 	deconstruct_array(cursors_arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &cursor_d, &cursor_n, &ncursors);

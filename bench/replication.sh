@@ -1,0 +1,559 @@
+#!/usr/bin/env bash
+# bench/replication.sh -- globalkv replication benchmark; see bench/README.md.
+#
+# One local 3-zone parade (`globalkv parade create`), one run, three parts:
+#
+#  1. catch-up: the apply throughput of one peer stream.  node2 and node3
+#     stop pulling (globalkv.debug_block_pull_from), BENCH_ROWS documents are
+#     bulk-loaded into node1, then node2 alone is let go and timed until it
+#     holds them all (target >= 100,000 rows/s; pglogical 54-59k).
+#  2. lag: pgbench writes at a steady 1,000 and 5,000 writes/s into node1;
+#     every document carries its write time, and each row's lag on node2 and
+#     node3 is (seq >> 16) - write time, seq being the receiving node's
+#     clock when it stored the row (target p99 <= 15 ms; pglogical ~210 ms).
+#  3. sustained rate: kv.put tps on node1 with the peers blocked (the
+#     single-node maximum), then pgbench at fractions of it with replication
+#     running: the highest rate at which the other zones' lag stays bounded,
+#     as a ratio to the single-node maximum (target >= 0.8; pglogical
+#     0.5-0.6); and pgbench unthrottled with replication running.
+#
+# Environment:
+#   BENCH_QUICK=1       smoke test: 100k rows, 4 s runs, rates 50 80 100 %
+#   BENCH_ROWS          rows of the catch-up, and keys of parts 2-3 (default 1000000)
+#   BENCH_SECONDS       seconds per pgbench run            (default 10; quick 4)
+#   BENCH_LAG_RATES     writes/s of part 2                 (default "1000 5000")
+#   BENCH_LAG_SYNC      synchronous_commit values for part 2 (default "off on")
+#   BENCH_RATES_PCT     part 3 steps, % of the single-node max (default "50 70 80 90 100")
+#   BENCH_LAG_BOUND_MS  a step is bounded when the p99 lag of the rows written
+#                       in its last 2 s stays below this   (default 1000)
+#   BENCH_CLIENTS       pgbench clients, parts 2-3         (default 4; -j 2)
+#   BENCH_CHUNK         documents per kv.put_many call     (default 10000)
+#   BENCH_PORT          first of 3 ports                   (default: a free one)
+#   BENCH_KEEP=1        keep the parade directory (stopped) for inspection
+#   GLOBALKV            the CLI                            (default: globalkv in PATH, else cli/globalkv)
+#
+# Run as root (the servers then run as user globalkv: the CLI does that) or
+# as the user that should own the servers.  The parade is stopped on exit,
+# whatever happens; the run is bounded (a watchdog ends it after 15 min).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PGBIN=${PG_BINDIR:-$("$PG_CONFIG" --bindir)}
+GKV=${GLOBALKV:-$(command -v globalkv || echo "$HERE/../cli/globalkv")}
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	ROWS=${BENCH_ROWS:-100000}
+	SECS=${BENCH_SECONDS:-4}
+	RATES_PCT=${BENCH_RATES_PCT:-"50 80 100"}
+	MODE=quick
+else
+	ROWS=${BENCH_ROWS:-1000000}
+	SECS=${BENCH_SECONDS:-10}
+	RATES_PCT=${BENCH_RATES_PCT:-"50 70 80 90 100"}
+	MODE=full
+fi
+LAG_RATES=${BENCH_LAG_RATES:-"1000 5000"}
+LAG_SYNC=${BENCH_LAG_SYNC:-"off on"}
+BOUND_MS=${BENCH_LAG_BOUND_MS:-1000}
+CLIENTS=${BENCH_CLIENTS:-4}
+CHUNK=${BENCH_CHUNK:-10000}
+TAIL_MS=2000
+DEADLINE=${BENCH_DEADLINE:-900}
+
+for v in ROWS SECS BOUND_MS CLIENTS CHUNK DEADLINE; do
+	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+		echo "replication bench: $v must be a positive integer, not '${!v}'" >&2
+		exit 2
+	fi
+done
+[ -x "$GKV" ] || { echo "replication bench: no globalkv CLI (make install, or set GLOBALKV)" >&2; exit 2; }
+
+log() { printf '[repl %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+nowms() { date +%s%3N; }
+fdiv() { awk -v a="$1" -v b="$2" -v f="${3:-%.0f}" 'BEGIN { if (b > 0) printf f, a / b; else print "n/a" }'; }
+
+# ---------------------------------------------------------------------------
+# The parade, and its teardown
+# ---------------------------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+	PGOSUSER=globalkv
+	AS=(runuser -u "$PGOSUSER" --)
+else
+	PGOSUSER=$(id -un)
+	AS=()
+fi
+
+# short: the directory holds the unix sockets (the CLI allows 70 bytes)
+DIR=$(mktemp -d /tmp/gkvrepl.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gkvrepl-work.XXXXXX")
+CREATED=0
+WATCHDOG=
+
+stop_parade() {
+	[ "$CREATED" = 1 ] || return 0
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		"$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
+	else
+		# the data is thrown away: no shutdown checkpoint of 3 x 1 GB of buffers
+		for n in 1 2 3; do
+			[ -f "$DIR/node$n/postmaster.pid" ] &&
+				{ "${AS[@]}" "$PGBIN/pg_ctl" -D "$DIR/node$n" -m immediate -w -t 30 stop >/dev/null 2>&1 || true; }
+		done
+		"$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null || true
+	if [ "$rc" != 0 ]; then
+		for n in 1 2 3; do
+			if [ -f "$DIR/node$n/server.log" ]; then
+				echo "---- last lines of node$n's server log ----" >&2
+				tail -n 8 "$DIR/node$n/server.log" >&2 || true
+			fi
+		done
+	fi
+	stop_parade
+	cd /
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "kept the parade in $DIR (stopped; start with: $GKV parade start --dir $DIR), work files in $WORK"
+	else
+		rm -rf "$DIR" "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# the watchdog: a subshell that ends its own sleep when it is told to stop
+(
+	trap 'kill "$sp" 2>/dev/null; exit 0' TERM
+	sleep "$DEADLINE" &
+	sp=$!
+	wait "$sp"
+	echo "replication bench: still running after ${DEADLINE}s, giving up" >&2
+	kill -TERM $$
+) &
+WATCHDOG=$!
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+ports_free() { ! port_in_use "$1" && ! port_in_use $(($1 + 1)) && ! port_in_use $(($1 + 2)); }
+
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+PORT=
+for attempt in 1 2 3 4; do
+	if [ -n "${BENCH_PORT:-}" ]; then
+		p=$BENCH_PORT
+	else
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		ports_free "$p" || continue
+	fi
+	log "creating a 3-zone parade in $DIR on ports $p-$((p + 2))"
+	CREATED=1
+	if "$GKV" parade create --dir "$DIR" --zones 3 --port-base "$p" >"$WORK/create.log" 2>&1; then
+		PORT=$p
+		break
+	fi
+	cat "$WORK/create.log" >&2
+	stop_parade
+	CREATED=0
+	[ -n "${BENCH_PORT:-}" ] && break
+	# lost a race for a port: start over in a fresh directory
+	rm -rf "$DIR"
+	DIR=$(mktemp -d /tmp/gkvrepl.XXXXXX)
+done
+[ -n "$PORT" ] || { echo "replication bench: could not create the parade" >&2; exit 1; }
+
+port_of() { echo $((PORT + $1 - 1)); }
+export PGOPTIONS="-c statement_timeout=400s"
+q() { # q NODE SQL...: run SQL on a node, unaligned output
+	local n=$1
+	shift
+	"$PGBIN/psql" "host=$DIR port=$(port_of "$n") user=postgres dbname=postgres" -X -A -t -q \
+		-v ON_ERROR_STOP=1 "$@"
+}
+qc() { q "$1" -c "$2"; }
+
+# block NODE "PEER,PEER" / unblock NODE: the debug setting, then a reload
+block() { qc "$1" "ALTER SYSTEM SET globalkv.debug_block_pull_from = '$2'" && qc "$1" "SELECT pg_reload_conf()" >/dev/null; }
+unblock() { qc "$1" "ALTER SYSTEM RESET globalkv.debug_block_pull_from" && qc "$1" "SELECT pg_reload_conf()" >/dev/null; }
+wait_blocked() { # wait_blocked NODE "{PEERS}"
+	[ "$(qc "$1" "SELECT bench.wait_blocked('$2', 30000)")" = t ] ||
+		{ echo "replication bench: node$1 did not stop pulling from $2 within 30 s" >&2; exit 1; }
+}
+
+# quiesce [TIMEOUT_S]: wait until every node has pulled everything every
+# peer stores, and nothing new has been stored meanwhile (relayed rows get a
+# new seq where they land, so repeat until the highest seqs stay put).
+quiesce() {
+	local timeout=${1:-120} t0 s1 s2 s3 prev="" cur spec n peers targets
+	t0=$(date +%s)
+	while :; do
+		s1=$(qc 1 "SELECT bench.max_seq()")
+		s2=$(qc 2 "SELECT bench.max_seq()")
+		s3=$(qc 3 "SELECT bench.max_seq()")
+		cur="$s1 $s2 $s3"
+		[ "$cur" = "$prev" ] && return 0
+		prev=$cur
+		for spec in "1 {2,3} {$s2,$s3}" "2 {1,3} {$s1,$s3}" "3 {1,2} {$s1,$s2}"; do
+			read -r n peers targets <<<"$spec"
+			if [ -z "$(qc "$n" "SELECT bench.wait_cursors('$peers', '$targets', $((timeout * 1000)))")" ]; then
+				echo "replication bench: node$n did not catch up within ${timeout}s" >&2
+				"$GKV" status -d "host=$DIR port=$(port_of "$n") user=postgres dbname=postgres" >&2 || true
+				exit 1
+			fi
+		done
+		if (($(date +%s) - t0 > timeout)); then
+			echo "replication bench: the parade did not settle within ${timeout}s" >&2
+			exit 1
+		fi
+	done
+}
+
+deadlocks() { cat "$DIR"/node*/server.log 2>/dev/null | grep -c 'deadlock detected' || true; }
+
+# ---------------------------------------------------------------------------
+# CPU accounting (clock ticks), per node and per kind of process, to show
+# where the machine's CPUs go: all three zones share them here.
+# ---------------------------------------------------------------------------
+HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
+ticks() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" | awk -v c="${2:-0}" '{ print $12 + $13 + (c ? $14 + $15 : 0) }' || echo 0; }
+# cpu_now: "busy total self n1 n1apply n1serve n2 n2apply n2serve n3 n3apply n3serve"
+# nN = the node's postmaster with all its children (reaped ones included),
+# nNapply = its apply workers, nNserve = the backends serving its peers' pulls.
+cpu_now() {
+	local busy total out n pm all apply serve pid args t
+	read -r busy total < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	out="$busy $total $(ticks $$ 1)"
+	for n in 1 2 3; do
+		pm=$(head -n1 "$DIR/node$n/postmaster.pid" 2>/dev/null || echo 0)
+		all=$(ticks "$pm" 1)
+		apply=0
+		serve=0
+		while read -r pid args; do
+			[ -n "$pid" ] || continue
+			t=$(ticks "$pid")
+			all=$((all + t))
+			case $args in
+			*"globalkv apply from"*) apply=$((apply + t)) ;;
+			*globalkv_repl*) serve=$((serve + t)) ;;
+			esac
+		done < <(ps -o pid=,args= --ppid "$pm" 2>/dev/null || true)
+		out="$out $all $apply $serve"
+	done
+	echo "$out"
+}
+# cpu_report BEFORE AFTER: percent of one CPU over the interval, per column
+cpu_report() {
+	awk -v hz="$HZ" -v ncpu="$NCPU" -v b="$1" -v a="$2" 'BEGIN {
+		split(b, x, " "); split(a, y, " ")
+		wall = (y[2] - x[2]) / ncpu / hz              # seconds of the interval
+		if (wall <= 0) wall = 1e-9
+		for (i = 3; i <= 12; i++) d[i] = (y[i] - x[i]) / hz / wall * 100
+		ours = d[3] + d[4] + d[7] + d[10]
+		other = ((y[1] - x[1]) / hz / wall * 100) - ours
+		if (other < 0) other = 0
+		printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
+			d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[3], other
+	}'
+}
+# columns of cpu_report: n1 n1apply n1serve n2 n2apply n2serve n3 n3apply n3serve client other
+cpu_short() { read -r c1 a1 s1 c2 a2 s2 c3 a3 s3 cl ot <<<"$1"; echo "$c1/$c2/$c3/$cl/$ot"; }
+cpu_long() {
+	read -r c1 a1 s1 c2 a2 s2 c3 a3 s3 cl ot <<<"$1"
+	echo "node1 $c1% (apply $a1%, serving pulls $s1%), node2 $c2% (apply $a2%, serving $s2%)," \
+		"node3 $c3% (apply $a3%, serving $s3%), pgbench+psql $cl%, other processes $ot% (100% = one CPU, $NCPU CPUs)"
+}
+
+DETAILS=$WORK/details.txt
+: >"$DETAILS"
+# pgbench_run NAME PGBENCH-ARGS...: runs pgbench against node1 with
+# repl_put.sql; sets TPS, PGB_FAILED, CPU_LINE (cpu_report) and T_A, T_B
+# (unix ms just before and after).
+pgbench_run() {
+	local name=$1 out rc=0 c0 c1
+	shift
+	c0=$(cpu_now)
+	T_A=$(nowms)
+	out=$(timeout $((SECS + 120)) "$PGBIN/pgbench" -h "$DIR" -p "$PORT" -U postgres -n -M prepared \
+		-c "$CLIENTS" -j 2 -T "$SECS" -D nkeys="$ROWS" -f "$HERE/repl_put.sql" "$@" postgres 2>&1) || rc=$?
+	T_B=$(nowms)
+	sleep 0.2	# let the postmaster reap the backends
+	c1=$(cpu_now)
+	CPU_LINE=$(cpu_report "$c0" "$c1")
+	OTHER_MAX=$(awk -v a="${OTHER_MAX:-0}" -v b="${CPU_LINE##* }" 'BEGIN { print (b > a) ? b : a }')
+	TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out" | head -n1)
+	TPS=${TPS%.*}
+	PGB_FAILED=0
+	if [ "$rc" != 0 ] || [ -z "$TPS" ] || grep -q 'aborted\|^number of failed transactions: [1-9]' <<<"$out"; then
+		PGB_FAILED=1
+		log "pgbench $name FAILED (exit $rc):"
+		grep -m3 -i 'error\|aborted\|failed' <<<"$out" >&2 || true
+		TPS=${TPS:-0}
+	fi
+	{
+		echo "==== $name (pgbench $*, exit $rc)"
+		echo "CPU: $(cpu_long "$CPU_LINE")"
+		echo "$out"
+		echo
+	} >>"$DETAILS"
+}
+
+# ---------------------------------------------------------------------------
+# Setup: bigger buffers, no checkpoint during the run, asynchronous commit
+# ---------------------------------------------------------------------------
+for n in 1 2 3; do
+	qc "$n" "ALTER SYSTEM SET shared_buffers = '1GB'"
+	qc "$n" "ALTER SYSTEM SET synchronous_commit = 'off'"
+	qc "$n" "ALTER SYSTEM SET max_wal_size = '16GB'"
+	qc "$n" "ALTER SYSTEM SET checkpoint_timeout = '30min'"
+done
+log "restarting the parade with shared_buffers=1GB synchronous_commit=off max_wal_size=16GB"
+"$GKV" parade stop --dir "$DIR" >"$WORK/restart.log" 2>&1
+"$GKV" parade start --dir "$DIR" >>"$WORK/restart.log" 2>&1 || { cat "$WORK/restart.log" >&2; exit 1; }
+for n in 1 2 3; do
+	q "$n" -f "$HERE/repl_setup.sql" >/dev/null
+done
+PGVER=$(qc 1 "SHOW server_version")
+SOFILE=$("$PG_CONFIG" --pkglibdir)/globalkv.so
+SOID="$(md5sum "$SOFILE" | cut -c1-12), installed $(date -r "$SOFILE" '+%Y-%m-%d %H:%M:%S')"
+BATCH_ROWS=$(qc 2 "SHOW globalkv.replication_batch_rows")
+REPL_WAIT=$(qc 2 "SHOW globalkv.replication_wait")
+
+# ---------------------------------------------------------------------------
+# Part 1: catch-up of one peer stream
+# ---------------------------------------------------------------------------
+# node2 and node3 stop pulling from node1, and node3 from node2 too (so
+# that node2 serves no relay while it is timed); node1 stops pulling from
+# node2 (the rows coming back to their origin, which change nothing there,
+# would share the CPUs with the stream being timed).
+block 2 1
+block 3 1,2
+block 1 2
+wait_blocked 2 '{1}'
+wait_blocked 3 '{1,2}'
+wait_blocked 1 '{2}'
+
+log "part 1: bulk loading $ROWS documents into node1 (kv.put_many, chunks of $CHUNK)"
+DOCEXPR="jsonb_build_object('clicks', 0, 'views', 100 + g % 900, 'user', 'user-' || lpad(g::text, 10, '0'),
+ 'email', 'u' || lpad(g::text, 10, '0') || '@example.com',
+ 'city', (ARRAY['Berlin', 'Lisbon', 'Nagoya', 'Denver'])[1 + g % 4], 'plan', 'premium', 'note', 'lorem ipsum')"
+for ((lo = 1; lo <= ROWS; lo += CHUNK)); do
+	hi=$((lo + CHUNK - 1))
+	((hi > ROWS)) && hi=$ROWS
+	echo "SELECT count(*) FROM kv.put_many('DEFAULT', ARRAY(SELECT 'k' || g FROM generate_series($lo, $hi) g),
+	      ARRAY(SELECT $DOCEXPR FROM generate_series($lo, $hi) g));"
+done >"$WORK/load.sql"
+t0=$(nowms)
+q 1 -f "$WORK/load.sql" >"$WORK/load.out"
+t1=$(nowms)
+got=$(awk '{ s += $1 } END { print s + 0 }' "$WORK/load.out")
+[ "$got" = "$ROWS" ] || { echo "replication bench: kv.put_many loaded $got of $ROWS" >&2; exit 1; }
+LOAD_RATE=$(fdiv "$ROWS" "$(((t1 - t0)))e-3")
+log "loaded: $LOAD_RATE docs/s"
+
+log "part 1: node2 pulls the $ROWS rows from node1 (one stream)"
+unblock_conf() { qc "$1" "ALTER SYSTEM RESET globalkv.debug_block_pull_from"; }
+unblock_conf 2
+c0=$(cpu_now)
+IFS='|' read -r C_RELOAD C_FIRST C_DONE C_FIRSTROWS C_ROWS < <(qc 2 "SELECT * FROM bench.catchup('{1}', $ROWS, 300000)")
+c1=$(cpu_now)
+CATCHUP_CPU=$(cpu_report "$c0" "$c1")
+[ -n "$C_DONE" ] || { echo "replication bench: node2 applied only $C_ROWS of $ROWS rows in 300 s" >&2; exit 1; }
+IFS='|' read -r S_N S_FIRST S_LAST < <(qc 2 "SELECT * FROM bench.seq_span(1, 'k')")
+[ "$S_N" = "$ROWS" ] || { echo "replication bench: node2 holds $S_N of the $ROWS rows" >&2; exit 1; }
+# the rows' own stamps: from the first row stored to the last (+1 ms)
+CATCHUP_RATE=$(fdiv "$ROWS" "$((S_LAST - S_FIRST + 1))e-3")
+# polled: from the first commit to the last, rows after the first commit
+CATCHUP_RATE_POLL=$(awk -v n="$((C_ROWS - C_FIRSTROWS))" -v a="$C_FIRST" -v b="$C_DONE" 'BEGIN { printf "%.0f", (b > a) ? n / (b - a) * 1000 : 0 }')
+CATCHUP_TOTAL=$(awk -v a="$C_RELOAD" -v b="$C_DONE" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+CATCHUP_START=$(awk -v a="$C_RELOAD" -v b="$C_FIRST" 'BEGIN { printf "%.0f", b - a }')
+log "node2: $CATCHUP_RATE rows/s (stamps), $CATCHUP_RATE_POLL rows/s (polled), ${CATCHUP_TOTAL}s from the reload"
+
+log "part 1: node3 pulls the same rows from node1 and node2 at once (two streams, relay)"
+unblock 1
+unblock_conf 3
+c0=$(cpu_now)
+IFS='|' read -r D_RELOAD D_FIRST D_DONE D_FIRSTROWS D_ROWS < <(qc 3 "SELECT * FROM bench.catchup('{1,2}', $ROWS, 300000)")
+c1=$(cpu_now)
+CATCHUP3_CPU=$(cpu_report "$c0" "$c1")
+[ -n "$D_DONE" ] || { echo "replication bench: node3 applied only $D_ROWS of $ROWS rows in 300 s" >&2; exit 1; }
+CATCHUP3_TOTAL=$(awk -v a="$D_RELOAD" -v b="$D_DONE" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+CATCHUP3_RATE=$(fdiv "$ROWS" "$CATCHUP3_TOTAL")
+read -r P1A P1C < <(qc 3 "SELECT sum(rows_applied) FILTER (WHERE peer_node_id = 1), sum(rows_applied) FILTER (WHERE peer_node_id = 2) FROM globalkv.replication_status()" | tr '|' ' ')
+log "node3: $ROWS rows in ${CATCHUP3_TOTAL}s ($CATCHUP3_RATE rows/s); rows pulled from node1 $P1A, from node2 $P1C"
+quiesce 300
+DL_PART1=$(deadlocks)
+log "part 1 done (apply deadlocks so far: $DL_PART1); VACUUM ANALYZE on every node"
+for n in 1 2 3; do qc "$n" "VACUUM ANALYZE" & done
+wait
+quiesce 60
+
+# ---------------------------------------------------------------------------
+# Part 2: lag at steady write rates
+# ---------------------------------------------------------------------------
+declare -a LAGROWS=()
+for sync in $LAG_SYNC; do
+	for rate in $LAG_RATES; do
+		log "part 2: $rate writes/s into node1 for ${SECS}s, synchronous_commit=$sync"
+		PGOPTIONS="-c synchronous_commit=$sync" pgbench_run "lag R=$rate sync=$sync" -R "$rate"
+		quiesce 120
+		for n in 1 2 3; do
+			IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
+			[ "$n" = 1 ] && { EXPECT=$L_N; continue; }
+			LAGROWS+=("$rate|$sync|$TPS|$n|$L_N|$EXPECT|$L_P50|$L_P99|$L_MAX|$(cpu_short "$CPU_LINE")")
+			log "  zone$n: $L_N of $EXPECT rows, lag p50 $L_P50 p99 $L_P99 max $L_MAX ms"
+		done
+	done
+done
+
+# ---------------------------------------------------------------------------
+# Part 3: single-node maximum, then increasing rates with replication
+# ---------------------------------------------------------------------------
+log "part 3: single-node kv.put maximum (node2 and node3 do not pull from node1)"
+block 2 1
+block 3 1
+wait_blocked 2 '{1}'
+wait_blocked 3 '{1}'
+pgbench_run "single-node max"
+MAX_TPS=$TPS
+MAX_CPU=$CPU_LINE
+[ "$PGB_FAILED" = 0 ] && [ "$MAX_TPS" -gt 0 ] || { echo "replication bench: the single-node run failed" >&2; exit 1; }
+log "single-node max: $MAX_TPS tps; letting node2 and node3 catch up"
+unblock 2
+unblock 3
+quiesce 300
+DL_PART3=$(deadlocks)
+
+# step NAME [pgbench args]: run, wait for the followers, measure each row's lag
+declare -a STEPROWS=()
+step() {
+	local name=$1 s1 d2 d3 n
+	shift
+	pgbench_run "$name" "$@"
+	s1=$(qc 1 "SELECT bench.max_seq()")
+	# drain: from pgbench's end until the follower's cursor passes node1's last row
+	d2=$(qc 2 "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
+	d3=$(qc 3 "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
+	d2=$([ -n "$d2" ] && awk -v a="$T_B" -v b="$d2" 'BEGIN { x = b - a; printf "%.0f", x < 0 ? 0 : x }' || echo ">120000")
+	d3=$([ -n "$d3" ] && awk -v a="$T_B" -v b="$d3" 'BEGIN { x = b - a; printf "%.0f", x < 0 ? 0 : x }' || echo ">120000")
+	quiesce 120
+	local row="$name|$TPS|$PGB_FAILED|$d2|$d3"
+	for n in 2 3; do
+		IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
+		row="$row|$L_N|$L_P99|$L_MAX|${L_TP99:-n/a}"
+	done
+	row="$row|$CPU_LINE"
+	STEPROWS+=("$row")
+	log "  $name: $TPS tps, drain $d2/$d3 ms, $(cut -d'|' -f6- <<<"$row" | cut -d'|' -f1-8)"
+}
+for pct in $RATES_PCT; do
+	rate=$((MAX_TPS * pct / 100))
+	log "part 3: ${pct}% of the single-node max = $rate writes/s, replication on"
+	step "$pct%" -R "$rate"
+done
+log "part 3: unthrottled, replication on"
+step "unthrottled"
+DL_END=$(deadlocks)
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN {
+	if (v == "" || v == "n/a") { print "n/a"; exit }
+	if ((dir == "ge" && v + 0 >= t) || (dir == "le" && v + 0 <= t)) print "met"; else print "MISSED" }'; }
+STAMP=$(date +%Y%m%d-%H%M%S)
+COMMIT=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
+{
+	echo "globalkv replication benchmark  $(date '+%Y-%m-%d %H:%M:%S %Z')  mode=$MODE"
+	echo "commit $COMMIT$([ "$DIRTY" -gt 0 ] && echo " (+$DIRTY uncommitted changes in src/ sql/)"), globalkv.so md5 $SOID"
+	echo "PostgreSQL $PGVER, $NCPU CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "one local 3-zone parade (all nodes share the machine's CPUs): shared_buffers=1GB," \
+		"synchronous_commit=off unless noted, replication_batch_rows=$BATCH_ROWS, replication_wait=$REPL_WAIT;"
+	echo "pgbench over the unix socket, -M prepared -c $CLIENTS -j 2 -T $SECS, bench/repl_put.sql:" \
+		"kv.put of 150-byte documents over $ROWS preloaded keys, uniform random"
+	echo
+	echo "1. Catch-up apply, one peer stream: node2 pulls $ROWS rows (150-byte documents) from node1"
+	printf '   %-58s %9s rows/s  target >= 100000  %s\n' "first to last row stored on node2 (seq stamps)" \
+		"$CATCHUP_RATE" "$(verdict "$CATCHUP_RATE" 100000 ge)"
+	printf '   %-58s %9s rows/s\n' "first to last apply commit (polled every 2 ms)" "$CATCHUP_RATE_POLL"
+	printf '   %-58s %9s s (first commit after %s ms)\n' "from the reload that unblocked node2 to all rows" \
+		"$CATCHUP_TOTAL" "$CATCHUP_START"
+	printf '   %-58s %s\n' "CPU meanwhile" "$(cpu_long "$CATCHUP_CPU")"
+	printf '   %-58s %9s docs/s\n' "bulk load into node1 (kv.put_many x $CHUNK, not replicated)" "$LOAD_RATE"
+	printf '   %-58s %9s rows/s (%s s; pulled %s rows from node1, %s from node2)\n' \
+		"node3 then pulls the same rows from node1 and node2 at once" "$CATCHUP3_RATE" "$CATCHUP3_TOTAL" "$P1A" "$P1C"
+	echo
+	echo "2. Lag from a write in zone1 to the row stored in zone2 / zone3, per row: (seq >> 16) - write time"
+	echo "   (ms, 1 ms resolution; write time = clock_timestamp() in the writing statement on node1)"
+	printf '   %7s %6s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "rate/s" "sync" "achieved" "zone" "rows" "p50" "p99" \
+		"max" "target" "" "CPU% n1/n2/n3/pgbench/other"
+	for r in "${LAGROWS[@]}"; do
+		IFS='|' read -r rate sync tps n rows expect p50 p99 max cpu <<<"$r"
+		printf '   %7s %6s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "$rate" "$sync" "$tps" "$n" \
+			"$rows$([ "$rows" != "$expect" ] && echo "/$expect")" "$p50" "$p99" "$max" "p99<=15" \
+			"$(verdict "$p99" 15 le)" "$cpu"
+	done
+	echo
+	echo "3. Sustained write rate in zone1 with bounded lag in zone2 and zone3"
+	printf '   %-58s %9s tps  CPU: %s\n' "single-node kv.put, c=$CLIENTS, node2 and node3 not pulling" "$MAX_TPS" \
+		"$(cpu_long "$MAX_CPU")"
+	echo "   step: target rate as % of that; drain = ms from pgbench's end until the zone's cursor for node1"
+	echo "   passed node1's last row; lag columns: per-row p99 / max over the run, p99 of the rows written in"
+	echo "   the last $((TAIL_MS / 1000)) s (\"end\"); bounded = end p99 <= $BOUND_MS ms in both zones, rate reached (>= 95%), no failures"
+	printf '   %-11s %7s %8s %6s %13s %22s %22s %-8s %s\n' "step" "target" "achieved" "ratio" "drain z2/z3" \
+		"zone2 p99/max/end" "zone3 p99/max/end" "bounded" "CPU% n1/n2/n3/pgbench/other"
+	BEST=0
+	BEST_STEP=none
+	for r in "${STEPROWS[@]}"; do
+		IFS='|' read -r name tps failed d2 d3 n2 p2 m2 e2 n3 p3 m3 e3 cpu <<<"$r"
+		if [ "$name" = unthrottled ]; then target="-"; else target=$((MAX_TPS * ${name%\%} / 100)); fi
+		ok=$(awk -v t="$tps" -v tg="$target" -v e2="$e2" -v e3="$e3" -v b="$BOUND_MS" -v f="$failed" 'BEGIN {
+			reached = (tg == "-") ? 1 : (t >= 0.95 * tg)
+			print (f == 0 && reached && e2 != "n/a" && e3 != "n/a" && e2 + 0 <= b && e3 + 0 <= b) ? "yes" : "NO" }')
+		if [ "$ok" = yes ] && [ "$tps" -gt "$BEST" ]; then
+			BEST=$tps
+			BEST_STEP=$name
+		fi
+		printf '   %-11s %7s %8s %6s %13s %22s %22s %-8s %s\n' "$name" "$target" "$tps" "$(fdiv "$tps" "$MAX_TPS" %.2f)" \
+			"$d2/$d3" "$p2/$m2/$e2" "$p3/$m3/$e3" "$ok" "$(cpu_short "$cpu")"
+	done
+	R=$(fdiv "$BEST" "$MAX_TPS" %.2f)
+	printf '   %-58s %9s tps = %s x single-node (step %s)  target >= 0.8  %s\n' \
+		"highest achieved rate with bounded lag" "$BEST" "$R" "$BEST_STEP" "$(verdict "$R" 0.8 ge)"
+	echo
+	echo "deadlocks between apply workers (server logs): $DL_PART1 in part 1, $((DL_PART3 - DL_PART1)) in part 2 and" \
+		"the catch-up after the single-node run, $((DL_END - DL_PART3)) during the part 3 steps"
+	echo "CPU% columns: share of one CPU used by node1 / node2 / node3 (all their processes) / pgbench and psql /"
+	echo "processes outside this benchmark, over each pgbench run; per process kind in the .log file."
+	if ((${OTHER_MAX:-0} >= 20)); then
+		echo "WARNING: other processes used up to $OTHER_MAX% of a CPU during a pgbench run: the figures are disturbed"
+	fi
+} >"$WORK/report.txt"
+
+{
+	echo
+	echo "==== kv.replication_status at the end"
+	for n in 1 2 3; do
+		echo "-- node$n"
+		qc "$n" "SELECT peer_node_id, connected, rows_applied, conflicts, batches, lag_ms, last_error FROM kv.replication_status ORDER BY 1"
+	done
+	echo
+	echo "==== errors and warnings in the server logs"
+	grep -h -E 'ERROR|WARNING|FATAL' "$DIR"/node*/server.log | sed 's/^[0-9-]* [0-9:.]* UTC //' |
+		sed 's/\[[0-9]*\] //' | sort | uniq -c | sort -rn | head -n 30 || true
+} >>"$DETAILS"
+
+mkdir -p "$HERE/results"
+cp "$WORK/report.txt" "$HERE/results/replication-$STAMP.txt"
+cp "$DETAILS" "$HERE/results/replication-$STAMP.log"
+echo
+cat "$WORK/report.txt"
+echo
+echo "written to bench/results/replication-$STAMP.txt (pgbench output, CPU per process kind: bench/results/replication-$STAMP.log)"

@@ -145,9 +145,10 @@ base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 for ((i = 0; i < 40; i++)); do
 	p=$((base + i * 7))
 	port_in_use "$p" && continue
+	STARTED=1	# from here on, cleanup tries to stop it
+	: >"$SERVERLOG"
 	if "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$SERVERLOG" -o "-p $p" -w -t 120 start >/dev/null 2>&1; then
 		PORT=$p
-		STARTED=1
 		break
 	fi
 	# lost a race for the port, or a real failure: try the next port only
@@ -442,11 +443,16 @@ done
 	echo "$STATS"
 } >"$TMP/report.txt"
 
-mkdir -p "$HERE/results"
-cp "$TMP/report.txt" "$HERE/results/$STAMP.txt"
-cp "$DETAILS" "$HERE/results/$STAMP.log"
+RESULTS=${BENCH_RESULTS:-$HERE/results}
+if ! { mkdir -p "$RESULTS" && cp "$TMP/report.txt" "$RESULTS/$STAMP.txt"; } 2>/dev/null; then
+	log "cannot write to $RESULTS; writing the results to ${TMPDIR:-/tmp} instead"
+	RESULTS=${TMPDIR:-/tmp}
+	cp "$TMP/report.txt" "$RESULTS/globalkv-bench-$STAMP.txt"
+	STAMP=globalkv-bench-$STAMP
+fi
+cp "$DETAILS" "$RESULTS/$STAMP.log"
 echo
 cat "$TMP/report.txt"
 echo
-echo "written to bench/results/$STAMP.txt (pgbench output: bench/results/$STAMP.log)"
+echo "written to $RESULTS/$STAMP.txt (pgbench output: $RESULTS/$STAMP.log)"
 [ "$FAILED" = 0 ]

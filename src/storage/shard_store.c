@@ -17,14 +17,15 @@
  * transactions still in progress are seen; when one is found we wait for
  * that transaction and look again.  An existing row is then locked with
  * table_tuple_lock; if it was updated or deleted meanwhile we start over.
- * The only race the tuple lock cannot cover is two writers inserting the
- * same new key: both would find nothing.  So a writer that found nothing
- * takes a short heavyweight lock on the key (an advisory-class lock tag that
- * user advisory locks never use: field4 = GKV_KEY_LOCK_TAG), looks again,
- * inserts, and releases the key lock right after its index entry exists --
- * from then on the other writer's dirty lookup sees the new row and waits
- * for its transaction.  The key lock therefore never accumulates over a
- * batch of a million keys.
+ *
+ * "Not found" is not authoritative: a btree scan copies a leaf page's
+ * entries and checks the heap later, so an updater can add the new
+ * version's index entry and commit in between, and another writer may be
+ * inserting the same new key right now.  So a new row is inserted
+ * speculatively, exactly as INSERT ... ON CONFLICT does: the heap tuple
+ * carries a speculative token, the primary-key insertion reports a
+ * conflict instead of raising a unique violation, and on conflict the
+ * tuple is killed and the whole write starts over (and finds the row).
  *
  * src/storage/shard_store.c
  *
@@ -53,8 +54,6 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-
-#define GKV_KEY_LOCK_TAG 0x474B	/* "GK" */
 
 /*
  * Readers and writers remember the memory context they were opened in and
@@ -247,7 +246,7 @@ GkvShardWriterOpen(int shard_id)
 	InitWriterRangeTable(w);
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
-	ExecOpenIndices(w->rri, false);
+	ExecOpenIndices(w->rri, true);	/* speculative: unique info for the PK */
 	w->pkindex = NULL;
 	for (int i = 0; i < w->rri->ri_NumIndices; i++)
 	{
@@ -303,16 +302,6 @@ LookupDirty(GkvShardWriter *w, text *ns, text *key, TransactionId *xwait)
 	else if (TransactionIdIsValid(w->dirty.xmax))
 		*xwait = w->dirty.xmax;
 	return true;
-}
-
-static void
-KeyLockTag(LOCKTAG *tag, Relation rel, text *ns, text *key)
-{
-	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
-								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, RelationGetRelid(rel), h,
-						 GKV_KEY_LOCK_TAG);
 }
 
 static void
@@ -435,32 +424,30 @@ GkvShardWrite(GkvShardWriter *w, text *ns, text *key, GkvBuildIncoming build,
 		}
 		else
 		{
-			LOCKTAG		tag;
+			uint32		spec_token;
+			bool		conflict = false;
+			List	   *arbiters = list_make1_oid(RelationGetRelid(w->pkindex));
 
-			KeyLockTag(&tag, w->rel, ns, key);
-			(void) LockAcquire(&tag, ExclusiveLock, false, false);
-			if (LookupDirty(w, ns, key, &xwait))
-			{
-				/* someone inserted it meanwhile: wait for them, go update */
-				LockRelease(&tag, ExclusiveLock, false);
-				if (TransactionIdIsValid(xwait))
-					XactLockTableWait(xwait, w->rel, &w->found->tts_tid, XLTW_Lock);
-				continue;
-			}
 			seq = NextSequence();
 			if (!build(NULL, seq, arg, &incoming))
 			{
-				LockRelease(&tag, ExclusiveLock, false);
 				if (final_state)
 					memset(final_state, 0, sizeof(GkvDocState));
 				return GKV_WRITE_CONFLICT;
 			}
 			(void) GkvDocMerge(NULL, &incoming, &merged);
 			FillStoreSlot(w, ns, key, &merged, seq);
-			table_tuple_insert(w->rel, w->store, cid, 0, NULL);
-			ExecInsertIndexTuples(w->rri, w->store, w->estate, false, false,
-								  NULL, NIL);
-			LockRelease(&tag, ExclusiveLock, false);
+
+			/* speculative insertion: see CONCURRENCY in the header */
+			spec_token = SpeculativeInsertionLockAcquire(GetCurrentTransactionId());
+			table_tuple_insert_speculative(w->rel, w->store, cid, 0, NULL, spec_token);
+			ExecInsertIndexTuples(w->rri, w->store, w->estate, false, true,
+								  &conflict, arbiters);
+			table_tuple_complete_speculative(w->rel, w->store, spec_token, !conflict);
+			SpeculativeInsertionLockRelease(GetCurrentTransactionId());
+			list_free(arbiters);
+			if (conflict)
+				continue;		/* someone else's row exists: start over */
 			CommandCounterIncrement();
 			if (final_state)
 				*final_state = merged;

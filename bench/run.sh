@@ -146,14 +146,14 @@ for ((i = 0; i < 40; i++)); do
 	p=$((base + i * 7))
 	port_in_use "$p" && continue
 	STARTED=1	# from here on, cleanup tries to stop it
-	: >"$SERVERLOG"
-	if "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$SERVERLOG" -o "-p $p" -w -t 120 start >/dev/null 2>&1; then
+	rm -f "$SERVERLOG"
+	if "${AS[@]}" "$PGBIN/pg_ctl" -D "$DATA" -l "$SERVERLOG" -o "-p $p" -w -t 120 start >"$TMP/pg_ctl.out" 2>&1; then
 		PORT=$p
 		break
 	fi
 	# lost a race for the port, or a real failure: try the next port only
 	# if the log says the address was taken
-	grep -q 'could not bind\|Address already in use' "$SERVERLOG" 2>/dev/null || exit 1
+	grep -q 'could not bind\|Address already in use' "$SERVERLOG" 2>/dev/null || { cat "$TMP/pg_ctl.out" >&2; exit 1; }
 done
 [ -n "$PORT" ] || { echo "bench: no free port found" >&2; exit 1; }
 log "server up on 127.0.0.1:$PORT (pid $(head -n1 "$DATA/postmaster.pid"))"
@@ -387,7 +387,7 @@ verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else i
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 COMMIT=$(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
+DIRTY=$({ git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null || true; } | wc -l)
 FOREIGN_MAX=0
 for k in "${!FOREIGN[@]}"; do
 	if ((FOREIGN[$k] > FOREIGN_MAX)); then FOREIGN_MAX=${FOREIGN[$k]}; fi

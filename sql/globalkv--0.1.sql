@@ -718,9 +718,8 @@ DECLARE
     t text;
     n bigint;
     total bigint := 0;
-    cutoff bigint := ((extract(epoch FROM now() - make_interval(secs =>
-                        current_setting('globalkv.tombstone_retention')::interval
-                        )) * 1000)::bigint << 16);
+    cutoff bigint := ((extract(epoch FROM now() - current_setting('globalkv.tombstone_retention')::interval)
+                       * 1000)::bigint << 16);
 BEGIN
     PERFORM globalkv.lock_shards_against_writes();
     FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP

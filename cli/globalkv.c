@@ -138,11 +138,12 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 	{
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 
-		fprintf(stderr, "%s: error %s: %s", progname, state ? state : "",
-				PQresultErrorMessage(res));
+		fprintf(stderr, "%s: ERROR %s: %s\n", progname, state ? state : "?????",
+				primary ? primary : PQerrorMessage(conn));
 		if (detail)
 			fprintf(stderr, "  detail: %s\n", detail);
 		if (hint)
@@ -365,7 +366,7 @@ wait_for_replication(const char *dir, const int *ports, int n, int timeout_s)
 }
 
 static void
-parade_create(const char *dir, int zones, int port_base, int shards)
+parade_create(const char *dir, int zones, int port_base, const char *port_list, int shards)
 {
 	int			ports[MAX_ZONES];
 	char	   *password = random_password();
@@ -388,6 +389,21 @@ parade_create(const char *dir, int zones, int port_base, int shards)
 		char		line[256];
 
 		ports[i] = port_base + i;
+		if (port_list)
+		{
+			/* --ports a,b,c: the i-th entry */
+			const char *p = port_list;
+
+			for (int k = 0; k < i && p; k++)
+			{
+				p = strchr(p, ',');
+				if (p)
+					p++;
+			}
+			if (p == NULL || atoi(p) <= 0)
+				die("--ports must list %d ports", zones);
+			ports[i] = atoi(p);
+		}
 		snprintf(line, sizeof(line), "127.0.0.1:%d:postgres:%s:%s\n", ports[i], REPL_ROLE, password);
 		strncat(buf, line, sizeof(buf) - strlen(buf) - 1);
 	}
@@ -560,7 +576,7 @@ usage(void)
 {
 	printf("globalkv: command-line tool of the globalkv document store\n\n"
 		   "Usage:\n"
-		   "  globalkv parade create --dir DIR --zones N [--port-base P] [--shards S]\n"
+		   "  globalkv parade create --dir DIR --zones N [--port-base P | --ports P1,P2,..] [--shards S]\n"
 		   "  globalkv parade start --dir DIR\n"
 		   "  globalkv parade stop --dir DIR\n"
 		   "  globalkv status -d CONNINFO\n"
@@ -577,6 +593,7 @@ main(int argc, char **argv)
 		{"dir", required_argument, NULL, 'D'},
 		{"zones", required_argument, NULL, 'z'},
 		{"port-base", required_argument, NULL, 'p'},
+		{"ports", required_argument, NULL, 'P'},
 		{"shards", required_argument, NULL, 's'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"ttl", required_argument, NULL, 't'},
@@ -589,13 +606,14 @@ main(int argc, char **argv)
 				port_base = 5501,
 				shards = 0;
 	long		ttl = 0;
+	const char *port_list = NULL;
 	int			c;
 	char	   *args[8];
 	int			nargs = 0;
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:s:d:t:h", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:h", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -607,6 +625,9 @@ main(int argc, char **argv)
 				break;
 			case 'p':
 				port_base = atoi(optarg);
+				break;
+			case 'P':
+				port_list = optarg;
 				break;
 			case 's':
 				shards = atoi(optarg);
@@ -651,7 +672,7 @@ main(int argc, char **argv)
 			die("--dir %s is too long for unix socket paths: use a shorter one", dir);
 		become_unprivileged(orig_argc, orig_argv, strcmp(args[1], "create") == 0 ? dir : NULL);
 		if (strcmp(args[1], "create") == 0)
-			parade_create(dir, zones, port_base, shards);
+			parade_create(dir, zones, port_base, port_list, shards);
 		else if (strcmp(args[1], "start") == 0)
 			parade_start_stop(dir, true);
 		else if (strcmp(args[1], "stop") == 0)

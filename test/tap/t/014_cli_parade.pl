@@ -1,0 +1,75 @@
+# 014_cli_parade.pl -- the globalkv CLI builds a working local parade:
+# nodes authenticate to each other with scram-sha-256 as a least-privilege
+# replication role whose password never appears in the catalog; put, get,
+# delete, status; stop and start keep the data and replication.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $cli = -x 'cli/globalkv' ? 'cli/globalkv' : 'globalkv';
+my $dir = PostgreSQL::Test::Utils::tempdir_short() . '/parade';
+my @ports = map { PostgreSQL::Test::Cluster::get_free_port() } 1 .. 3;
+my $ports = join(',', @ports);
+
+my ($out, $err);
+my $ok = IPC::Run::run([ $cli, 'parade', 'create', '--dir', $dir, '--zones', 3, '--ports', $ports ],
+	'>', \$out, '2>', \$err);
+ok($ok, 'globalkv parade create succeeded') or diag("$out\n$err");
+like($out, qr/parade of 3 zones is running/, 'it reports the running parade');
+
+my @ci = map { "host=$dir port=$_ user=postgres dbname=postgres" } @ports;
+sub cli { my @a = @_; my ($o, $e); my $r = IPC::Run::run([ $cli, @a ], '>', \$o, '2>', \$e); return ($r, $o // '', $e // ''); }
+sub sql { my ($i, $q) = @_; my ($o, $e); IPC::Run::run([ 'psql', '-XAtq', '-d', $ci[$i], '-c', $q ], '>', \$o, '2>', \$e); chomp($o) if defined $o; return $o // ''; }
+sub poll { my ($code) = @_; for (1 .. 600) { return 1 if $code->(); select(undef, undef, undef, 0.1); } return 0; }
+
+my ($r, $o, $e) = cli('put', '-d', $ci[0], 'DEFAULT', 'greeting', '{"hello": "world"}');
+is($o, "INSERT\n", 'put through the CLI');
+ok(poll(sub { (cli('get', '-d', $ci[2], 'DEFAULT', 'greeting'))[1] eq "{\"hello\": \"world\"}\n" }),
+	'get through the CLI in another zone sees it');
+($r, $o, $e) = cli('get', '-d', $ci[1], 'DEFAULT', 'nothing-here');
+is($? >> 8, 3, 'get of a missing key exits with status 3');
+($r, $o, $e) = cli('put', '-d', $ci[0], 'nowhere', 'k', '{}');
+like($e, qr/GK001: namespace "nowhere" does not exist/, 'server errors come with their SQLSTATE');
+($r, $o, $e) = cli('delete', '-d', $ci[1], 'DEFAULT', 'greeting');
+is($o, "DELETED\n", 'delete through the CLI');
+ok(poll(sub { (cli('get', '-d', $ci[0], 'DEFAULT', 'greeting'))[0] == 0 && $? >> 8 == 3 }),
+	'the delete reached zone1');
+
+($r, $o, $e) = cli('status', '-d', $ci[0]);
+like($o, qr/Replication \(this node pulling from each peer\)/, 'status prints the replication table');
+my @connected = ($o =~ /^\s+\d+\s+node\d\s+t\s/mg);
+is(scalar(@connected), 2, 'status shows both peers connected');
+
+# security: peers use scram-sha-256 as globalkv_repl, a least-privilege role
+is(sql(0, q{SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'globalkv_repl'}), 'f',
+	'the replication role has no special privileges');
+is(sql(0, q{SELECT pg_has_role('globalkv_repl', 'globalkv_replication', 'member')}), 't',
+	'it is a member of globalkv_replication');
+is(sql(0, q{SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'globalkv_repl'}), 't',
+	'its password is stored as a SCRAM verifier');
+is(sql(0, q{SELECT count(*) FROM globalkv.nodes WHERE conninfo ~ 'password'}), '0',
+	'no password in the catalog: connection strings name a passfile');
+is((stat("$dir/pgpass"))[2] & 07777, 0600, 'the passfile is readable by its owner only');
+my $repl = "host=127.0.0.1 port=$ports[1] user=globalkv_repl dbname=postgres passfile=$dir/pgpass";
+my ($o2, $e2);
+IPC::Run::run([ 'psql', '-XAtq', '-d', $repl, '-c', 'SELECT count(*) FROM globalkv_data.shard_0000' ], '>', \$o2, '2>', \$e2);
+like($e2, qr/permission denied/, 'the replication role cannot read shard tables');
+IPC::Run::run([ 'psql', '-XAtq', '-d', $repl, '-c', q{SELECT kv.put('DEFAULT', 'x', '{}')} ], '>', \$o2, '2>', \$e2);
+like($e2, qr/permission denied/, 'nor call the client API');
+IPC::Run::run([ 'psql', '-XAtq', '-d', "host=127.0.0.1 port=$ports[1] user=globalkv_repl dbname=postgres passfile=/dev/null",
+	'-w', '-c', 'SELECT 1' ], '>', \$o2, '2>', \$e2);
+like($e2, qr/password/, 'without the password it cannot connect at all');
+
+# stop and start: data and replication come back
+($r, $o, $e) = cli('parade', 'stop', '--dir', $dir);
+ok($r, 'parade stop') or diag($e);
+($r, $o, $e) = cli('parade', 'start', '--dir', $dir);
+ok($r, 'parade start waits for replication') or diag($e);
+sql(2, q{SELECT kv.put('DEFAULT', 'after-restart', '{"z": 3}')});
+ok(poll(sub { sql(0, q{SELECT kv.get('DEFAULT', 'after-restart')}) eq '{"z": 3}' }),
+	'replication works after the restart');
+cli('parade', 'stop', '--dir', $dir);
+done_testing();

@@ -156,3 +156,38 @@ BEGIN
       USING (floor(a_ms)::bigint - 1000) << 16, a_ms, b_ms, tail_ms;
 END
 $fn$;
+
+-- bench.sample_waits(duration_ms, every_ms): samples pg_stat_activity of
+-- this node for duration_ms and counts, per kind of process, what it was
+-- doing: a wait event, or "CPU" (active, no wait event).
+CREATE FUNCTION bench.sample_waits(duration_ms int, every_ms int)
+RETURNS TABLE (who text, doing text, samples bigint, share numeric)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+    nsamples int := 0;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS bench_waits (who text, doing text);
+    TRUNCATE bench_waits;
+    WHILE clock_timestamp() - t0 < duration_ms * interval '1 ms' LOOP
+        PERFORM pg_stat_clear_snapshot();
+        INSERT INTO bench_waits
+        SELECT CASE WHEN a.application_name LIKE 'globalkv apply from node%' THEN 'apply worker'
+                    WHEN a.usename = 'globalkv_repl' THEN 'serving a peer''s pull'
+                    WHEN a.application_name = 'pgbench' THEN 'pgbench backend'
+                    ELSE coalesce(nullif(a.backend_type, ''), 'other') END,
+               CASE WHEN a.state = 'idle' THEN 'idle (client)'
+                    WHEN a.wait_event IS NULL THEN 'CPU'
+                    ELSE a.wait_event_type || ':' || a.wait_event END
+          FROM pg_stat_activity a
+         WHERE a.pid <> pg_backend_pid()
+           AND (a.backend_type IN ('client backend') OR a.application_name LIKE 'globalkv apply from node%');
+        nsamples := nsamples + 1;
+        PERFORM pg_sleep(every_ms / 1000.0);
+    END LOOP;
+    RETURN QUERY
+        SELECT w.who, w.doing, count(*),
+               round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY w.who), 1)
+          FROM bench_waits w GROUP BY 1, 2 ORDER BY 1, 3 DESC;
+END
+$fn$;

@@ -390,8 +390,12 @@ log "node3: $ROWS rows in ${CATCHUP3_TOTAL}s ($CATCHUP3_RATE rows/s); rows pulle
 quiesce 300
 DL_PART1=$(deadlocks)
 log "part 1 done (apply deadlocks so far: $DL_PART1); VACUUM ANALYZE on every node"
-for n in 1 2 3; do qc "$n" "VACUUM ANALYZE" & done
-wait
+VACPIDS=()
+for n in 1 2 3; do
+	qc "$n" "VACUUM ANALYZE" &
+	VACPIDS+=($!)
+done
+for p in "${VACPIDS[@]}"; do wait "$p"; done
 quiesce 60
 
 # ---------------------------------------------------------------------------
@@ -433,9 +437,27 @@ DL_PART3=$(deadlocks)
 # step NAME [pgbench args]: run, wait for the followers, measure each row's lag
 declare -a STEPROWS=()
 step() {
-	local name=$1 s1 d2 d3 n
+	local name=$1 s1 d2 d3 n sp=()
 	shift
+	if [ "${SAMPLE:-0}" = 1 ]; then
+		# what the backends and apply workers wait for, sampled every 50 ms
+		for n in 1 2 3; do
+			qc "$n" "SELECT * FROM bench.sample_waits($((SECS * 1000 - 500)), 50)" >"$WORK/waits.$n" &
+			sp+=($!)
+		done
+	fi
 	pgbench_run "$name" "$@"
+	if [ "${SAMPLE:-0}" = 1 ]; then
+		for n in "${sp[@]}"; do wait "$n"; done
+		{
+			echo "==== $name: what the processes were doing (pg_stat_activity every 50 ms: who|doing|samples|% of who's samples)"
+			for n in 1 2 3; do
+				echo "-- node$n"
+				cat "$WORK/waits.$n"
+			done
+			echo
+		} >>"$DETAILS"
+	fi
 	s1=$(qc 1 "SELECT bench.max_seq()")
 	# drain: from pgbench's end until the follower's cursor passes node1's last row
 	d2=$(qc 2 "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
@@ -452,13 +474,28 @@ step() {
 	STEPROWS+=("$row")
 	log "  $name: $TPS tps, drain $d2/$d3 ms, $(cut -d'|' -f6- <<<"$row" | cut -d'|' -f1-8)"
 }
+# rows pulled by all nodes, and rows that changed something, per write
+traffic() {
+	local a=0 c=0 n x y
+	for n in 1 2 3; do
+		IFS='|' read -r x y < <(qc "$n" "SELECT sum(rows_applied), sum(conflicts) FROM globalkv.replication_status()")
+		a=$((a + x))
+		c=$((c + y))
+	done
+	echo "$a $c $(qc 1 "SELECT puts FROM kv.stats")"
+}
+read -r TR_A0 TR_C0 TR_P0 < <(traffic)
 for pct in $RATES_PCT; do
 	rate=$((MAX_TPS * pct / 100))
 	log "part 3: ${pct}% of the single-node max = $rate writes/s, replication on"
 	step "$pct%" -R "$rate"
 done
 log "part 3: unthrottled, replication on"
-step "unthrottled"
+SAMPLE=1 step "unthrottled"
+read -r TR_A1 TR_C1 TR_P1 < <(traffic)
+TR_PUTS=$((TR_P1 - TR_P0))
+TR_PULLED=$(fdiv $((TR_A1 - TR_A0)) "$TR_PUTS" %.2f)
+TR_USEFUL=$(fdiv $((TR_A1 - TR_A0 - (TR_C1 - TR_C0))) "$TR_PUTS" %.2f)
 DL_END=$(deadlocks)
 
 # ---------------------------------------------------------------------------
@@ -527,6 +564,9 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	R=$(fdiv "$BEST" "$MAX_TPS" %.2f)
 	printf '   %-58s %9s tps = %s x single-node (step %s)  target >= 0.8  %s\n' \
 		"highest achieved rate with bounded lag" "$BEST" "$R" "$BEST_STEP" "$(verdict "$R" 0.8 ge)"
+	echo "   replication traffic over the part 3 steps: $TR_PUTS kv.put on node1; per put, the apply workers of the"
+	echo "   three nodes pulled $TR_PULLED rows, of which $TR_USEFUL changed something (the others: rows coming back"
+	echo "   to their origin, or reaching a node a second time through the other peer; merged as conflicts)"
 	echo
 	echo "deadlocks between apply workers (server logs): $DL_PART1 in part 1, $((DL_PART3 - DL_PART1)) in part 2 and" \
 		"the catch-up after the single-node run, $((DL_END - DL_PART3)) during the part 3 steps"

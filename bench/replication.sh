@@ -7,34 +7,46 @@
 #     stop pulling (globalkv.debug_block_pull_from), BENCH_ROWS documents are
 #     bulk-loaded into node1, then node2 alone is let go and timed until it
 #     holds them all (target >= 100,000 rows/s; pglogical 54-59k).
-#  2. lag: pgbench writes at a steady 1,000 and 5,000 writes/s into node1;
-#     every document carries its write time, and each row's lag on node2 and
-#     node3 is (seq >> 16) - write time, seq being the receiving node's
-#     clock when it stored the row (target p99 <= 15 ms; pglogical ~210 ms).
-#  3. sustained rate: kv.put tps on node1 with the peers blocked (the
-#     single-node maximum), then pgbench at fractions of it with replication
-#     running: the highest rate at which the other zones' lag stays bounded,
-#     as a ratio to the single-node maximum (target >= 0.8; pglogical
-#     0.5-0.6); and pgbench unthrottled with replication running.
+#  2. lag: pgbench writes at a steady 1,000 and 5,000 writes/s into node1
+#     (synchronous_commit off, then on); every document carries its write
+#     time, and each row's lag on node2 and node3 is (seq >> 16) - write
+#     time, seq being the receiving node's clock when it stored the row
+#     (target p99 <= 15 ms; pglogical ~210 ms).
+#  3. sustained rate: kv.put tps on node1 with nobody pulling (the
+#     single-node maximum, measured before and after), then pgbench at
+#     fractions of it with replication running: the highest rate at which
+#     the other zones' lag stays bounded, as a ratio to the single-node
+#     maximum (target >= 0.8; pglogical 0.5-0.6); and pgbench unthrottled
+#     with replication running, also with two zones only (as pglogical was
+#     measured).
+#  Diagnostics (BENCH_DIAG=1, the default): parts 2 and 3 again with only
+#  the direct links node1 -> node2 and node1 -> node3 (no row travels back
+#  to its origin, none reaches a node twice), to show what that traffic
+#  costs.  What the processes wait for during the unthrottled run, and the
+#  CPU of each node and kind of process during every run, go to the .log.
 #
 # Environment:
-#   BENCH_QUICK=1       smoke test: 100k rows, 4 s runs, rates 50 80 100 %
+#   BENCH_QUICK=1       smoke test: 100k rows, 4 s runs, rates 40 80 %
 #   BENCH_ROWS          rows of the catch-up, and keys of parts 2-3 (default 1000000)
 #   BENCH_SECONDS       seconds per pgbench run            (default 10; quick 4)
 #   BENCH_LAG_RATES     writes/s of part 2                 (default "1000 5000")
 #   BENCH_LAG_SYNC      synchronous_commit values for part 2 (default "off on")
-#   BENCH_RATES_PCT     part 3 steps, % of the single-node max (default "50 70 80 90 100")
+#   BENCH_RATES_PCT     part 3 steps, % of the single-node max (default "30 40 50 60 80 100")
 #   BENCH_LAG_BOUND_MS  a step is bounded when the p99 lag of the rows written
 #                       in its last 2 s stays below this   (default 1000)
 #   BENCH_CLIENTS       pgbench clients, parts 2-3         (default 4; -j 2)
 #   BENCH_CHUNK         documents per kv.put_many call     (default 10000)
 #   BENCH_PORT          first of 3 ports                   (default: a free one)
+#   BENCH_DIAG=0        skip the direct-links diagnostics  (saves ~40 s)
 #   BENCH_KEEP=1        keep the parade directory (stopped) for inspection
+#   BENCH_DEADLINE      seconds after which the run gives up (default 900)
 #   GLOBALKV            the CLI                            (default: globalkv in PATH, else cli/globalkv)
 #
 # Run as root (the servers then run as user globalkv: the CLI does that) or
 # as the user that should own the servers.  The parade is stopped on exit,
-# whatever happens; the run is bounded (a watchdog ends it after 15 min).
+# whatever happens; the run is bounded (every wait has a timeout, and a
+# watchdog ends the run after BENCH_DEADLINE seconds).  A full run takes
+# about 6 minutes on 2 CPUs.
 
 set -euo pipefail
 
@@ -46,12 +58,12 @@ GKV=${GLOBALKV:-$(command -v globalkv || echo "$HERE/../cli/globalkv")}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	ROWS=${BENCH_ROWS:-100000}
 	SECS=${BENCH_SECONDS:-4}
-	RATES_PCT=${BENCH_RATES_PCT:-"50 80 100"}
+	RATES_PCT=${BENCH_RATES_PCT:-"40 80"}
 	MODE=quick
 else
 	ROWS=${BENCH_ROWS:-1000000}
 	SECS=${BENCH_SECONDS:-10}
-	RATES_PCT=${BENCH_RATES_PCT:-"50 70 80 90 100"}
+	RATES_PCT=${BENCH_RATES_PCT:-"30 40 50 60 80 100"}
 	MODE=full
 fi
 LAG_RATES=${BENCH_LAG_RATES:-"1000 5000"}
@@ -186,23 +198,58 @@ wait_blocked() { # wait_blocked NODE "{PEERS}"
 		{ echo "replication bench: node$1 did not stop pulling from $2 within 30 s" >&2; exit 1; }
 }
 
-# quiesce [TIMEOUT_S]: wait until every node has pulled everything every
-# peer stores, and nothing new has been stored meanwhile (relayed rows get a
-# new seq where they land, so repeat until the highest seqs stay put).
+# topology NAME: which links replicate; sets LINKS ("node:peer,peer ..."
+# = who pulls from whom), the spec quiesce waits on.
+#   mesh    every node pulls from both others (the parade as created)
+#   direct  node2 and node3 pull from node1 only: no row returns to its
+#           origin, none reaches a node twice (diagnostic)
+#   2zones  node1 and node2 pull from each other, node3 is cut off
+#   none    nobody pulls from anybody
+topology() {
+	local spec n blocked
+	case $1 in
+	mesh) spec="1: 2: 3:" ; LINKS="1:2,3 2:1,3 3:1,2" ;;
+	direct) spec="1:2,3 2:3 3:2" ; LINKS="2:1 3:1" ;;
+	2zones) spec="1:3 2:3 3:1,2" ; LINKS="1:2 2:1" ;;
+	none) spec="1:2,3 2:1,3 3:1,2" ; LINKS="" ;;
+	*) echo "replication bench: no topology $1" >&2; exit 2 ;;
+	esac
+	TOPOLOGY=$1
+	for x in $spec; do
+		n=${x%%:*}
+		blocked=${x#*:}
+		if [ -n "$blocked" ]; then block "$n" "$blocked"; else unblock "$n"; fi
+	done
+	for x in $spec; do
+		n=${x%%:*}
+		blocked=${x#*:}
+		[ -z "$blocked" ] || wait_blocked "$n" "{$blocked}"
+	done
+}
+
+# quiesce [TIMEOUT_S]: wait until every link of LINKS has brought over
+# everything its source stores, and nothing new has been stored meanwhile
+# (relayed rows get a new seq where they land: repeat until the highest
+# seqs stay put).
 quiesce() {
-	local timeout=${1:-120} t0 s1 s2 s3 prev="" cur spec n peers targets
+	local timeout=${1:-120} t0 prev="" cur n x peers targets p
+	local -A S
 	t0=$(date +%s)
 	while :; do
-		s1=$(qc 1 "SELECT bench.max_seq()")
-		s2=$(qc 2 "SELECT bench.max_seq()")
-		s3=$(qc 3 "SELECT bench.max_seq()")
-		cur="$s1 $s2 $s3"
+		cur=""
+		for n in 1 2 3; do
+			S[$n]=$(qc "$n" "SELECT bench.max_seq()")
+			cur="$cur ${S[$n]}"
+		done
 		[ "$cur" = "$prev" ] && return 0
 		prev=$cur
-		for spec in "1 {2,3} {$s2,$s3}" "2 {1,3} {$s1,$s3}" "3 {1,2} {$s1,$s2}"; do
-			read -r n peers targets <<<"$spec"
-			if [ -z "$(qc "$n" "SELECT bench.wait_cursors('$peers', '$targets', $((timeout * 1000)))")" ]; then
-				echo "replication bench: node$n did not catch up within ${timeout}s" >&2
+		for x in $LINKS; do
+			n=${x%%:*}
+			peers=${x#*:}
+			targets=""
+			for p in ${peers//,/ }; do targets="$targets${targets:+,}${S[$p]}"; done
+			if [ -z "$(qc "$n" "SELECT bench.wait_cursors('{$peers}', '{$targets}', $((timeout * 1000)))")" ]; then
+				echo "replication bench: node$n did not catch up with node(s) $peers within ${timeout}s" >&2
 				"$GKV" status -d "host=$DIR port=$(port_of "$n") user=postgres dbname=postgres" >&2 || true
 				exit 1
 			fi
@@ -213,6 +260,8 @@ quiesce() {
 		fi
 	done
 }
+LINKS="1:2,3 2:1,3 3:1,2"
+TOPOLOGY=mesh
 
 deadlocks() { cat "$DIR"/node*/server.log 2>/dev/null | grep -c 'deadlock detected' || true; }
 
@@ -387,6 +436,7 @@ CATCHUP3_TOTAL=$(awk -v a="$D_RELOAD" -v b="$D_DONE" 'BEGIN { printf "%.2f", (b 
 CATCHUP3_RATE=$(fdiv "$ROWS" "$CATCHUP3_TOTAL")
 read -r P1A P1C < <(qc 3 "SELECT sum(rows_applied) FILTER (WHERE peer_node_id = 1), sum(rows_applied) FILTER (WHERE peer_node_id = 2) FROM globalkv.replication_status()" | tr '|' ' ')
 log "node3: $ROWS rows in ${CATCHUP3_TOTAL}s ($CATCHUP3_RATE rows/s); rows pulled from node1 $P1A, from node2 $P1C"
+LINKS="1:2,3 2:1,3 3:1,2"
 quiesce 300
 DL_PART1=$(deadlocks)
 log "part 1 done (apply deadlocks so far: $DL_PART1); VACUUM ANALYZE on every node"
@@ -402,42 +452,57 @@ quiesce 60
 # Part 2: lag at steady write rates
 # ---------------------------------------------------------------------------
 declare -a LAGROWS=()
+# lagrun RATE SYNC: one run at RATE writes/s, then each row's lag on node2
+# and node3 (those LINKS lets receive rows from node1)
+lagrun() {
+	local rate=$1 sync=$2 n EXPECT
+	log "part 2: $rate writes/s into node1 for ${SECS}s, synchronous_commit=$sync, links: $TOPOLOGY"
+	PGOPTIONS="-c synchronous_commit=$sync" pgbench_run "lag R=$rate sync=$sync links=$TOPOLOGY" -R "$rate"
+	quiesce 120
+	for n in 1 2 3; do
+		IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
+		[ "$n" = 1 ] && { EXPECT=$L_N; continue; }
+		LAGROWS+=("$rate|$sync|$TOPOLOGY|$TPS|$n|$L_N|$EXPECT|$L_P50|$L_P99|$L_MAX|$(cpu_short "$CPU_LINE")")
+		log "  zone$n: $L_N of $EXPECT rows, lag p50 $L_P50 p99 $L_P99 max $L_MAX ms"
+	done
+}
 for sync in $LAG_SYNC; do
 	for rate in $LAG_RATES; do
-		log "part 2: $rate writes/s into node1 for ${SECS}s, synchronous_commit=$sync"
-		PGOPTIONS="-c synchronous_commit=$sync" pgbench_run "lag R=$rate sync=$sync" -R "$rate"
-		quiesce 120
-		for n in 1 2 3; do
-			IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
-			[ "$n" = 1 ] && { EXPECT=$L_N; continue; }
-			LAGROWS+=("$rate|$sync|$TPS|$n|$L_N|$EXPECT|$L_P50|$L_P99|$L_MAX|$(cpu_short "$CPU_LINE")")
-			log "  zone$n: $L_N of $EXPECT rows, lag p50 $L_P50 p99 $L_P99 max $L_MAX ms"
-		done
+		lagrun "$rate" "$sync"
 	done
 done
+if [ "${BENCH_DIAG:-1}" = 1 ]; then
+	# diagnostic: the same without the rows that come back to node1 and the
+	# relayed second copies (direct links node1 -> node2, node1 -> node3 only)
+	topology direct
+	quiesce 120
+	for rate in $LAG_RATES; do
+		lagrun "$rate" "${LAG_SYNC%% *}"
+	done
+	topology mesh
+	quiesce 120
+fi
 
 # ---------------------------------------------------------------------------
 # Part 3: single-node maximum, then increasing rates with replication
 # ---------------------------------------------------------------------------
-log "part 3: single-node kv.put maximum (node2 and node3 do not pull from node1)"
-block 2 1
-block 3 1
-wait_blocked 2 '{1}'
-wait_blocked 3 '{1}'
+log "part 3: single-node kv.put maximum (nobody pulls from anybody)"
+topology none
 pgbench_run "single-node max"
 MAX_TPS=$TPS
 MAX_CPU=$CPU_LINE
 [ "$PGB_FAILED" = 0 ] && [ "$MAX_TPS" -gt 0 ] || { echo "replication bench: the single-node run failed" >&2; exit 1; }
 log "single-node max: $MAX_TPS tps; letting node2 and node3 catch up"
-unblock 2
-unblock 3
+topology mesh
 quiesce 300
 DL_PART3=$(deadlocks)
 
-# step NAME [pgbench args]: run, wait for the followers, measure each row's lag
+# step NAME [pgbench args]: run, wait for the followers (node2 and node3
+# where LINKS has them), measure each row's lag there.  Appends to STEPROWS:
+# name|tps|failed|drain2|drain3|rows2|p99_2|max2|end2|rows3|p99_3|max3|end3|cpu
 declare -a STEPROWS=()
 step() {
-	local name=$1 s1 d2 d3 n sp=()
+	local name=$1 s1 d n sp=() row drains="" lags=""
 	shift
 	if [ "${SAMPLE:-0}" = 1 ]; then
 		# what the backends and apply workers wait for, sampled every 50 ms
@@ -459,21 +524,35 @@ step() {
 		} >>"$DETAILS"
 	fi
 	s1=$(qc 1 "SELECT bench.max_seq()")
-	# drain: from pgbench's end until the follower's cursor passes node1's last row
-	d2=$(qc 2 "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
-	d3=$(qc 3 "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
-	d2=$([ -n "$d2" ] && awk -v a="$T_B" -v b="$d2" 'BEGIN { x = b - a; printf "%.0f", x < 0 ? 0 : x }' || echo ">120000")
-	d3=$([ -n "$d3" ] && awk -v a="$T_B" -v b="$d3" 'BEGIN { x = b - a; printf "%.0f", x < 0 ? 0 : x }' || echo ">120000")
-	quiesce 120
-	local row="$name|$TPS|$PGB_FAILED|$d2|$d3"
 	for n in 2 3; do
-		IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
-		row="$row|$L_N|$L_P99|$L_MAX|${L_TP99:-n/a}"
+		if [[ " $LINKS " != *" $n:"* ]]; then
+			drains="$drains|-"
+			continue
+		fi
+		# drain: from pgbench's end until the follower's cursor passes
+		# node1's last row (directly, or through the other follower)
+		if [[ " $LINKS " == *" $n:1"* || " $LINKS " == *" $n:"*",1 "* ]]; then
+			d=$(qc "$n" "SELECT bench.wait_cursors('{1}', '{$s1}', 120000)")
+			d=$([ -n "$d" ] && awk -v a="$T_B" -v b="$d" 'BEGIN { x = b - a; printf "%.0f", x < 0 ? 0 : x }' || echo ">120000")
+		else
+			d="n/a"
+		fi
+		drains="$drains|$d"
 	done
-	row="$row|$CPU_LINE"
+	quiesce 120
+	for n in 2 3; do
+		if [[ " $LINKS " != *" $n:"* ]]; then
+			lags="$lags|-|-|-|-"
+			continue
+		fi
+		IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
+		lags="$lags|$L_N|$L_P99|$L_MAX|${L_TP99:-n/a}"
+	done
+	row="$name|$TPS|$PGB_FAILED$drains$lags|$CPU_LINE"
 	STEPROWS+=("$row")
-	log "  $name: $TPS tps, drain $d2/$d3 ms, $(cut -d'|' -f6- <<<"$row" | cut -d'|' -f1-8)"
+	log "  $name: $TPS tps; drain z2, z3, then rows|p99|max|end-p99 per zone: $(cut -d'|' -f4-13 <<<"$row")"
 }
+
 # rows pulled by all nodes, and rows that changed something, per write
 traffic() {
 	local a=0 c=0 n x y
@@ -497,6 +576,26 @@ TR_PUTS=$((TR_P1 - TR_P0))
 TR_PULLED=$(fdiv $((TR_A1 - TR_A0)) "$TR_PUTS" %.2f)
 TR_USEFUL=$(fdiv $((TR_A1 - TR_A0 - (TR_C1 - TR_C0))) "$TR_PUTS" %.2f)
 DL_END=$(deadlocks)
+
+if [ "${BENCH_DIAG:-1}" = 1 ]; then
+	log "part 3: unthrottled, direct links only (diagnostic)"
+	topology direct
+	quiesce 120
+	step "unthrottled, direct"
+fi
+# the same with two zones (node3 cut off both ways), as pglogical was measured
+log "part 3: unthrottled, two zones only (node3 cut off)"
+topology 2zones
+quiesce 120
+step "unthrottled, 2 zones"
+log "part 3: single-node maximum again (drift check)"
+topology none
+pgbench_run "single-node max again"
+MAX2_TPS=$TPS
+[ "$PGB_FAILED" = 0 ] || MAX2_TPS=0
+if ((MAX2_TPS > 0)); then MAXREF=$(((MAX_TPS + MAX2_TPS) / 2)); else MAXREF=$MAX_TPS; fi
+SO_REPLACED=0
+grep -q 'globalkv\.so (deleted)' "/proc/$(head -n1 "$DIR/node1/postmaster.pid")/maps" 2>/dev/null && SO_REPLACED=1
 
 # ---------------------------------------------------------------------------
 # Report
@@ -529,41 +628,48 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo
 	echo "2. Lag from a write in zone1 to the row stored in zone2 / zone3, per row: (seq >> 16) - write time"
 	echo "   (ms, 1 ms resolution; write time = clock_timestamp() in the writing statement on node1)"
-	printf '   %7s %6s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "rate/s" "sync" "achieved" "zone" "rows" "p50" "p99" \
-		"max" "target" "" "CPU% n1/n2/n3/pgbench/other"
+	echo "   links: mesh = the parade as created; direct = diagnostic, only node2 <- node1 and node3 <- node1 pull"
+	printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "rate/s" "sync" "links" "achieved" "zone" "rows" "p50" \
+		"p99" "max" "target" "" "CPU% n1/n2/n3/pgbench/other"
 	for r in "${LAGROWS[@]}"; do
-		IFS='|' read -r rate sync tps n rows expect p50 p99 max cpu <<<"$r"
-		printf '   %7s %6s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "$rate" "$sync" "$tps" "$n" \
+		IFS='|' read -r rate sync topo tps n rows expect p50 p99 max cpu <<<"$r"
+		printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "$rate" "$sync" "$topo" "$tps" "$n" \
 			"$rows$([ "$rows" != "$expect" ] && echo "/$expect")" "$p50" "$p99" "$max" "p99<=15" \
-			"$(verdict "$p99" 15 le)" "$cpu"
+			"$([ "$topo" = mesh ] && verdict "$p99" 15 le || echo "(diag)")" "$cpu"
 	done
 	echo
 	echo "3. Sustained write rate in zone1 with bounded lag in zone2 and zone3"
-	printf '   %-58s %9s tps  CPU: %s\n' "single-node kv.put, c=$CLIENTS, node2 and node3 not pulling" "$MAX_TPS" \
+	printf '   %-58s %9s tps  CPU: %s\n' "single-node kv.put, c=$CLIENTS, peers not pulling" "$MAX_TPS" \
 		"$(cpu_long "$MAX_CPU")"
-	echo "   step: target rate as % of that; drain = ms from pgbench's end until the zone's cursor for node1"
-	echo "   passed node1's last row; lag columns: per-row p99 / max over the run, p99 of the rows written in"
-	echo "   the last $((TAIL_MS / 1000)) s (\"end\"); bounded = end p99 <= $BOUND_MS ms in both zones, rate reached (>= 95%), no failures"
-	printf '   %-11s %7s %8s %6s %13s %22s %22s %-8s %s\n' "step" "target" "achieved" "ratio" "drain z2/z3" \
-		"zone2 p99/max/end" "zone3 p99/max/end" "bounded" "CPU% n1/n2/n3/pgbench/other"
+	printf '   %-58s %9s tps (measured after the steps; ratios below use the mean, %s)\n' \
+		"the same again" "$MAX2_TPS" "$MAXREF"
+	echo "   step: target rate as % of the first; drain = ms from pgbench's end until the zone's cursor for"
+	echo "   node1 passed node1's last row; lag columns: per-row p99 / max over the run / p99 of the rows written"
+	echo "   in the last $((TAIL_MS / 1000)) s (\"end\"); bounded = end p99 <= $BOUND_MS ms in every zone and no failures;"
+	echo "   reached = achieved >= 95% of the target (if not, node1 itself could not write faster: the CPUs were"
+	echo "   busy; the achieved rate is what counts).  \"direct\": only node2 <- node1 and node3 <- node1 pull (diagnostic);"
+	echo "   \"2 zones\": node3 cut off, node1 <-> node2 (the setup pglogical's 0.5-0.6 was measured in)"
+	printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %s\n' "step" "target" "achieved" "reached" "ratio" \
+		"drain z2/z3" "zone2 p99/max/end" "zone3 p99/max/end" "bounded" "CPU% n1/n2/n3/pgbench/other"
 	BEST=0
 	BEST_STEP=none
 	for r in "${STEPROWS[@]}"; do
 		IFS='|' read -r name tps failed d2 d3 n2 p2 m2 e2 n3 p3 m3 e3 cpu <<<"$r"
-		if [ "$name" = unthrottled ]; then target="-"; else target=$((MAX_TPS * ${name%\%} / 100)); fi
-		ok=$(awk -v t="$tps" -v tg="$target" -v e2="$e2" -v e3="$e3" -v b="$BOUND_MS" -v f="$failed" 'BEGIN {
-			reached = (tg == "-") ? 1 : (t >= 0.95 * tg)
-			print (f == 0 && reached && e2 != "n/a" && e3 != "n/a" && e2 + 0 <= b && e3 + 0 <= b) ? "yes" : "NO" }')
-		if [ "$ok" = yes ] && [ "$tps" -gt "$BEST" ]; then
+		if [[ $name == unthrottled* ]]; then target="-"; else target=$((MAX_TPS * ${name%\%} / 100)); fi
+		reached=$(awk -v t="$tps" -v tg="$target" 'BEGIN { print (tg == "-") ? "-" : (t >= 0.95 * tg) ? "yes" : "no" }')
+		ok=$(awk -v e2="$e2" -v e3="$e3" -v b="$BOUND_MS" -v f="$failed" 'BEGIN {
+			z2 = (e2 != "n/a" && e2 + 0 <= b); z3 = (e3 == "-" || (e3 != "n/a" && e3 + 0 <= b))
+			print (f == 0 && z2 && z3) ? "yes" : "NO" }')
+		if [ "$ok" = yes ] && [[ $name != *,* ]] && [ "$tps" -gt "$BEST" ]; then
 			BEST=$tps
 			BEST_STEP=$name
 		fi
-		printf '   %-11s %7s %8s %6s %13s %22s %22s %-8s %s\n' "$name" "$target" "$tps" "$(fdiv "$tps" "$MAX_TPS" %.2f)" \
-			"$d2/$d3" "$p2/$m2/$e2" "$p3/$m3/$e3" "$ok" "$(cpu_short "$cpu")"
+		printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %s\n' "$name" "$target" "$tps" "$reached" \
+			"$(fdiv "$tps" "$MAXREF" %.2f)" "$d2/$d3" "$p2/$m2/$e2" "$p3/$m3/$e3" "$ok" "$(cpu_short "$cpu")"
 	done
-	R=$(fdiv "$BEST" "$MAX_TPS" %.2f)
+	R=$(fdiv "$BEST" "$MAXREF" %.2f)
 	printf '   %-58s %9s tps = %s x single-node (step %s)  target >= 0.8  %s\n' \
-		"highest achieved rate with bounded lag" "$BEST" "$R" "$BEST_STEP" "$(verdict "$R" 0.8 ge)"
+		"highest achieved rate with bounded lag, 3 zones (mesh)" "$BEST" "$R" "$BEST_STEP" "$(verdict "$R" 0.8 ge)"
 	echo "   replication traffic over the part 3 steps: $TR_PUTS kv.put on node1; per put, the apply workers of the"
 	echo "   three nodes pulled $TR_PULLED rows, of which $TR_USEFUL changed something (the others: rows coming back"
 	echo "   to their origin, or reaching a node a second time through the other peer; merged as conflicts)"
@@ -572,6 +678,7 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 		"the catch-up after the single-node run, $((DL_END - DL_PART3)) during the part 3 steps"
 	echo "CPU% columns: share of one CPU used by node1 / node2 / node3 (all their processes) / pgbench and psql /"
 	echo "processes outside this benchmark, over each pgbench run; per process kind in the .log file."
+	[ "$SO_REPLACED" = 1 ] && echo "NOTE: globalkv.so was reinstalled during the run; the servers used the one they loaded at start (md5 above)."
 	if ((${OTHER_MAX:-0} >= 20)); then
 		echo "WARNING: other processes used up to $OTHER_MAX% of a CPU during a pgbench run: the figures are disturbed"
 	fi

@@ -187,6 +187,25 @@ Reconcile(void)
 	}
 }
 
+static void
+InitClockAtStartup(void)
+{
+	bool		installed;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	installed = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
+							true, 1) == SPI_OK_SELECT && SPI_processed == 1;
+	SPI_finish();
+	if (installed)
+		GkvClockEnsureInitialized();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 void
 GkvReplicationLauncherMain(Datum main_arg)
 {
@@ -195,6 +214,9 @@ GkvReplicationLauncherMain(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
 	pgstat_report_appname("globalkv replication launcher");
+
+	/* bring the clock past the stored sequences right away (clock/hlc.c) */
+	InitClockAtStartup();
 
 	for (;;)
 	{

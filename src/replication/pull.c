@@ -197,6 +197,13 @@ gkv_pull(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	new_cursors = palloc(sizeof(uint64) * (nshards + 1));
+
+	/*
+	 * After a restart the clock is 0 until initialized past the stored
+	 * sequences; a horizon read before that would hide the whole backlog
+	 * of a node that takes no new writes.
+	 */
+	GkvClockEnsureInitialized();
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 
 	for (;;)

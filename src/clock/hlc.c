@@ -388,3 +388,13 @@ GkvWakeChangeWaiters(void)
 			SetLatch(&ProcGlobal->allProcs[w - 1].procLatch);
 	}
 }
+
+/*
+ * GkvTransactionHasWritten: has this transaction stamped a change sequence
+ * (written a document or a catalog row) yet?
+ */
+bool
+GkvTransactionHasWritten(void)
+{
+	return MyInflightSeq != 0;
+}

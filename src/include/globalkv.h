@@ -100,6 +100,7 @@ extern uint64 GkvClockTick(void);
 extern void GkvClockObserve(uint64 remote_hlc);
 extern void GkvClockEnsureInitialized(void);
 extern void GkvChangeSequenceBeginWrite(void);
+extern bool GkvTransactionHasWritten(void);
 extern void GkvClockRegisterXactCallbacks(void);
 extern uint64 GkvSafeHorizon(void);
 extern bool GkvRegisterChangeWaiter(void);

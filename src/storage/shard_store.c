@@ -162,7 +162,15 @@ GkvShardReaderOpen(int shard_id)
 
 	r->rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	r->pkindex = OpenPrimaryKey(r->rel, AccessShareLock);
-	r->snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/*
+	 * In READ COMMITTED, before this transaction wrote any document, the
+	 * statement's snapshot already is the latest state it can see: use it
+	 * and save a second snapshot per read.  Otherwise take a fresh one.
+	 */
+	if (!IsolationUsesXactSnapshot() && !GkvTransactionHasWritten() && ActiveSnapshotSet())
+		r->snapshot = RegisterSnapshot(GetActiveSnapshot());
+	else
+		r->snapshot = RegisterSnapshot(GetLatestSnapshot());
 	r->slot = table_slot_create(r->rel, NULL);
 	r->scan = index_beginscan(r->rel, r->pkindex, r->snapshot, 2, 0);
 	return r;

@@ -272,47 +272,68 @@ deadlocks() { cat "$DIR"/node*/server.log 2>/dev/null | grep -c 'deadlock detect
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 ticks() { [ -r "/proc/$1/stat" ] && sed 's/.*) //' "/proc/$1/stat" | awk -v c="${2:-0}" '{ print $12 + $13 + (c ? $14 + $15 : 0) }' || echo 0; }
-# cpu_now: "busy total self n1 n1apply n1serve n2 n2apply n2serve n3 n3apply n3serve"
-# nN = the node's postmaster with all its children (reaped ones included),
-# nNapply = its apply workers, nNserve = the backends serving its peers' pulls.
+# cpu_now: one "name value" pair per line: busy and total (machine), self
+# (this script and its reaped children: pgbench, psql), nN (node N: its
+# postmaster with all its children, reaped ones included), and one
+# "pid:N:kind" per live child of node N, kind = apply (apply workers),
+# serve (backends serving the peers' pulls) or other.
 cpu_now() {
-	local busy total out n pm all apply serve pid args t
+	local busy total n pm pid args kind all t
 	read -r busy total < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
-	out="$busy $total $(ticks $$ 1)"
+	echo "busy $busy"
+	echo "total $total"
+	echo "self $(ticks $$ 1)"
 	for n in 1 2 3; do
 		pm=$(head -n1 "$DIR/node$n/postmaster.pid" 2>/dev/null || echo 0)
 		all=$(ticks "$pm" 1)
-		apply=0
-		serve=0
 		while read -r pid args; do
 			[ -n "$pid" ] || continue
 			t=$(ticks "$pid")
 			all=$((all + t))
 			case $args in
-			*"globalkv apply from"*) apply=$((apply + t)) ;;
-			*globalkv_repl*) serve=$((serve + t)) ;;
+			*"globalkv apply from"*) kind=apply ;;
+			*globalkv_repl*) kind=serve ;;
+			*) kind=other ;;
 			esac
+			echo "pid:$n:$kind:$pid $t"
 		done < <(ps -o pid=,args= --ppid "$pm" 2>/dev/null || true)
-		out="$out $all $apply $serve"
+		echo "n$n $all"
 	done
-	echo "$out"
 }
-# cpu_report BEFORE AFTER: percent of one CPU over the interval, per column
+# cpu_report BEFORE AFTER: percent of one CPU over the interval:
+# "n1 n1apply n1serve n2 n2apply n2serve n3 n3apply n3serve client other";
+# a process that started meanwhile counts in full, one that ended counts
+# in its node's total only.
 cpu_report() {
-	awk -v hz="$HZ" -v ncpu="$NCPU" -v b="$1" -v a="$2" 'BEGIN {
-		split(b, x, " "); split(a, y, " ")
-		wall = (y[2] - x[2]) / ncpu / hz              # seconds of the interval
-		if (wall <= 0) wall = 1e-9
-		for (i = 3; i <= 12; i++) d[i] = (y[i] - x[i]) / hz / wall * 100
-		ours = d[3] + d[4] + d[7] + d[10]
-		other = ((y[1] - x[1]) / hz / wall * 100) - ours
-		if (other < 0) other = 0
-		printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
-			d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[3], other
-	}'
+	awk -v hz="$HZ" -v ncpu="$NCPU" '
+		FNR == 1 { f++ }
+		f == 1 { b[$1] = $2; next }
+		{ a[$1] = $2 }
+		END {
+			wall = (a["total"] - b["total"]) / ncpu / hz
+			if (wall <= 0) wall = 1e-9
+			for (k in a) if (k ~ /^pid:/) {
+				split(k, p, ":")
+				d[p[2], p[3]] += a[k] - ((k in b) ? b[k] : 0)
+			}
+			ours = a["self"] - b["self"]
+			for (n = 1; n <= 3; n++) { node[n] = a["n" n] - b["n" n]; ours += node[n] }
+			other = a["busy"] - b["busy"] - ours
+			if (other < 0) other = 0
+			pct = 100 / hz / wall
+			printf "%.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\n",
+				node[1] * pct, d[1, "apply"] * pct, d[1, "serve"] * pct,
+				node[2] * pct, d[2, "apply"] * pct, d[2, "serve"] * pct,
+				node[3] * pct, d[3, "apply"] * pct, d[3, "serve"] * pct,
+				(a["self"] - b["self"]) * pct, other * pct
+		}' <(echo "$1") <(echo "$2")
 }
 # columns of cpu_report: n1 n1apply n1serve n2 n2apply n2serve n3 n3apply n3serve client other
 cpu_short() { read -r c1 a1 s1 c2 a2 s2 c3 a3 s3 cl ot <<<"$1"; echo "$c1/$c2/$c3/$cl/$ot"; }
+# us_per_write CPU_LINE TPS: CPU microseconds per write of node1/node2/node3
+us_per_write() {
+	awk -v tps="$2" '{ if (tps > 0) printf "%.0f/%.0f/%.0f", $1 * 1e4 / tps, $4 * 1e4 / tps, $7 * 1e4 / tps; else print "n/a" }' <<<"$1"
+}
 cpu_long() {
 	read -r c1 a1 s1 c2 a2 s2 c3 a3 s3 cl ot <<<"$1"
 	echo "node1 $c1% (apply $a1%, serving pulls $s1%), node2 $c2% (apply $a2%, serving $s2%)," \
@@ -455,14 +476,16 @@ declare -a LAGROWS=()
 # lagrun RATE SYNC: one run at RATE writes/s, then each row's lag on node2
 # and node3 (those LINKS lets receive rows from node1)
 lagrun() {
-	local rate=$1 sync=$2 n EXPECT
+	local rate=$1 sync=$2 n EXPECT dl0 dl
 	log "part 2: $rate writes/s into node1 for ${SECS}s, synchronous_commit=$sync, links: $TOPOLOGY"
+	dl0=$(deadlocks)
 	PGOPTIONS="-c synchronous_commit=$sync" pgbench_run "lag R=$rate sync=$sync links=$TOPOLOGY" -R "$rate"
 	quiesce 120
+	dl=$(($(deadlocks) - dl0))
 	for n in 1 2 3; do
 		IFS='|' read -r L_N L_P50 L_P99 L_MAX L_TN L_TP99 L_TMAX < <(qc "$n" "SELECT * FROM bench.lag($T_A, $T_B, $TAIL_MS)")
 		[ "$n" = 1 ] && { EXPECT=$L_N; continue; }
-		LAGROWS+=("$rate|$sync|$TOPOLOGY|$TPS|$n|$L_N|$EXPECT|$L_P50|$L_P99|$L_MAX|$(cpu_short "$CPU_LINE")")
+		LAGROWS+=("$rate|$sync|$TOPOLOGY|$TPS|$n|$L_N|$EXPECT|$L_P50|$L_P99|$L_MAX|$dl|$(cpu_short "$CPU_LINE")")
 		log "  zone$n: $L_N of $EXPECT rows, lag p50 $L_P50 p99 $L_P99 max $L_MAX ms"
 	done
 }
@@ -629,13 +652,14 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo "2. Lag from a write in zone1 to the row stored in zone2 / zone3, per row: (seq >> 16) - write time"
 	echo "   (ms, 1 ms resolution; write time = clock_timestamp() in the writing statement on node1)"
 	echo "   links: mesh = the parade as created; direct = diagnostic, only node2 <- node1 and node3 <- node1 pull"
-	printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "rate/s" "sync" "links" "achieved" "zone" "rows" "p50" \
-		"p99" "max" "target" "" "CPU% n1/n2/n3/pgbench/other"
+	echo "   deadlocks = \"deadlock detected\" errors in the server logs during the run (each costs >= deadlock_timeout, 1 s)"
+	printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %9s  %s\n' "rate/s" "sync" "links" "achieved" "zone" "rows" "p50" \
+		"p99" "max" "target" "" "deadlocks" "CPU% n1/n2/n3/pgbench/other"
 	for r in "${LAGROWS[@]}"; do
-		IFS='|' read -r rate sync topo tps n rows expect p50 p99 max cpu <<<"$r"
-		printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %s\n' "$rate" "$sync" "$topo" "$tps" "$n" \
+		IFS='|' read -r rate sync topo tps n rows expect p50 p99 max dl cpu <<<"$r"
+		printf '   %7s %5s %7s %9s %5s %7s %7s %7s %7s %7s  %-8s %9s  %s\n' "$rate" "$sync" "$topo" "$tps" "$n" \
 			"$rows$([ "$rows" != "$expect" ] && echo "/$expect")" "$p50" "$p99" "$max" "p99<=15" \
-			"$([ "$topo" = mesh ] && verdict "$p99" 15 le || echo "(diag)")" "$cpu"
+			"$([ "$topo" = mesh ] && verdict "$p99" 15 le || echo "(diag)")" "$dl" "$cpu"
 	done
 	echo
 	echo "3. Sustained write rate in zone1 with bounded lag in zone2 and zone3"
@@ -649,8 +673,10 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo "   reached = achieved >= 95% of the target (if not, node1 itself could not write faster: the CPUs were"
 	echo "   busy; the achieved rate is what counts).  \"direct\": only node2 <- node1 and node3 <- node1 pull (diagnostic);"
 	echo "   \"2 zones\": node3 cut off, node1 <-> node2 (the setup pglogical's 0.5-0.6 was measured in)"
-	printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %s\n' "step" "target" "achieved" "reached" "ratio" \
-		"drain z2/z3" "zone2 p99/max/end" "zone3 p99/max/end" "bounded" "CPU% n1/n2/n3/pgbench/other"
+	echo "   CPU columns: % of one CPU used by node1/node2/node3/pgbench+psql/other processes, and CPU us per write on"
+	echo "   node1/node2/node3"
+	printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %-19s %s\n' "step" "target" "achieved" "reached" "ratio" \
+		"drain z2/z3" "zone2 p99/max/end" "zone3 p99/max/end" "bounded" "CPU%" "us/write"
 	BEST=0
 	BEST_STEP=none
 	for r in "${STEPROWS[@]}"; do
@@ -664,12 +690,28 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 			BEST=$tps
 			BEST_STEP=$name
 		fi
-		printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %s\n' "$name" "$target" "$tps" "$reached" \
-			"$(fdiv "$tps" "$MAXREF" %.2f)" "$d2/$d3" "$p2/$m2/$e2" "$p3/$m3/$e3" "$ok" "$(cpu_short "$cpu")"
+		printf '   %-20s %7s %8s %7s %6s %13s %22s %22s %-8s %-19s %s\n' "$name" "$target" "$tps" "$reached" \
+			"$(fdiv "$tps" "$MAXREF" %.2f)" "$d2/$d3" "$p2/$m2/$e2" "$p3/$m3/$e3" "$ok" "$(cpu_short "$cpu")" \
+			"$(us_per_write "$cpu" "$tps")"
+		case $name in
+		unthrottled) U_MESH="$tps|$cpu" ;;
+		"unthrottled, direct") U_DIRECT="$tps|$cpu" ;;
+		"unthrottled, 2 zones") U_2Z="$tps|$cpu" ;;
+		esac
 	done
 	R=$(fdiv "$BEST" "$MAXREF" %.2f)
 	printf '   %-58s %9s tps = %s x single-node (step %s)  target >= 0.8  %s\n' \
 		"highest achieved rate with bounded lag, 3 zones (mesh)" "$BEST" "$R" "$BEST_STEP" "$(verdict "$R" 0.8 ge)"
+	# node1's CPU per write, alone and with each topology: on dedicated
+	# CPUs per zone, node1 could write at most (alone / with) of its max
+	n1us() { awk -v tps="${1%%|*}" '{ if (tps > 0) printf "%.1f", $1 * 1e4 / tps; else print "n/a" }' <<<"${1#*|}"; }
+	n1apply() { awk -v tps="${1%%|*}" '{ if (tps > 0) printf "%.1f/%.1f", $2 * 1e4 / tps, $3 * 1e4 / tps; else print "n/a" }' <<<"${1#*|}"; }
+	US0=$(n1us "$MAX_TPS|$MAX_CPU")
+	echo "   node1's CPU per write: ${US0} us alone; mesh $(n1us "${U_MESH:-0|}") us (apply of rows coming back/serving pulls:" \
+		"$(n1apply "${U_MESH:-0|}") us); 2 zones $(n1us "${U_2Z:-0|}") us; direct $(n1us "${U_DIRECT:-0|}") us."
+	echo "   With its own CPUs, node1 could then write at about $(fdiv "$US0" "$(n1us "${U_MESH:-0|}")" %.2f) (mesh)," \
+		"$(fdiv "$US0" "$(n1us "${U_2Z:-0|}")" %.2f) (2 zones), $(fdiv "$US0" "$(n1us "${U_DIRECT:-0|}")" %.2f) (direct) of its single-node"
+	echo "   rate (an estimate from the CPU figures; whether the followers keep up is a separate question)"
 	echo "   replication traffic over the part 3 steps: $TR_PUTS kv.put on node1; per put, the apply workers of the"
 	echo "   three nodes pulled $TR_PULLED rows, of which $TR_USEFUL changed something (the others: rows coming back"
 	echo "   to their origin, or reaching a node a second time through the other peer; merged as conflicts)"

@@ -253,9 +253,9 @@ CREATE FUNCTION kv.put(namespace text, key text, value jsonb,
                        expiry_policy text DEFAULT 'NO_EXPIRE')
 RETURNS text AS 'MODULE_PATHNAME', 'gkv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kv.put(namespace text, key text, value text, ttl_seconds bigint)
-RETURNS text AS 'MODULE_PATHNAME', 'gkv_put_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS text AS 'MODULE_PATHNAME', 'gkv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kv.put(namespace text, key text, value jsonb, ttl_seconds bigint)
-RETURNS text AS 'MODULE_PATHNAME', 'gkv_put_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS text AS 'MODULE_PATHNAME', 'gkv_put' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.put_if_version(namespace text, key text, value text,
                                   expected_version text,
@@ -285,9 +285,9 @@ CREATE FUNCTION kv.patch_numeric(namespace text, key text, offsets jsonb,
                                  expiry_policy text DEFAULT 'NO_EXPIRE')
 RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_patch_numeric' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kv.patch_numeric(namespace text, key text, offsets text, ttl_seconds bigint)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_patch_numeric_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_patch_numeric' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kv.patch_numeric(namespace text, key text, offsets jsonb, ttl_seconds bigint)
-RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_patch_numeric_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_patch_numeric' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.put_many(namespace text, keys text[], "values" jsonb[],
                             expiry_policy text DEFAULT 'NO_EXPIRE',
@@ -299,7 +299,7 @@ CREATE FUNCTION kv.put_many(namespace text, keys text[], "values" text[],
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_put_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION kv.put_many(namespace text, keys text[], "values" jsonb[], ttl_seconds bigint,
                             OUT key text, OUT result text)
-RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_put_many_ttl' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_put_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 CREATE FUNCTION kv.get_many(namespace text, keys text[], OUT key text, OUT value jsonb)
 RETURNS SETOF record AS 'MODULE_PATHNAME', 'gkv_get_many' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -15,6 +15,7 @@
 #include "globalkv.h"
 
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -165,6 +166,28 @@ DefineSettings(void)
 	MarkGUCPrefixReserved("globalkv");
 }
 
+/*
+ * GkvRegisterStaticWorker registers one of globalkv's background workers,
+ * started after recovery, connected to globalkv.database, restarted after
+ * restart_seconds if it dies.
+ */
+void
+GkvRegisterStaticWorker(const char *function, const char *name, const char *type,
+						int restart_seconds)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = restart_seconds;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	RegisterBackgroundWorker(&worker);
+}
+
 void
 _PG_init(void)
 {
@@ -182,6 +205,8 @@ _PG_init(void)
 	shmem_startup_hook = GkvShmemStartup;
 
 	GkvClockRegisterXactCallbacks();
-	GkvExpiryWorkerRegister();
-	GkvReplicationLauncherRegister();
+	GkvRegisterStaticWorker("GkvExpiryWorkerMain", "globalkv expiry worker",
+							"globalkv expiry", 10);
+	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",
+							"globalkv launcher", 5);
 }

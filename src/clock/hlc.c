@@ -84,10 +84,14 @@ static void GkvClockShmemExit(int code, Datum arg);
 /* this backend's published slot value, 0 when none (mirrors shared slot) */
 static uint64 MyInflightSeq = 0;
 
-static int
-ClockSlotCount(void)
+/*
+ * GkvProcSlotCount: one slot per PGPROC (pgprocno), including auxiliary
+ * processes and prepared-transaction dummies.  Valid once MaxBackends is
+ * known (from shmem_request_hook on).
+ */
+int
+GkvProcSlotCount(void)
 {
-	/* every PGPROC, including auxiliary processes and prepared-xact dummies */
 	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
 }
 
@@ -95,7 +99,7 @@ Size
 GkvClockShmemSize(void)
 {
 	return add_size(offsetof(GkvClockShared, inflight),
-					mul_size(sizeof(pg_atomic_uint64), ClockSlotCount()));
+					mul_size(sizeof(pg_atomic_uint64), GkvProcSlotCount()));
 }
 
 void
@@ -108,7 +112,7 @@ GkvClockShmemInit(void)
 	{
 		pg_atomic_init_u64(&ClockShared->clock, 0);
 		pg_atomic_init_u32(&ClockShared->initialized, 0);
-		ClockShared->nslots = ClockSlotCount();
+		ClockShared->nslots = GkvProcSlotCount();
 		for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
 			pg_atomic_init_u32(&ClockShared->waiters[i], 0);
 		for (int i = 0; i < ClockShared->nslots; i++)

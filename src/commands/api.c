@@ -165,6 +165,18 @@ ExpiryFromSeconds(int64 seconds)
 	return spec;
 }
 
+/*
+ * ExpiryArg reads the expiry argument of a call: an expiry policy name
+ * (text) or a TTL in seconds (bigint), whichever overload was called.
+ */
+static GkvExpirySpec
+ExpiryArg(FunctionCallInfo fcinfo, int argno)
+{
+	if (get_fn_expr_argtype(fcinfo->flinfo, argno) == INT8OID)
+		return ExpiryFromSeconds(PG_GETARG_INT64(argno));
+	return ExpiryFromPolicy(PG_GETARG_TEXT_PP(argno));
+}
+
 static text *
 VersionToText(GkvVersion v)
 {
@@ -343,19 +355,19 @@ DocumentArg(FunctionCallInfo fcinfo, int argno)
  */
 
 PG_FUNCTION_INFO_V1(gkv_put);
-PG_FUNCTION_INFO_V1(gkv_put_ttl);
 PG_FUNCTION_INFO_V1(gkv_put_if_version);
 PG_FUNCTION_INFO_V1(gkv_get);
 PG_FUNCTION_INFO_V1(gkv_get_versioned);
 PG_FUNCTION_INFO_V1(gkv_delete);
 PG_FUNCTION_INFO_V1(gkv_patch_numeric);
-PG_FUNCTION_INFO_V1(gkv_patch_numeric_ttl);
 PG_FUNCTION_INFO_V1(gkv_put_many);
-PG_FUNCTION_INFO_V1(gkv_put_many_ttl);
 PG_FUNCTION_INFO_V1(gkv_get_many);
 PG_FUNCTION_INFO_V1(gkv_key_shard);
 
-/* kv.put(namespace, key, value, expiry_policy) -> INSERT|UPDATE|CONFLICT */
+/*
+ * kv.put(namespace, key, value, expiry_policy | ttl_seconds)
+ *	-> INSERT | UPDATE | CONFLICT
+ */
 Datum
 gkv_put(PG_FUNCTION_ARGS)
 {
@@ -372,28 +384,7 @@ gkv_put(PG_FUNCTION_ARGS)
 	GkvCheckKey(key);
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
-	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
-	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none));
-}
-
-/* kv.put(namespace, key, value, ttl_seconds) */
-Datum
-gkv_put_ttl(PG_FUNCTION_ARGS)
-{
-	text	   *ns,
-			   *key;
-	Jsonb	   *doc;
-	GkvExpirySpec expiry;
-	GkvVersion	none = {0, 0};
-
-	REQUIRE_ARGS(4);
-	ns = PG_GETARG_TEXT_PP(0);
-	key = PG_GETARG_TEXT_PP(1);
-	GkvRequireNamespace(ns);
-	GkvCheckKey(key);
-	doc = DocumentArg(fcinfo, 2);
-	GkvCheckDocument(doc);
-	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
+	expiry = ExpiryArg(fcinfo, 3);
 	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none));
 }
 
@@ -513,49 +504,30 @@ gkv_delete(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(r == GKV_WRITE_UPDATE);
 }
 
-static Datum
-PatchCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
+/* kv.patch_numeric(namespace, key, offsets, expiry_policy | ttl_seconds) -> new document */
+Datum
+gkv_patch_numeric(PG_FUNCTION_ARGS)
 {
-	text	   *ns = PG_GETARG_TEXT_PP(0);
-	text	   *key = PG_GETARG_TEXT_PP(1);
+	text	   *ns,
+			   *key;
 	PatchOp		op;
 	GkvDocState final_state;
 	GkvWriteResult r;
 
+	REQUIRE_ARGS(4);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	CheckCall(ns, key, NULL);
+	op.expiry = ExpiryArg(fcinfo, 3);
 	op.offsets = get_fn_expr_argtype(fcinfo->flinfo, 2) == JSONBOID ?
 		PG_GETARG_JSONB_P(2) :
 		ParseJsonText(PG_GETARG_TEXT_PP(2), ERRCODE_GKV_INVALID_OFFSET, "offsets");
 	GkvValidateOffsets(op.offsets);
-	op.expiry = expiry;
 	r = WriteOne(ns, key, BuildPatch, &op, &final_state);
 	CountWrite(GKV_STAT_PATCHES, r);
 	if (final_state.value == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(final_state.value);
-}
-
-/* kv.patch_numeric(namespace, key, offsets, expiry_policy) -> new document */
-Datum
-gkv_patch_numeric(PG_FUNCTION_ARGS)
-{
-	GkvExpirySpec expiry;
-
-	REQUIRE_ARGS(4);
-	CheckCall(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), NULL);
-	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
-	return PatchCommon(fcinfo, expiry);
-}
-
-/* kv.patch_numeric(namespace, key, offsets, ttl_seconds) */
-Datum
-gkv_patch_numeric_ttl(PG_FUNCTION_ARGS)
-{
-	GkvExpirySpec expiry;
-
-	REQUIRE_ARGS(4);
-	CheckCall(PG_GETARG_TEXT_PP(0), PG_GETARG_TEXT_PP(1), NULL);
-	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
-	return PatchCommon(fcinfo, expiry);
 }
 
 /* ----------------------------------------------------------------
@@ -574,14 +546,18 @@ DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nul
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 
-static Datum
-PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
+/*
+ * kv.put_many(namespace, keys[], values[], expiry_policy | ttl_seconds)
+ *	-> (key, result) per key, in order
+ */
+Datum
+gkv_put_many(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *ns = PG_GETARG_TEXT_PP(0);
-	ArrayType  *keys_arr = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *vals_arr = PG_GETARG_ARRAYTYPE_P(2);
-	bool		values_are_jsonb = ARR_ELEMTYPE(vals_arr) == JSONBOID;
+	text	   *ns;
+	ArrayType  *keys_arr;
+	ArrayType  *vals_arr;
+	bool		values_are_jsonb;
 	Datum	   *keys,
 			   *vals;
 	bool	   *key_nulls,
@@ -593,7 +569,15 @@ PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
 	int			nshards;
 	MemoryContext rowcxt,
 				oldcxt;
+	GkvExpirySpec expiry;
 
+	REQUIRE_ARGS(4);
+	ns = PG_GETARG_TEXT_PP(0);
+	keys_arr = PG_GETARG_ARRAYTYPE_P(1);
+	vals_arr = PG_GETARG_ARRAYTYPE_P(2);
+	values_are_jsonb = ARR_ELEMTYPE(vals_arr) == JSONBOID;
+	GkvRequireNamespace(ns);
+	expiry = ExpiryArg(fcinfo, 3);
 	DeconstructTextArray(keys_arr, "keys", &keys, &key_nulls, &nkeys);
 	DeconstructTextArray(vals_arr, "values", &vals, &val_nulls, &nvals);
 	if (nkeys != nvals)
@@ -657,30 +641,6 @@ PutManyCommon(FunctionCallInfo fcinfo, GkvExpirySpec expiry)
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
 	return (Datum) 0;
-}
-
-/* kv.put_many(namespace, keys[], values[], expiry_policy) -> (key, result) */
-Datum
-gkv_put_many(PG_FUNCTION_ARGS)
-{
-	GkvExpirySpec expiry;
-
-	REQUIRE_ARGS(4);
-	GkvRequireNamespace(PG_GETARG_TEXT_PP(0));
-	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(3));
-	return PutManyCommon(fcinfo, expiry);
-}
-
-/* kv.put_many(namespace, keys[], values[], ttl_seconds) */
-Datum
-gkv_put_many_ttl(PG_FUNCTION_ARGS)
-{
-	GkvExpirySpec expiry;
-
-	REQUIRE_ARGS(4);
-	GkvRequireNamespace(PG_GETARG_TEXT_PP(0));
-	expiry = ExpiryFromSeconds(PG_GETARG_INT64(3));
-	return PutManyCommon(fcinfo, expiry);
 }
 
 /* kv.get_many(namespace, keys[]) -> (key, value), in the order of keys */

@@ -37,22 +37,6 @@
 
 #define EXPIRY_LOG_EVERY_MS (60 * 1000)
 
-void
-GkvExpiryWorkerRegister(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "GkvExpiryWorkerMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "globalkv expiry worker");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "globalkv expiry");
-	RegisterBackgroundWorker(&worker);
-}
-
 /*
  * ExpiryPass removes up to 'budget' expired rows across all shards and
  * returns how many it removed.  Runs in its own transaction.

@@ -93,6 +93,7 @@ GkvVersionCompare(GkvVersion a, GkvVersion b)
 	return 0;
 }
 
+extern int	GkvProcSlotCount(void);
 extern Size GkvClockShmemSize(void);
 extern void GkvClockShmemInit(void);
 extern uint64 GkvClockNow(void);
@@ -260,7 +261,6 @@ extern int64 GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot,
 extern bool GkvPeerNeedsResync(int32 peer_node_id);
 extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
 							GkvVersion version);
-extern void GkvReplicationLauncherRegister(void);
 extern PGDLLEXPORT void GkvReplicationLauncherMain(Datum main_arg);
 extern PGDLLEXPORT void GkvApplyWorkerMain(Datum main_arg);
 extern Size GkvPeerStatusShmemSize(void);
@@ -298,7 +298,8 @@ extern uint64 GkvStatsTotal(GkvStatCounter counter);
  * Expiry worker (src/expiry/expiry_worker.c)
  * ----------------------------------------------------------------
  */
-extern void GkvExpiryWorkerRegister(void);
+extern void GkvRegisterStaticWorker(const char *function, const char *name,
+									const char *type, int restart_seconds);
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);
 
 /* ----------------------------------------------------------------

@@ -34,16 +34,10 @@ typedef struct GkvBackendStats
 static GkvBackendStats *StatsShared = NULL;
 static int	StatsSlots = 0;
 
-static int
-StatsSlotCount(void)
-{
-	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
-}
-
 Size
 GkvStatsShmemSize(void)
 {
-	return mul_size(sizeof(GkvBackendStats), StatsSlotCount());
+	return mul_size(sizeof(GkvBackendStats), GkvProcSlotCount());
 }
 
 void
@@ -51,7 +45,7 @@ GkvStatsShmemInit(void)
 {
 	bool		found;
 
-	StatsSlots = StatsSlotCount();
+	StatsSlots = GkvProcSlotCount();
 	StatsShared = ShmemInitStruct("globalkv stats", GkvStatsShmemSize(), &found);
 	if (!found)
 	{

@@ -47,22 +47,6 @@ typedef struct LaunchedWorker
 static LaunchedWorker Workers[LAUNCHER_MAX_PEERS];
 static int	NumWorkers = 0;
 
-void
-GkvReplicationLauncherRegister(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 5;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "GkvReplicationLauncherMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "globalkv replication launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "globalkv launcher");
-	RegisterBackgroundWorker(&worker);
-}
-
 /*
  * WantedPeers fills ids[] with the peers this node should pull from; -1
  * when globalkv is not installed in the database (yet).

@@ -546,9 +546,41 @@ DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nul
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 
+/* a batch element, for writing in (shard, key) order */
+typedef struct BatchItem
+{
+	int			index;			/* position in the caller's arrays */
+	int			shard;
+	text	   *key;
+} BatchItem;
+
+static int
+BatchItemCompare(const void *a, const void *b)
+{
+	const BatchItem *x = (const BatchItem *) a;
+	const BatchItem *y = (const BatchItem *) b;
+	int			lx = VARSIZE_ANY_EXHDR(x->key),
+				ly = VARSIZE_ANY_EXHDR(y->key);
+	int			c;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	c = memcmp(VARDATA_ANY(x->key), VARDATA_ANY(y->key), Min(lx, ly));
+	if (c != 0)
+		return c;
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	/* the same key twice: the caller's order decides (the later one wins) */
+	return (x->index > y->index) - (x->index < y->index);
+}
+
 /*
  * kv.put_many(namespace, keys[], values[], expiry_policy | ttl_seconds)
- *	-> (key, result) per key, in order
+ *	-> (key, result) per key, in the caller's order
+ *
+ * Keys are written in (shard, key) order: neighbouring keys share index
+ * pages, and two concurrent batches always lock rows in the same order, so
+ * they cannot deadlock each other.
  */
 Datum
 gkv_put_many(PG_FUNCTION_ARGS)
@@ -567,6 +599,8 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	Jsonb	  **docs;
 	GkvShardWriter **writers;
 	int			nshards;
+	BatchItem  *items;
+	GkvWriteResult *results;
 	MemoryContext rowcxt,
 				oldcxt;
 	GkvExpirySpec expiry;
@@ -607,39 +641,53 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	nshards = GkvShardCount();
 	writers = palloc0(sizeof(GkvShardWriter *) * nshards);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
-								   ALLOCSET_DEFAULT_SIZES);
+	items = palloc(sizeof(BatchItem) * (nkeys + 1));
+	results = palloc(sizeof(GkvWriteResult) * (nkeys + 1));
 	for (int i = 0; i < nkeys; i++)
 	{
-		text	   *key = DatumGetTextPP(keys[i]);
-		int			shard = GkvShardOfKey(ns, key);
+		items[i].index = i;
+		items[i].key = DatumGetTextPP(keys[i]);
+		items[i].shard = GkvShardOfKey(ns, items[i].key);
+	}
+	qsort(items, nkeys, sizeof(BatchItem), BatchItemCompare);
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
+								   ALLOCSET_DEFAULT_SIZES);
+	for (int n = 0; n < nkeys; n++)
+	{
+		BatchItem  *item = &items[n];
 		PutOp		op;
-		GkvWriteResult r;
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
 
 		CHECK_FOR_INTERRUPTS();
-		if (writers[shard] == NULL)
+		if (writers[item->shard] == NULL)
 		{
-			writers[shard] = GkvShardWriterOpen(shard);
+			writers[item->shard] = GkvShardWriterOpen(item->shard);
 			/* a drop_namespace may have committed while we waited */
 			GkvRequireNamespace(ns);
 		}
-		op.value = docs[i];
+		op.value = docs[item->index];
 		op.expiry = expiry;
 		op.cas = GKV_CAS_NONE;
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		r = GkvShardWrite(writers[shard], ns, key, BuildPut, &op, NULL);
+		results[item->index] = GkvShardWrite(writers[item->shard], ns, item->key,
+											 BuildPut, &op, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
-		CountWrite(GKV_STAT_PUTS, r);
-		values[0] = PointerGetDatum(key);
-		values[1] = PointerGetDatum(cstring_to_text(GkvWriteResultName(r)));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		CountWrite(GKV_STAT_PUTS, results[item->index]);
 	}
 	for (int s = 0; s < nshards; s++)
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = keys[i];
+		values[1] = PointerGetDatum(cstring_to_text(GkvWriteResultName(results[i])));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 

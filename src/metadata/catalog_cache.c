@@ -29,6 +29,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #define GKV_NAME_MAX 64			/* namespace and policy names: < 64 bytes */
@@ -129,6 +130,13 @@ LoadCatalog(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	/*
+	 * Read the catalog as committed now, not as of the statement's (or the
+	 * transaction's) snapshot: a reload is triggered precisely because a
+	 * change committed after it, e.g. a drop_namespace a writer waited for.
+	 */
+	PushActiveSnapshot(GetLatestSnapshot());
+
 	PG_TRY();
 	{
 		MemoryContext prev = CatalogContext;
@@ -222,6 +230,7 @@ LoadCatalog(void)
 	}
 	PG_END_TRY();
 
+	PopActiveSnapshot();
 	SPI_finish();
 	CatalogValid = true;
 }

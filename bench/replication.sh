@@ -157,7 +157,7 @@ ports_free() { ! port_in_use "$1" && ! port_in_use $(($1 + 1)) && ! port_in_use 
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 PORT=
-for attempt in 1 2 3 4; do
+for _ in 1 2 3 4; do
 	if [ -n "${BENCH_PORT:-}" ]; then
 		p=$BENCH_PORT
 	else
@@ -181,7 +181,7 @@ done
 [ -n "$PORT" ] || { echo "replication bench: could not create the parade" >&2; exit 1; }
 
 port_of() { echo $((PORT + $1 - 1)); }
-export PGOPTIONS="-c statement_timeout=400s"
+export PGOPTIONS="-c statement_timeout=400s" PGCONNECT_TIMEOUT=10
 q() { # q NODE SQL...: run SQL on a node, unaligned output
 	local n=$1
 	shift
@@ -342,12 +342,24 @@ cpu_long() {
 
 DETAILS=$WORK/details.txt
 : >"$DETAILS"
+# vacuum_all: VACUUM every node at once (before each pgbench run, so that
+# no run inherits the dead rows of the one before, and autovacuum has
+# less reason to start during a run)
+vacuum_all() {
+	local n p pids=()
+	for n in 1 2 3; do
+		qc "$n" "VACUUM" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p"; done
+}
 # pgbench_run NAME PGBENCH-ARGS...: runs pgbench against node1 with
 # repl_put.sql; sets TPS, PGB_FAILED, CPU_LINE (cpu_report) and T_A, T_B
 # (unix ms just before and after).
 pgbench_run() {
 	local name=$1 out rc=0 c0 c1
 	shift
+	[ "${NOVACUUM:-0}" = 1 ] || vacuum_all
 	c0=$(cpu_now)
 	T_A=$(nowms)
 	out=$(timeout $((SECS + 120)) "$PGBIN/pgbench" -h "$DIR" -p "$PORT" -U postgres -n -M prepared \
@@ -461,12 +473,8 @@ LINKS="1:2,3 2:1,3 3:1,2"
 quiesce 300
 DL_PART1=$(deadlocks)
 log "part 1 done (apply deadlocks so far: $DL_PART1); VACUUM ANALYZE on every node"
-VACPIDS=()
-for n in 1 2 3; do
-	qc "$n" "VACUUM ANALYZE" &
-	VACPIDS+=($!)
-done
-for p in "${VACPIDS[@]}"; do wait "$p"; done
+for n in 1 2 3; do qc "$n" "ANALYZE"; done
+vacuum_all
 quiesce 60
 
 # ---------------------------------------------------------------------------
@@ -527,6 +535,7 @@ declare -a STEPROWS=()
 step() {
 	local name=$1 s1 d n sp=() row drains="" lags=""
 	shift
+	vacuum_all
 	if [ "${SAMPLE:-0}" = 1 ]; then
 		# what the backends and apply workers wait for, sampled every 50 ms
 		for n in 1 2 3; do
@@ -534,7 +543,7 @@ step() {
 			sp+=($!)
 		done
 	fi
-	pgbench_run "$name" "$@"
+	NOVACUUM=1 pgbench_run "$name" "$@"
 	if [ "${SAMPLE:-0}" = 1 ]; then
 		for n in "${sp[@]}"; do wait "$n"; done
 		{
@@ -635,6 +644,7 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo "PostgreSQL $PGVER, $NCPU CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "one local 3-zone parade (all nodes share the machine's CPUs): shared_buffers=1GB," \
 		"synchronous_commit=off unless noted, replication_batch_rows=$BATCH_ROWS, replication_wait=$REPL_WAIT;"
+	echo "VACUUM on every node before every pgbench run;"
 	echo "pgbench over the unix socket, -M prepared -c $CLIENTS -j 2 -T $SECS, bench/repl_put.sql:" \
 		"kv.put of 150-byte documents over $ROWS preloaded keys, uniform random"
 	echo
@@ -648,6 +658,7 @@ DIRTY=$(git -C "$HERE/.." status --porcelain -- src sql 2>/dev/null | wc -l)
 	printf '   %-58s %9s docs/s\n' "bulk load into node1 (kv.put_many x $CHUNK, not replicated)" "$LOAD_RATE"
 	printf '   %-58s %9s rows/s (%s s; pulled %s rows from node1, %s from node2)\n' \
 		"node3 then pulls the same rows from node1 and node2 at once" "$CATCHUP3_RATE" "$CATCHUP3_TOTAL" "$P1A" "$P1C"
+	printf '   %-58s %s\n' "CPU meanwhile" "$(cpu_long "$CATCHUP3_CPU")"
 	echo
 	echo "2. Lag from a write in zone1 to the row stored in zone2 / zone3, per row: (seq >> 16) - write time"
 	echo "   (ms, 1 ms resolution; write time = clock_timestamp() in the writing statement on node1)"

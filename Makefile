@@ -47,7 +47,7 @@ ISOLATION_OPTS = --inputdir=test/isolation --outputdir=test/isolation/output \
 ISOLATION = $(shell sed -n 's/^test: //p' test/isolation/schedule)
 
 # no LLVM bitcode: nothing here benefits from JIT inlining, and it needs clang
-with_llvm = no
+override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

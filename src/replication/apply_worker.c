@@ -266,6 +266,45 @@ CheckClockSkew(uint64 remote_hlc)
 	}
 }
 
+/* a document row of a pull result, for applying in (shard, key) order */
+typedef struct ApplyItem
+{
+	int			row;
+	int			shard;
+	text	   *ns;
+	text	   *key;
+} ApplyItem;
+
+/* byte order, as the "C" collation of the primary key sorts */
+static int
+TextByteCompare(text *a, text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a),
+				lb = VARSIZE_ANY_EXHDR(b);
+	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	if (c != 0)
+		return c;
+	return (la > lb) - (la < lb);
+}
+
+static int
+ApplyItemCompare(const void *a, const void *b)
+{
+	const ApplyItem *x = (const ApplyItem *) a;
+	const ApplyItem *y = (const ApplyItem *) b;
+	int			c;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	c = TextByteCompare(x->ns, y->ns);
+	if (c == 0)
+		c = TextByteCompare(x->key, y->key);
+	if (c != 0)
+		return c;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
 /*
  * ApplyBatch applies one pull result in one transaction, cursors included.
  * Returns the number of document and catalog rows in it.
@@ -277,6 +316,8 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	int			ndata = 0;
 	GkvShardWriter **writers;
 	MemoryContext rowcxt;
+	ApplyItem  *items;
+	int			nitems = 0;
 	int			ret;
 
 	*horizon_out = 0;
@@ -304,10 +345,16 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv apply row",
 								   ALLOCSET_DEFAULT_SIZES);
 
+	/*
+	 * First pass: cursor rows and catalog rows, and the document rows to
+	 * apply.  Documents are then applied in (shard, key) order -- the order
+	 * kv.put_many uses too -- so apply workers pulling from different peers
+	 * lock rows in one global order and never deadlock each other.
+	 */
+	items = palloc(sizeof(ApplyItem) * (nrows + 1));
 	for (int r = 0; r < nrows; r++)
 	{
 		int32		shard = GetInt4(res, r, 0);
-		MemoryContext old;
 
 		if (PQgetisnull(res, r, 2))
 		{
@@ -323,57 +370,62 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			}
 			continue;
 		}
-
 		ndata++;
-		old = MemoryContextSwitchTo(rowcxt);
+		if (shard == GKV_CATALOG_SHARD)
 		{
+			MemoryContext old = MemoryContextSwitchTo(rowcxt);
 			GkvVersion	version;
+			Jsonb	   *value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
 
 			version.hlc = (uint64) GetInt8(res, r, 4);
 			version.origin = GetInt4(res, r, 5);
 			CheckClockSkew(version.hlc);
-
-			if (shard == GKV_CATALOG_SHARD)
-			{
-				char	   *table = PQgetvalue(res, r, 1);
-				char	   *key = PQgetvalue(res, r, 2);
-				Jsonb	   *value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
-
-				if (!GkvCatalogApply(table, key, value, version))
-					(*conflicts)++;
-			}
-			else
-			{
-				text	   *ns = cstring_to_text_with_len(PQgetvalue(res, r, 1), PQgetlength(res, r, 1));
-				text	   *key = cstring_to_text_with_len(PQgetvalue(res, r, 2), PQgetlength(res, r, 2));
-				GkvDocState incoming;
-				int			local_shard = GkvShardOfKey(ns, key);
-
-				incoming.value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
-				incoming.version = version;
-				incoming.has_expiry = !PQgetisnull(res, r, 6);
-				incoming.expires_at = incoming.has_expiry ? (TimestampTz) GetInt8(res, r, 6) : 0;
-				if (PQgetisnull(res, r, 7))
-					incoming.crdt = NULL;
-				else
-				{
-					int			len = PQgetlength(res, r, 7);
-					bytea	   *b = palloc(len + VARHDRSZ);
-
-					SET_VARSIZE(b, len + VARHDRSZ);
-					memcpy(VARDATA(b), PQgetvalue(res, r, 7), len);
-					incoming.crdt = GkvCounterStateDeserialize(b);
-				}
-				MemoryContextSwitchTo(old);
-				if (writers[local_shard] == NULL)
-					writers[local_shard] = GkvShardWriterOpen(local_shard);
-				MemoryContextSwitchTo(rowcxt);
-				if (GkvApplyRemoteState(writers[local_shard], ns, key, &incoming)
-					== GKV_WRITE_CONFLICT)
-					(*conflicts)++;
-			}
+			if (!GkvCatalogApply(PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), value, version))
+				(*conflicts)++;
 			(*applied)++;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(rowcxt);
+			continue;
 		}
+		items[nitems].row = r;
+		items[nitems].ns = cstring_to_text_with_len(PQgetvalue(res, r, 1), PQgetlength(res, r, 1));
+		items[nitems].key = cstring_to_text_with_len(PQgetvalue(res, r, 2), PQgetlength(res, r, 2));
+		items[nitems].shard = GkvShardOfKey(items[nitems].ns, items[nitems].key);
+		nitems++;
+	}
+	qsort(items, nitems, sizeof(ApplyItem), ApplyItemCompare);
+
+	for (int n = 0; n < nitems; n++)
+	{
+		ApplyItem  *item = &items[n];
+		int			r = item->row;
+		GkvDocState incoming;
+		MemoryContext old;
+
+		if (writers[item->shard] == NULL)
+			writers[item->shard] = GkvShardWriterOpen(item->shard);
+		old = MemoryContextSwitchTo(rowcxt);
+		incoming.version.hlc = (uint64) GetInt8(res, r, 4);
+		incoming.version.origin = GetInt4(res, r, 5);
+		CheckClockSkew(incoming.version.hlc);
+		incoming.value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
+		incoming.has_expiry = !PQgetisnull(res, r, 6);
+		incoming.expires_at = incoming.has_expiry ? (TimestampTz) GetInt8(res, r, 6) : 0;
+		if (PQgetisnull(res, r, 7))
+			incoming.crdt = NULL;
+		else
+		{
+			int			len = PQgetlength(res, r, 7);
+			bytea	   *b = palloc(len + VARHDRSZ);
+
+			SET_VARSIZE(b, len + VARHDRSZ);
+			memcpy(VARDATA(b), PQgetvalue(res, r, 7), len);
+			incoming.crdt = GkvCounterStateDeserialize(b);
+		}
+		if (GkvApplyRemoteState(writers[item->shard], item->ns, item->key, &incoming)
+			== GKV_WRITE_CONFLICT)
+			(*conflicts)++;
+		(*applied)++;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(rowcxt);
 	}

@@ -34,16 +34,21 @@ is( $node->safe_psql('postgres',
 
 # 2. the clock starts past the greatest stored seq, even one far ahead of
 # the wall clock (a restored backup from a host whose clock ran fast)
+$node->safe_psql('postgres', q{SELECT kv.put('c', 'k1', '{"v": 1}')});
 my $future_hlc = $node->safe_psql('postgres',
 	q{SELECT ((extract(epoch FROM timestamptz '2100-01-01') * 1000)::bigint << 16)});
 $node->safe_psql('postgres', qq{
 	DO \$\$
-	DECLARE t text;
+	DECLARE t text; n bigint;
 	BEGIN
 	    SELECT table_name INTO t FROM globalkv.shards
 	     WHERE shard_id = (kv.key_shard('c', 'k1')).shard;
 	    EXECUTE format('UPDATE globalkv_data.%I SET seq = $future_hlc
 	                     WHERE namespace = ''c'' AND key = ''k1''', t);
+	    GET DIAGNOSTICS n = ROW_COUNT;
+	    IF n <> 1 THEN
+	        RAISE EXCEPTION 'k1 not found';
+	    END IF;
 	END
 	\$\$});
 $node->restart;

@@ -14,6 +14,7 @@
  */
 #include "globalkv.h"
 
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
@@ -186,6 +187,17 @@ GkvRegisterStaticWorker(const char *function, const char *name, const char *type
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * GkvExtensionInstalled: has CREATE EXTENSION globalkv run in the current
+ * database?  Background workers ask before touching the catalog.  Needs a
+ * transaction.
+ */
+bool
+GkvExtensionInstalled(void)
+{
+	return OidIsValid(get_extension_oid("globalkv", true));
 }
 
 void

@@ -55,9 +55,7 @@ ExpiryPass(int64 budget)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	ret = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
-					  true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed == 0)
+	if (!GkvExtensionInstalled())
 	{
 		/* not created (yet) in this database: nothing to do */
 		SPI_finish();
@@ -121,8 +119,7 @@ PurgeTombstones(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
-					true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	if (GkvExtensionInstalled())
 	{
 		bool		isnull;
 

@@ -298,6 +298,7 @@ extern uint64 GkvStatsTotal(GkvStatCounter counter);
  * Expiry worker (src/expiry/expiry_worker.c)
  * ----------------------------------------------------------------
  */
+extern bool GkvExtensionInstalled(void);
 extern void GkvRegisterStaticWorker(const char *function, const char *name,
 									const char *type, int restart_seconds);
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);

@@ -61,8 +61,7 @@ WantedPeers(int32 *ids, int max)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
-					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+	if (!GkvExtensionInstalled())
 		n = -1;
 	else if (SPI_execute("SELECT node_id FROM globalkv.nodes"
 						 " WHERE NOT dropped AND node_id <> (SELECT node_id FROM globalkv.node)"
@@ -174,17 +173,10 @@ Reconcile(void)
 static void
 InitClockAtStartup(void)
 {
-	bool		installed;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	installed = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'globalkv'",
-							true, 1) == SPI_OK_SELECT && SPI_processed == 1;
-	SPI_finish();
-	if (installed)
+	if (GkvExtensionInstalled())
 		GkvClockEnsureInitialized();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -155,7 +155,8 @@ CREATE FUNCTION globalkv.stamp() RETURNS bigint
 
 -- create_shard_table creates one shard's table; the column order is fixed
 -- by src/include/globalkv.h (Anum_shard_*).
-CREATE FUNCTION globalkv.create_shard_table(p_shard_id integer, p_shard_count integer)
+CREATE FUNCTION globalkv.create_shard_table(p_shard_id integer, p_shard_count integer,
+                                            p_in_create_extension boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -183,12 +184,10 @@ BEGIN
             ceil(p_shard_id * 4294967296.0 / p_shard_count)::bigint,
             ceil((p_shard_id + 1) * 4294967296.0 / p_shard_count)::bigint - 1);
     -- tables created by CREATE EXTENSION belong to it: have pg_dump dump
-    -- their rows (outside CREATE EXTENSION this raises, and is not needed)
-    BEGIN
+    -- their rows (tables created later are ordinary tables, dumped anyway)
+    IF p_in_create_extension THEN
         PERFORM pg_catalog.pg_extension_config_dump(format('globalkv_data.%I', tname)::regclass, '');
-    EXCEPTION WHEN object_not_in_prerequisite_state THEN
-        NULL;
-    END;
+    END IF;
 END
 $fn$;
 
@@ -238,7 +237,7 @@ BEGIN
 END
 $fn$;
 
-SELECT globalkv.create_shard_table(i, 16) FROM generate_series(0, 15) AS i;
+SELECT globalkv.create_shard_table(i, 16, true) FROM generate_series(0, 15) AS i;
 
 -- ---------------------------------------------------------------------
 -- The document API (src/commands/api.c).  Reads and writes act on the

@@ -10,6 +10,13 @@ use Test::More;
 use GkvTest;
 
 my $node = new_node('concurrency');
+
+# this node runs on 4 shards: kv.init_shards works on an empty node
+is($node->safe_psql('postgres', q{SELECT kv.init_shards(4)}), '4', 'init_shards on an empty node');
+is($node->safe_psql('postgres', q{SELECT shard_count FROM kv.node}), '4', 'the node now has 4 shards');
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM pg_tables WHERE schemaname = 'globalkv_data'}),
+	'4', 'exactly 4 shard tables remain');
 $node->safe_psql('postgres', q{SELECT kv.create_namespace('cc')});
 
 # 1. counters: 8 clients x 300 transactions, each adds 1 to a random field
@@ -56,6 +63,13 @@ my ($puts, $patches, $deletes) = split /\|/,
 cmp_ok($puts, '>=', 2400, 'stats counted the puts');
 cmp_ok($patches, '>=', 2400, 'stats counted the patches');
 cmp_ok($deletes, '>=', 2400, 'stats counted the deletes');
+
+is( $node->safe_psql('postgres',
+		q{SELECT count(*) FROM globalkv.shard_rows() WHERE shard_id <> (kv.key_shard(namespace, key)).shard}),
+	'0', 'every row is in the shard its hash selects among 4');
+is( $node->safe_psql('postgres',
+		q{SELECT count(DISTINCT shard_id) FROM globalkv.shard_rows()}),
+	'4', 'rows spread over all 4 shards');
 
 $node->stop;
 done_testing();

@@ -14,13 +14,16 @@
  */
 #include "globalkv.h"
 
+#include "access/xact.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/snapmgr.h"
 
 PG_MODULE_MAGIC;
 
@@ -168,6 +171,47 @@ DefineSettings(void)
 }
 
 /*
+ * GkvWorkerTransactionBegin starts a background worker's unit of work: a
+ * transaction, an active snapshot and an SPI connection.
+ * GkvWorkerTransactionEnd ends all three and commits.
+ */
+void
+GkvWorkerTransactionBegin(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+void
+GkvWorkerTransactionEnd(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * GkvFillWorker fills a globalkv background worker's description: started
+ * after recovery, connected to globalkv.database.
+ */
+void
+GkvFillWorker(BackgroundWorker *worker, const char *function, const char *name,
+			  const char *type, int restart_seconds)
+{
+	memset(worker, 0, sizeof(*worker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = restart_seconds;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "globalkv");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+}
+
+/*
  * GkvRegisterStaticWorker registers one of globalkv's background workers,
  * started after recovery, connected to globalkv.database, restarted after
  * restart_seconds if it dies.
@@ -178,14 +222,7 @@ GkvRegisterStaticWorker(const char *function, const char *name, const char *type
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = restart_seconds;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	GkvFillWorker(&worker, function, name, type, restart_seconds);
 	RegisterBackgroundWorker(&worker);
 }
 

@@ -49,18 +49,12 @@ ExpiryPass(int64 budget)
 	uint64		nshards;
 	char	  **tables;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GkvWorkerTransactionBegin();
 
 	if (!GkvExtensionInstalled())
 	{
 		/* not created (yet) in this database: nothing to do */
-		SPI_finish();
-		PopActiveSnapshot();
-		CommitTransactionCommand();
+		GkvWorkerTransactionEnd();
 		return 0;
 	}
 
@@ -95,9 +89,7 @@ ExpiryPass(int64 budget)
 		pfree(sql.data);
 	}
 
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	if (removed > 0)
 		GkvStatsAdd(GKV_STAT_EXPIRED_ROWS, (uint64) removed);
 	return removed;
@@ -114,11 +106,7 @@ PurgeTombstones(void)
 	int64		purged = 0;
 	char		sql[128];
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GkvWorkerTransactionBegin();
 	if (GkvExtensionInstalled())
 	{
 		bool		isnull;
@@ -130,9 +118,7 @@ PurgeTombstones(void)
 		purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 											 1, &isnull));
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	if (purged > 0)
 		GkvStatsAdd(GKV_STAT_PURGED_TOMBSTONES, (uint64) purged);
 	return purged;

@@ -299,6 +299,11 @@ extern uint64 GkvStatsTotal(GkvStatCounter counter);
  * ----------------------------------------------------------------
  */
 extern bool GkvExtensionInstalled(void);
+extern void GkvWorkerTransactionBegin(void);
+extern void GkvWorkerTransactionEnd(void);
+struct BackgroundWorker;
+extern void GkvFillWorker(struct BackgroundWorker *worker, const char *function,
+						  const char *name, const char *type, int restart_seconds);
 extern void GkvRegisterStaticWorker(const char *function, const char *name,
 									const char *type, int restart_seconds);
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);

@@ -108,10 +108,7 @@ LoadPeer(void)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(PeerId)};
 
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GkvWorkerTransactionBegin();
 	ret = SPI_execute_with_args(
 								"SELECT node_name, conninfo FROM globalkv.nodes"
 								" WHERE node_id = $1 AND NOT dropped"
@@ -179,9 +176,7 @@ LoadPeer(void)
 												   SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	LastLoad = GetCurrentTimestamp();
 	return found;
 }
@@ -456,9 +451,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		if (ret != SPI_OK_INSERT)
 			elog(ERROR, "could not store the replication cursor");
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	for (int i = 0; i <= NumShards; i++)
 		CursorDirty[i] = false;
 	if (*applied > 0)
@@ -496,16 +489,11 @@ FinishResync(void)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(PeerId)};
 
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GkvWorkerTransactionBegin();
 	if (SPI_execute_with_args("UPDATE globalkv.peer_cursors SET full_resync = false WHERE peer_node_id = $1",
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not finish the resync");
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	Resyncing = false;
 	elog(LOG, "globalkv: full resync from node \"%s\" complete", PeerName);
 	LastAck = 0;				/* tell the peer at once */

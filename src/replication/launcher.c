@@ -56,11 +56,7 @@ WantedPeers(int32 *ids, int max)
 {
 	int			n = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	GkvWorkerTransactionBegin();
 	if (!GkvExtensionInstalled())
 		n = -1;
 	else if (SPI_execute("SELECT node_id FROM globalkv.nodes"
@@ -75,9 +71,7 @@ WantedPeers(int32 *ids, int max)
 												   SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	GkvWorkerTransactionEnd();
 	return n;
 }
 
@@ -85,15 +79,10 @@ static bool
 StartWorker(LaunchedWorker *w)
 {
 	BackgroundWorker worker;
+	char		name[BGW_MAXLEN];
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "globalkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "GkvApplyWorkerMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "globalkv apply from node %d", w->peer_node_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "globalkv apply");
+	snprintf(name, sizeof(name), "globalkv apply from node %d", w->peer_node_id);
+	GkvFillWorker(&worker, "GkvApplyWorkerMain", name, "globalkv apply", BGW_NEVER_RESTART);
 	worker.bgw_main_arg = Int32GetDatum(w->peer_node_id);
 	worker.bgw_notify_pid = MyProcPid;
 	w->started_at = GetCurrentTimestamp();

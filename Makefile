@@ -28,6 +28,8 @@ OBJS = \
 	src/replication/peer_status.o \
 	src/replication/pull.o \
 	src/replication/repair.o \
+	src/routing/fence.o \
+	src/routing/router.o \
 	src/storage/document.o \
 	src/storage/shard_store.o
 

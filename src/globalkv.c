@@ -43,6 +43,12 @@ int			GkvReplicationWaitMs = 1000;
 int			GkvTombstoneMinAgeS = 60;
 int			GkvTombstoneRetentionS = 7 * 24 * 3600;
 
+static const struct config_enum_entry RoutingOptions[] = {
+	{"forward", GKV_ROUTING_FORWARD, false},
+	{"direct", GKV_ROUTING_DIRECT, false},
+	{NULL, 0, false}
+};
+
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -51,8 +57,9 @@ GkvShmemRequest(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
-									GkvPeerStatusShmemSize()));
+	RequestAddinShmemSpace(add_size(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
+											 GkvPeerStatusShmemSize()),
+									GkvFenceShmemSize()));
 }
 
 static void
@@ -64,6 +71,7 @@ GkvShmemStartup(void)
 	GkvClockShmemInit();
 	GkvStatsShmemInit();
 	GkvPeerStatusShmemInit();
+	GkvFenceShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -111,6 +119,14 @@ DefineSettings(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.forward_timeout",
+							"How long a forwarded call waits for the node that serves it.",
+							NULL,
+							&GkvForwardTimeoutMs,
+							30000, 100, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.max_clock_skew",
 							"Lead of a peer's clock over this node's that is reported as a problem.",
 							"Rows from such a peer still converge; the lead is shown in kv.replication_status.",
@@ -151,6 +167,16 @@ DefineSettings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("globalkv.routing",
+							 "What a call for a shard held by another node of this zone does.",
+							 "forward: it is forwarded there (any node accepts any call); direct: it fails "
+							 "with GK017, for clients that route themselves (the client library).",
+							 &GkvRouting,
+							 GKV_ROUTING_FORWARD,
+							 RoutingOptions,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.tombstone_min_age",
 							"Youngest tombstone that may be purged once every peer acknowledged it.",
 							"A margin for catalog changes (a peer just added elsewhere) to arrive.",
@@ -167,6 +193,15 @@ DefineSettings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("globalkv.zone_order",
+							   "Zones to fail over to, nearest first (comma-separated names).",
+							   "When the node holding a shard in this zone is down, calls go to the shard's "
+							   "holder in these zones in this order; unlisted zones follow by name.",
+							   &GkvZoneOrder,
+							   "",
+							   PGC_USERSET,
+							   GUC_LIST_INPUT,
+							   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("globalkv");
 }
 

@@ -279,20 +279,43 @@ BuildPatch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incom
 	return true;
 }
 
-static GkvWriteResult
+/*
+ * WriteOne writes one key through the merge.  Returns false, writing
+ * nothing, when this node turns out not to hold the key's shard once it
+ * has the shard table's lock: a move switched it away while we waited
+ * (routing/fence.c); the caller forwards the call then.
+ */
+static bool
 WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
-		 GkvDocState *final_state)
+		 GkvDocState *final_state, GkvWriteResult *result)
 {
-	GkvShardWriter *w = GkvShardWriterOpen(GkvShardOfKey(ns, key));
-	GkvWriteResult r;
+	int			shard = GkvShardOfKey(ns, key);
+	GkvShardWriter *w = GkvShardWriterOpen(shard);
 
+	if (!GkvServesShard(shard))
+	{
+		GkvShardWriterClose(w);
+		return false;
+	}
 	/* a drop_namespace may have committed while we waited for the table */
 	GkvRequireNamespace(ns);
-	r = GkvShardWrite(w, ns, key, build, arg, final_state);
+	*result = GkvShardWrite(w, ns, key, build, arg, final_state);
 
 	GkvShardWriterClose(w);
-	return r;
+	return true;
 }
+
+/* forward the call when another node holds the key's shard */
+#define ROUTE(fcinfo, ns, key, idempotent) \
+	do { \
+		int			shard_ = GkvShardOfKey((ns), (key)); \
+		if (!GkvServesShard(shard_)) \
+			return GkvForwardCall((fcinfo), shard_, (idempotent)); \
+	} while (0)
+
+/* ... and when that turned out to be so only under the table lock */
+#define FORWARD_MOVED(fcinfo, ns, key, idempotent) \
+	GkvForwardCall((fcinfo), GkvShardOfKey((ns), (key)), (idempotent))
 
 static void
 CountWrite(GkvStatCounter op, GkvWriteResult r)
@@ -302,6 +325,7 @@ CountWrite(GkvStatCounter op, GkvWriteResult r)
 				r == GKV_WRITE_UPDATE ? GKV_STAT_UPDATES : GKV_STAT_CONFLICTS, 1);
 }
 
+/* PutCommon: the result text, or NULL when the shard moved away */
 static text *
 PutCommon(text *ns, text *key, Jsonb *value, GkvExpirySpec expiry,
 		  GkvCasMode cas, GkvVersion expected)
@@ -313,7 +337,8 @@ PutCommon(text *ns, text *key, Jsonb *value, GkvExpirySpec expiry,
 	op.expiry = expiry;
 	op.cas = cas;
 	op.expected = expected;
-	r = WriteOne(ns, key, BuildPut, &op, NULL);
+	if (!WriteOne(ns, key, BuildPut, &op, NULL, &r))
+		return NULL;
 	CountWrite(GKV_STAT_PUTS, r);
 	return cstring_to_text(GkvWriteResultName(r));
 }
@@ -376,6 +401,7 @@ gkv_put(PG_FUNCTION_ARGS)
 	Jsonb	   *doc;
 	GkvExpirySpec expiry;
 	GkvVersion	none = {0, 0};
+	text	   *result;
 
 	REQUIRE_ARGS(4);
 	ns = PG_GETARG_TEXT_PP(0);
@@ -385,7 +411,11 @@ gkv_put(PG_FUNCTION_ARGS)
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
 	expiry = ExpiryArg(fcinfo, 3);
-	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none));
+	ROUTE(fcinfo, ns, key, true);
+	result = PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none);
+	if (result == NULL)
+		return FORWARD_MOVED(fcinfo, ns, key, true);
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
@@ -403,6 +433,7 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 	GkvExpirySpec expiry;
 	GkvVersion	expected = {0, 0};
 	GkvCasMode	mode = GKV_CAS_ABSENT;
+	text	   *result;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		ereport(ERROR,
@@ -420,22 +451,41 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 		mode = GKV_CAS_VERSION;
 	}
 	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(4));
-	PG_RETURN_TEXT_P(PutCommon(ns, key, doc, expiry, mode, expected));
+	ROUTE(fcinfo, ns, key, false);
+	result = PutCommon(ns, key, doc, expiry, mode, expected);
+	if (result == NULL)
+		return FORWARD_MOVED(fcinfo, ns, key, false);
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
  * ReadOne fetches the live document of a key into *doc; false when the key
  * is missing, deleted or expired.
  */
-static bool
+typedef enum ReadOutcome
+{
+	READ_MISSING,
+	READ_FOUND,
+	READ_MOVED					/* the shard moved away: forward the call */
+} ReadOutcome;
+
+static ReadOutcome
 ReadOne(text *ns, text *key, GkvDocState *doc)
 {
-	GkvShardReader *r = GkvShardReaderOpen(GkvShardOfKey(ns, key));
-	bool		found = GkvShardRead(r, ns, key, doc);
+	int			shard = GkvShardOfKey(ns, key);
+	GkvShardReader *r = GkvShardReaderOpen(shard);
+	bool		found;
 
+	/* a move's cleanup may have emptied the table while we waited for it */
+	if (!GkvServesShard(shard))
+	{
+		GkvShardReaderClose(r);
+		return READ_MOVED;
+	}
+	found = GkvShardRead(r, ns, key, doc);
 	GkvShardReaderClose(r);
 	GkvStatsAdd(GKV_STAT_GETS, 1);
-	return found && GkvDocIsLive(doc, GkvUnixMsNow());
+	return found && GkvDocIsLive(doc, GkvUnixMsNow()) ? READ_FOUND : READ_MISSING;
 }
 
 /* kv.get(namespace, key) -> value or NULL */
@@ -450,8 +500,16 @@ gkv_get(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	if (!ReadOne(ns, key, &doc))
-		PG_RETURN_NULL();
+	ROUTE(fcinfo, ns, key, true);
+	switch (ReadOne(ns, key, &doc))
+	{
+		case READ_MOVED:
+			return FORWARD_MOVED(fcinfo, ns, key, true);
+		case READ_MISSING:
+			PG_RETURN_NULL();
+		case READ_FOUND:
+			break;
+	}
 	PG_RETURN_JSONB_P(doc.value);
 }
 
@@ -463,13 +521,18 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 	text	   *ns,
 			   *key;
 	GkvDocState doc;
+	ReadOutcome outcome;
 
 	REQUIRE_ARGS(2);
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
+	ROUTE(fcinfo, ns, key, true);
+	outcome = ReadOne(ns, key, &doc);
+	if (outcome == READ_MOVED)
+		return FORWARD_MOVED(fcinfo, ns, key, true);
 	InitMaterializedSRF(fcinfo, 0);
-	if (ReadOne(ns, key, &doc))
+	if (outcome == READ_FOUND)
 	{
 		Datum		values[3];
 		bool		nulls[3] = {false, false, !doc.has_expiry};
@@ -495,9 +558,11 @@ gkv_delete(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
+	ROUTE(fcinfo, ns, key, true);
 	op.value = NULL;
 	op.cas = GKV_CAS_NONE;
-	r = WriteOne(ns, key, BuildPut, &op, NULL);
+	if (!WriteOne(ns, key, BuildPut, &op, NULL, &r))
+		return FORWARD_MOVED(fcinfo, ns, key, true);
 	GkvStatsAdd(GKV_STAT_DELETES, 1);
 	if (r == GKV_WRITE_CONFLICT)
 		GkvStatsAdd(GKV_STAT_CONFLICTS, 1);
@@ -523,7 +588,9 @@ gkv_patch_numeric(PG_FUNCTION_ARGS)
 		PG_GETARG_JSONB_P(2) :
 		ParseJsonText(PG_GETARG_TEXT_PP(2), ERRCODE_GKV_INVALID_OFFSET, "offsets");
 	GkvValidateOffsets(op.offsets);
-	r = WriteOne(ns, key, BuildPatch, &op, &final_state);
+	ROUTE(fcinfo, ns, key, false);
+	if (!WriteOne(ns, key, BuildPatch, &op, &final_state, &r))
+		return FORWARD_MOVED(fcinfo, ns, key, false);
 	CountWrite(GKV_STAT_PATCHES, r);
 	if (final_state.value == NULL)
 		PG_RETURN_NULL();
@@ -544,6 +611,28 @@ DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nul
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
 				 errmsg("%s must be a one-dimensional array", what)));
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
+}
+
+static int
+IntCompare(const void *a, const void *b)
+{
+	int			x = *(const int *) a,
+				y = *(const int *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* element i of the text array argument argno */
+static Datum
+ArrayElement(FunctionCallInfo fcinfo, int argno, int i)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	return elems[i];
 }
 
 /* a batch element, for writing in (shard, key) order */
@@ -572,6 +661,76 @@ BatchItemCompare(const void *a, const void *b)
 		return lx < ly ? -1 : 1;
 	/* the same key twice: the caller's order decides (the later one wins) */
 	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Routing a batch: the positions whose shard another node holds are sent
+ * there (all nodes in parallel) before the local part is done, and their
+ * answers collected after it.
+ */
+typedef struct RoutedBatch
+{
+	bool	   *remote;			/* per caller position: answered elsewhere */
+	char	  **out;			/* per caller position: the remote answer */
+	GkvBatchForward *forward;
+	int		   *moved_pos;		/* found moved only under the table lock */
+	int		   *moved_shard;
+	int			nmoved;
+} RoutedBatch;
+
+static RoutedBatch
+RouteBatch(FunctionCallInfo fcinfo, BatchItem *items, int nkeys)
+{
+	RoutedBatch rb;
+	int		   *pos = palloc(sizeof(int) * (nkeys + 1));
+	int		   *shard = palloc(sizeof(int) * (nkeys + 1));
+	int			npos = 0;
+
+	rb.remote = palloc0(sizeof(bool) * (nkeys + 1));
+	rb.out = NULL;
+	rb.forward = NULL;
+	rb.moved_pos = palloc(sizeof(int) * (nkeys + 1));
+	rb.moved_shard = palloc(sizeof(int) * (nkeys + 1));
+	rb.nmoved = 0;
+	/* items are still in the caller's order here */
+	for (int i = 0; i < nkeys; i++)
+		if (!GkvServesShard(items[i].shard))
+		{
+			rb.remote[i] = true;
+			pos[npos] = i;
+			shard[npos++] = items[i].shard;
+		}
+	if (npos > 0)
+		rb.forward = GkvBatchForwardStart(fcinfo, nkeys, npos, pos, shard);
+	return rb;
+}
+
+static void
+BatchMovedItem(RoutedBatch *rb, BatchItem *item)
+{
+	rb->remote[item->index] = true;
+	rb->moved_pos[rb->nmoved] = item->index;
+	rb->moved_shard[rb->nmoved++] = item->shard;
+}
+
+static void
+BatchFinish(FunctionCallInfo fcinfo, RoutedBatch *rb, int nkeys)
+{
+	char	  **moved_out;
+
+	rb->out = rb->forward ? GkvBatchForwardFinish(rb->forward) :
+		palloc0(sizeof(char *) * (nkeys + 1));
+	if (rb->nmoved == 0)
+		return;
+	/* caller order within the moved ones: the later of a repeated key wins */
+	qsort(rb->moved_pos, rb->nmoved, sizeof(int), IntCompare);
+	for (int i = 0; i < rb->nmoved; i++)
+		rb->moved_shard[i] = GkvShardOfKey(PG_GETARG_TEXT_PP(0),
+										   DatumGetTextPP(ArrayElement(fcinfo, 1, rb->moved_pos[i])));
+	moved_out = GkvBatchForwardFinish(GkvBatchForwardStart(fcinfo, nkeys, rb->nmoved,
+															rb->moved_pos, rb->moved_shard));
+	for (int i = 0; i < rb->nmoved; i++)
+		rb->out[rb->moved_pos[i]] = moved_out[rb->moved_pos[i]];
 }
 
 /*
@@ -604,6 +763,7 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt,
 				oldcxt;
 	GkvExpirySpec expiry;
+	RoutedBatch routed;
 
 	REQUIRE_ARGS(4);
 	ns = PG_GETARG_TEXT_PP(0);
@@ -638,7 +798,6 @@ gkv_put_many(PG_FUNCTION_ARGS)
 		GkvCheckDocument(docs[i]);
 	}
 
-	InitMaterializedSRF(fcinfo, 0);
 	nshards = GkvShardCount();
 	writers = palloc0(sizeof(GkvShardWriter *) * nshards);
 	items = palloc(sizeof(BatchItem) * (nkeys + 1));
@@ -649,6 +808,8 @@ gkv_put_many(PG_FUNCTION_ARGS)
 		items[i].key = DatumGetTextPP(keys[i]);
 		items[i].shard = GkvShardOfKey(ns, items[i].key);
 	}
+	routed = RouteBatch(fcinfo, items, nkeys);
+	InitMaterializedSRF(fcinfo, 0);
 	qsort(items, nkeys, sizeof(BatchItem), BatchItemCompare);
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
@@ -659,11 +820,19 @@ gkv_put_many(PG_FUNCTION_ARGS)
 		PutOp		op;
 
 		CHECK_FOR_INTERRUPTS();
+		if (routed.remote[item->index])
+			continue;
 		if (writers[item->shard] == NULL)
 		{
 			writers[item->shard] = GkvShardWriterOpen(item->shard);
 			/* a drop_namespace may have committed while we waited */
 			GkvRequireNamespace(ns);
+		}
+		if (!GkvServesShard(item->shard))
+		{
+			/* moved away while we waited for the table: forward it too */
+			BatchMovedItem(&routed, item);
+			continue;
 		}
 		op.value = docs[item->index];
 		op.expiry = expiry;
@@ -678,6 +847,7 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	for (int s = 0; s < nshards; s++)
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
+	BatchFinish(fcinfo, &routed, nkeys);
 
 	for (int i = 0; i < nkeys; i++)
 	{
@@ -685,7 +855,9 @@ gkv_put_many(PG_FUNCTION_ARGS)
 		bool		nulls[2] = {false, false};
 
 		values[0] = keys[i];
-		values[1] = PointerGetDatum(cstring_to_text(GkvWriteResultName(results[i])));
+		values[1] = PointerGetDatum(cstring_to_text(routed.remote[i] ?
+													(routed.out[i] ? routed.out[i] : "") :
+													GkvWriteResultName(results[i])));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -703,8 +875,10 @@ gkv_get_many(PG_FUNCTION_ARGS)
 	GkvShardReader **readers;
 	int			nshards;
 	int64		now_ms = GkvUnixMsNow();
-	MemoryContext rowcxt,
-				oldcxt;
+	BatchItem  *items;
+	RoutedBatch routed;
+	GkvDocState *found;
+	bool	   *live;
 
 	REQUIRE_ARGS(2);
 	ns = PG_GETARG_TEXT_PP(0);
@@ -719,37 +893,60 @@ gkv_get_many(PG_FUNCTION_ARGS)
 		GkvCheckKey(DatumGetTextPP(keys[i]));
 	}
 
-	InitMaterializedSRF(fcinfo, 0);
 	nshards = GkvShardCount();
-	readers = palloc0(sizeof(GkvShardReader *) * nshards);
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "globalkv batch row",
-								   ALLOCSET_DEFAULT_SIZES);
+	items = palloc(sizeof(BatchItem) * (nkeys + 1));
 	for (int i = 0; i < nkeys; i++)
 	{
-		text	   *key = DatumGetTextPP(keys[i]);
-		int			shard = GkvShardOfKey(ns, key);
-		GkvDocState doc;
-		Datum		values[2];
-		bool		nulls[2] = {false, true};
+		items[i].index = i;
+		items[i].key = DatumGetTextPP(keys[i]);
+		items[i].shard = GkvShardOfKey(ns, items[i].key);
+	}
+	routed = RouteBatch(fcinfo, items, nkeys);
+	InitMaterializedSRF(fcinfo, 0);
+	readers = palloc0(sizeof(GkvShardReader *) * nshards);
+	found = palloc0(sizeof(GkvDocState) * (nkeys + 1));
+	live = palloc0(sizeof(bool) * (nkeys + 1));
+	for (int i = 0; i < nkeys; i++)
+	{
+		int			shard = items[i].shard;
 
 		CHECK_FOR_INTERRUPTS();
+		if (routed.remote[i])
+			continue;
 		if (readers[shard] == NULL)
 			readers[shard] = GkvShardReaderOpen(shard);
-		oldcxt = MemoryContextSwitchTo(rowcxt);
-		values[0] = PointerGetDatum(key);
-		if (GkvShardRead(readers[shard], ns, key, &doc) && GkvDocIsLive(&doc, now_ms))
+		if (!GkvServesShard(shard))
 		{
-			values[1] = JsonbPGetDatum(doc.value);
-			nulls[1] = false;
+			BatchMovedItem(&routed, &items[i]);
+			continue;
 		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(rowcxt);
+		live[i] = GkvShardRead(readers[shard], ns, items[i].key, &found[i]) &&
+			GkvDocIsLive(&found[i], now_ms);
 	}
 	GkvStatsAdd(GKV_STAT_GETS, nkeys);
 	for (int s = 0; s < nshards; s++)
 		if (readers[s] != NULL)
 			GkvShardReaderClose(readers[s]);
+	BatchFinish(fcinfo, &routed, nkeys);
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, true};
+
+		values[0] = keys[i];
+		if (routed.remote[i] && routed.out[i] != NULL)
+		{
+			values[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(routed.out[i]));
+			nulls[1] = false;
+		}
+		else if (!routed.remote[i] && live[i])
+		{
+			values[1] = JsonbPGetDatum(found[i].value);
+			nulls[1] = false;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }
 

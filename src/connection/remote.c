@@ -54,10 +54,12 @@ WaitForSocket(PGconn *conn, int events, long timeout_ms)
  */
 PGconn *
 GkvRemoteConnect(const char *conninfo, const char *node_name,
-				 const char *application_name, long timeout_ms)
+				 const char *application_name, const char *options, long timeout_ms)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *vals[] = {conninfo, application_name, "10", NULL};
+	/* options (server settings) come after dbname: they override the conninfo's */
+	const char *keys[] = {"dbname", "application_name", "connect_timeout",
+	options ? "options" : NULL, NULL};
+	const char *vals[] = {conninfo, application_name, "10", options, NULL};
 	PGconn	   *conn;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
@@ -144,20 +146,23 @@ ThrowRemoteError(PGresult *res, PGconn *conn, const char *node_name)
 }
 
 /*
- * GkvRemoteQuery runs one parameterized statement and returns its result
- * (the caller PQclears it).  resultFormat 1 asks for binary columns.
- * Raises an ERROR on failure or when timeout_ms passes.
+ * GkvRemoteSend sends one statement without waiting for its result: the
+ * prepared statement stmt_name when given (prepared with GkvRemotePrepare),
+ * else sql.  Raises an ERROR (class 08) when it cannot be sent; in that
+ * case the node did not receive a complete request.
  */
-PGresult *
-GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
-			   int nparams, const char *const *values, int resultFormat,
-			   long timeout_ms)
+void
+GkvRemoteSend(PGconn *conn, const char *node_name, const char *stmt_name,
+			  const char *sql, int nparams, const char *const *values,
+			  int resultFormat)
 {
-	PGresult   *last = NULL;
-	PGresult   *res;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	int			ok;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, resultFormat))
+	if (stmt_name != NULL)
+		ok = PQsendQueryPrepared(conn, stmt_name, nparams, values, NULL, NULL, resultFormat);
+	else
+		ok = PQsendQueryParams(conn, sql, nparams, NULL, values, NULL, NULL, resultFormat);
+	if (!ok)
 		ThrowRemoteError(NULL, conn, node_name);
 
 	/* flush the query out (non-blocking connection) */
@@ -173,6 +178,20 @@ GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
 		if (PQconsumeInput(conn) == 0)
 			ThrowRemoteError(NULL, conn, node_name);
 	}
+}
+
+/*
+ * GkvRemoteReceive waits for the result of the statement sent last and
+ * returns it (the caller PQclears it).  Raises an ERROR with the remote
+ * SQLSTATE when the statement failed there, and with class 08 when the
+ * connection broke or timeout_ms passed (then the outcome is unknown).
+ */
+PGresult *
+GkvRemoteReceive(PGconn *conn, const char *node_name, long timeout_ms)
+{
+	PGresult   *last = NULL;
+	PGresult   *res;
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
 	for (;;)
 	{
@@ -206,4 +225,28 @@ GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
 		(PQresultStatus(last) != PGRES_TUPLES_OK && PQresultStatus(last) != PGRES_COMMAND_OK))
 		ThrowRemoteError(last, conn, node_name);
 	return last;
+}
+
+/* GkvRemotePrepare prepares sql as stmt_name on the connection. */
+void
+GkvRemotePrepare(PGconn *conn, const char *node_name, const char *stmt_name,
+				 const char *sql, long timeout_ms)
+{
+	if (!PQsendPrepare(conn, stmt_name, sql, 0, NULL))
+		ThrowRemoteError(NULL, conn, node_name);
+	PQclear(GkvRemoteReceive(conn, node_name, timeout_ms));
+}
+
+/*
+ * GkvRemoteQuery runs one parameterized statement and returns its result
+ * (the caller PQclears it).  resultFormat 1 asks for binary columns.
+ * Raises an ERROR on failure or when timeout_ms passes.
+ */
+PGresult *
+GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
+			   int nparams, const char *const *values, int resultFormat,
+			   long timeout_ms)
+{
+	GkvRemoteSend(conn, node_name, NULL, sql, nparams, values, resultFormat);
+	return GkvRemoteReceive(conn, node_name, timeout_ms);
 }

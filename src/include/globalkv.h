@@ -51,6 +51,8 @@
 #define ERRCODE_GKV_READ_ONLY			MAKE_SQLSTATE('G','K','0','1','4')
 #define ERRCODE_GKV_INVALID_VERSION		MAKE_SQLSTATE('G','K','0','1','5')
 #define ERRCODE_GKV_RESYNC_REQUIRED		MAKE_SQLSTATE('G','K','0','1','6')
+#define ERRCODE_GKV_STALE_MAP			MAKE_SQLSTATE('G','K','0','1','7')
+#define ERRCODE_GKV_NO_HOLDER			MAKE_SQLSTATE('G','K','0','1','8')
 
 /* ----------------------------------------------------------------
  * Settings (src/globalkv.c declares them, in one sorted table)
@@ -241,6 +243,55 @@ extern bool GkvNamespaceExists(const char *name);
 extern void GkvRequireNamespace(text *ns);
 extern const GkvPolicy *GkvLookupPolicy(const char *name);
 extern int	GkvShardForHash(uint32 hash, int nshards);
+
+/* the parade as the catalog describes it (placements, nodes, moves) */
+typedef struct GkvNodeInfo
+{
+	int32		node_id;
+	char		name[64];
+	char		zone[64];
+	char	   *conninfo;
+} GkvNodeInfo;
+
+extern const char *GkvLocalZone(void);
+extern const GkvNodeInfo *GkvNodeById(int32 node_id);
+extern int	GkvNodeCount(void);
+extern const GkvNodeInfo *GkvNodeByIndex(int i);
+extern int	GkvZoneCount(void);
+extern const char *GkvZoneName(int zone_index);
+extern int32 GkvShardHolder(int shard_id, int zone_index);
+extern int32 GkvShardHolderHere(int shard_id);
+extern bool GkvServesShard(int shard_id);
+extern int32 GkvShardMoveSourceForMe(int shard_id);
+extern void GkvCatalogInvalidate(void);
+
+/* ----------------------------------------------------------------
+ * Routing (src/routing/)
+ * ----------------------------------------------------------------
+ */
+typedef enum GkvRoutingMode
+{
+	GKV_ROUTING_FORWARD,		/* forward calls for shards held elsewhere */
+	GKV_ROUTING_DIRECT			/* refuse them with GK017 (client library) */
+} GkvRoutingMode;
+
+extern int	GkvRouting;
+extern char *GkvZoneOrder;
+extern int	GkvForwardTimeoutMs;
+
+extern int	GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes);
+extern void GkvRejectStale(int shard_id);
+extern bool GkvRouterSend(int32 node_id, const char *sql, int nparams,
+						  const char *const *values);
+extern struct pg_result *GkvRouterReceive(int32 node_id);
+extern Datum GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent);
+typedef struct GkvBatchForward GkvBatchForward;
+extern GkvBatchForward *GkvBatchForwardStart(FunctionCallInfo fcinfo, int nout, int npos,
+											 const int *pos, const int *shard);
+extern char **GkvBatchForwardFinish(GkvBatchForward *b);
+extern Size GkvFenceShmemSize(void);
+extern void GkvFenceShmemInit(void);
+extern bool GkvShardFenced(int shard_id);
 
 /* ----------------------------------------------------------------
  * Replication (src/replication/)

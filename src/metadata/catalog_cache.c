@@ -2,7 +2,8 @@
  *
  * catalog_cache.c
  *	  Backend-local cache of globalkv's catalog: this node's id, the shard
- *	  tables, the namespaces and the expiry policies.
+ *	  tables, the namespaces, the expiry policies, and the parade (nodes,
+ *	  zones, shard placements, moves in progress).
  *
  * The hot path (every kv.put/kv.get) must not run SQL to check a namespace
  * or find a shard table, so each backend loads the catalog once with SPI
@@ -21,6 +22,7 @@
 #include "globalkv.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -53,7 +55,22 @@ static int	NumShards = 0;
 static Oid *ShardRelids = NULL;
 static HTAB *Namespaces = NULL;
 static HTAB *Policies = NULL;
-static Oid	CatalogRelids[5];
+static Oid	CatalogRelids[7];
+
+/*
+ * The parade.  Holders[shard * NumZones + zone] is the node holding the
+ * shard's placement in that zone (globalkv.placement_map).  LocalZoneIndex
+ * is -1 on a node that is not part of a parade (not in globalkv.nodes):
+ * such a node serves every shard itself.
+ */
+static GkvNodeInfo *Nodes = NULL;
+static int	NumNodes = 0;
+static char (*Zones)[64] = NULL;
+static int	NumZones = 0;
+static int32 *Holders = NULL;
+static int32 *MoveSources = NULL;	/* per shard: source of a move to us, or 0 */
+static int	LocalZoneIndex = -1;
+static char LocalZone[64];
 
 static void
 CatalogInvalidate(Datum arg, Oid relid)
@@ -106,6 +123,107 @@ CatalogRelid(const char *relname)
 	return get_relname_relid(relname, nsp);
 }
 
+static int
+ZoneNameCompare(const void *a, const void *b)
+{
+	return strcmp((const char *) a, (const char *) b);
+}
+
+static int
+ZoneIndex(const char *zone)
+{
+	for (int i = 0; i < NumZones; i++)
+		if (strcmp(Zones[i], zone) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * LoadParade reads nodes, zones, placements and moves to this node (SPI is
+ * connected).  Sets the file-level parade variables; they live in cxt.
+ */
+static void
+LoadParade(MemoryContext cxt, int32 node_id, int nshards)
+{
+	int			ret;
+	bool		isnull;
+	char	   *local_zone = NULL;
+
+	ret = SPI_execute("SELECT node_id, node_name, zone_name, conninfo FROM globalkv.nodes"
+					  " WHERE NOT dropped ORDER BY node_id", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read globalkv.nodes");
+	NumNodes = (int) SPI_processed;
+	Nodes = MemoryContextAllocZero(cxt, sizeof(GkvNodeInfo) * (NumNodes + 1));
+	Zones = MemoryContextAllocZero(cxt, sizeof(*Zones) * (NumNodes + 1));
+	NumZones = 0;
+	LocalZoneIndex = -1;
+	for (int i = 0; i < NumNodes; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		GkvNodeInfo *n = &Nodes[i];
+
+		n->node_id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		strlcpy(n->name, SPI_getvalue(tup, td, 2), sizeof(n->name));
+		strlcpy(n->zone, SPI_getvalue(tup, td, 3), sizeof(n->zone));
+		n->conninfo = MemoryContextStrdup(cxt, SPI_getvalue(tup, td, 4));
+		if (ZoneIndex(n->zone) < 0)
+			strlcpy(Zones[NumZones++], n->zone, sizeof(Zones[0]));
+		if (n->node_id == node_id)
+			local_zone = n->zone;
+	}
+	/* zones in name order: the default failover order */
+	qsort(Zones, NumZones, sizeof(Zones[0]), ZoneNameCompare);
+	if (local_zone != NULL)
+	{
+		LocalZoneIndex = ZoneIndex(local_zone);
+		strlcpy(LocalZone, local_zone, sizeof(LocalZone));
+	}
+	else
+		LocalZone[0] = '\0';
+
+	Holders = MemoryContextAllocZero(cxt, sizeof(int32) * (Max(NumZones, 1) * nshards));
+	MoveSources = MemoryContextAllocZero(cxt, sizeof(int32) * nshards);
+	if (!OidIsValid(CatalogRelids[5]) || !OidIsValid(CatalogRelids[6]))
+		return;
+
+	ret = SPI_execute("SELECT shard_id, zone_name, node_id FROM globalkv.placement_map", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read globalkv.placement_map");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	td = SPI_tuptable->tupdesc;
+		int			shard = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+		int			zi = ZoneIndex(SPI_getvalue(tup, td, 2));
+
+		if (shard >= 0 && shard < nshards && zi >= 0)
+			Holders[shard * NumZones + zi] = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+	}
+
+	if (local_zone != NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, TEXTOID};
+		Datum		args[2] = {Int32GetDatum(node_id), CStringGetTextDatum(local_zone)};
+
+		ret = SPI_execute_with_args("SELECT shard_id, source_node FROM globalkv.shard_moves"
+									" WHERE NOT dropped AND target_node = $1 AND zone_name = $2",
+									2, argtypes, args, NULL, true, 0);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read globalkv.shard_moves");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			int			shard = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc, 1, &isnull));
+
+			if (shard >= 0 && shard < nshards)
+				MoveSources[shard] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 2, &isnull));
+		}
+	}
+}
+
 /*
  * LoadCatalog reads the whole catalog with SPI into a fresh context.  On
  * error the old cache stays marked invalid and is reloaded next time.
@@ -125,6 +243,9 @@ LoadCatalog(void)
 	CatalogRelids[2] = CatalogRelid("namespaces");
 	CatalogRelids[3] = CatalogRelid("expiry_policies");
 	CatalogRelids[4] = CatalogRelid("nodes");
+	/* absent until ALTER EXTENSION globalkv UPDATE TO '0.2' */
+	CatalogRelids[5] = CatalogRelid("placements");
+	CatalogRelids[6] = CatalogRelid("shard_moves");
 	data_nsp = get_namespace_oid("globalkv_data", false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -210,6 +331,8 @@ LoadCatalog(void)
 				e->policy.ttl = *DatumGetIntervalP(ttl);
 		}
 
+		LoadParade(newcxt, node_id, nshards);
+
 		LocalNodeId = node_id;
 		NumShards = nshards;
 		ShardRelids = relids;
@@ -222,6 +345,13 @@ LoadCatalog(void)
 	{
 		CatalogContext = NULL;
 		NumShards = 0;
+		Nodes = NULL;
+		NumNodes = 0;
+		Zones = NULL;
+		NumZones = 0;
+		Holders = NULL;
+		MoveSources = NULL;
+		LocalZoneIndex = -1;
 		ShardRelids = NULL;
 		Namespaces = NULL;
 		Policies = NULL;
@@ -268,6 +398,102 @@ GkvShardRelid(int shard_id)
 				(errcode(ERRCODE_GKV_NOT_INITIALIZED),
 				 errmsg("shard %d has no table on this node", shard_id)));
 	return ShardRelids[shard_id];
+}
+
+/* forget the cache: the next use reloads it (a node said it is stale) */
+void
+GkvCatalogInvalidate(void)
+{
+	CatalogValid = false;
+}
+
+const char *
+GkvLocalZone(void)
+{
+	EnsureCatalog();
+	return LocalZone;
+}
+
+int
+GkvNodeCount(void)
+{
+	EnsureCatalog();
+	return NumNodes;
+}
+
+const GkvNodeInfo *
+GkvNodeByIndex(int i)
+{
+	EnsureCatalog();
+	return (i >= 0 && i < NumNodes) ? &Nodes[i] : NULL;
+}
+
+/* the live node with this id, or NULL */
+const GkvNodeInfo *
+GkvNodeById(int32 node_id)
+{
+	EnsureCatalog();
+	for (int i = 0; i < NumNodes; i++)
+		if (Nodes[i].node_id == node_id)
+			return &Nodes[i];
+	return NULL;
+}
+
+int
+GkvZoneCount(void)
+{
+	EnsureCatalog();
+	return NumZones;
+}
+
+const char *
+GkvZoneName(int zone_index)
+{
+	EnsureCatalog();
+	return (zone_index >= 0 && zone_index < NumZones) ? Zones[zone_index] : NULL;
+}
+
+/* the node holding the shard in the zone, or 0 when the zone has none */
+int32
+GkvShardHolder(int shard_id, int zone_index)
+{
+	EnsureCatalog();
+	if (shard_id < 0 || shard_id >= NumShards || zone_index < 0 || zone_index >= NumZones)
+		return 0;
+	return Holders[shard_id * NumZones + zone_index];
+}
+
+/*
+ * GkvShardHolderHere: the node of this zone holding the shard; this node
+ * itself when it is not part of a parade.
+ */
+int32
+GkvShardHolderHere(int shard_id)
+{
+	int32		holder;
+
+	EnsureCatalog();
+	if (LocalZoneIndex < 0)
+		return LocalNodeId;
+	holder = GkvShardHolder(shard_id, LocalZoneIndex);
+	return holder != 0 ? holder : LocalNodeId;
+}
+
+/* does this node hold the shard's placement in its zone? */
+bool
+GkvServesShard(int shard_id)
+{
+	return GkvShardHolderHere(shard_id) == LocalNodeId;
+}
+
+/* the source node of a move of this shard to this node, or 0 */
+int32
+GkvShardMoveSourceForMe(int shard_id)
+{
+	EnsureCatalog();
+	if (shard_id < 0 || shard_id >= NumShards)
+		return 0;
+	return MoveSources[shard_id];
 }
 
 int

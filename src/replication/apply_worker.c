@@ -70,6 +70,7 @@ static PGconn *PeerConn = NULL;
 static int	NumShards = 0;
 static uint64 *Cursors = NULL;	/* index 0: catalog, 1..S: shards 0..S-1 */
 static bool *CursorDirty = NULL;
+static bool *Wanted = NULL;		/* same indexes: pulled from this peer */
 static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
@@ -147,6 +148,7 @@ LoadPeer(void)
 			NumShards = nshards;
 			Cursors = palloc0(sizeof(uint64) * (NumShards + 1));
 			CursorDirty = palloc0(sizeof(bool) * (NumShards + 1));
+			Wanted = palloc0(sizeof(bool) * (NumShards + 1));
 			MemoryContextSwitchTo(old);
 			ret = SPI_execute_with_args(
 										"SELECT shard_id, cursor FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -181,17 +183,45 @@ LoadPeer(void)
 	return found;
 }
 
+/*
+ * PullsShard: is this shard pulled from this peer?  Every shard this node
+ * holds in its zone is pulled from every other node -- from the holders in
+ * other zones (replication proper), and from nodes of its own zone, whose
+ * copy is empty unless the shard just moved away from them or a stale
+ * catalog let a write land there: that is how such rows come home.  And a
+ * shard being moved here is pulled from the move's source.
+ */
+static bool
+PullsShard(int shard)
+{
+	return GkvServesShard(shard) || GkvShardMoveSourceForMe(shard) == PeerId;
+}
+
+/* ComputeWanted decides, for this round, which cursors are pulled */
+static void
+ComputeWanted(void)
+{
+	Wanted[0] = true;			/* the catalog, always */
+	for (int s = 0; s < NumShards; s++)
+		Wanted[CURSOR_INDEX(s)] = PullsShard(s);
+}
+
+/* the wanted shard ids (cursors = false) or their cursors, as an array literal */
 static char *
 ArrayText(int n, bool cursors)
 {
 	StringInfoData buf;
+	bool		first = true;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
 	for (int i = 0; i < n; i++)
 	{
-		if (i > 0)
+		if (!Wanted[i])
+			continue;
+		if (!first)
 			appendStringInfoChar(&buf, ',');
+		first = false;
 		if (cursors)
 			appendStringInfo(&buf, UINT64_FORMAT, Cursors[i]);
 		else
@@ -399,6 +429,14 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 
 		if (writers[item->shard] == NULL)
 			writers[item->shard] = GkvShardWriterOpen(item->shard);
+
+		/*
+		 * Checked under the shard table's lock: a shard that moved away
+		 * since the round began is no longer ours to keep (its new holder
+		 * pulls the same rows from the peer itself).
+		 */
+		if (!PullsShard(item->shard))
+			continue;
 		old = MemoryContextSwitchTo(rowcxt);
 		incoming.version.hlc = (uint64) GetInt8(res, r, 4);
 		incoming.version.origin = GetInt4(res, r, 5);
@@ -560,7 +598,7 @@ Round(void)
 			proc_exit(0);
 		}
 		snprintf(appname, sizeof(appname), "globalkv apply to node %d", MyNodeId);
-		PeerConn = GkvRemoteConnect(PeerConninfo, PeerName, appname, 15000);
+		PeerConn = GkvRemoteConnect(PeerConninfo, PeerName, appname, NULL, 15000);
 		elog(LOG, "globalkv: connected to node \"%s\" (id %d)", PeerName, PeerId);
 		SpinLockAcquire(&Status->mutex);
 		strlcpy(Status->peer_name, PeerName, sizeof(Status->peer_name));
@@ -569,6 +607,9 @@ Round(void)
 		SpinLockRelease(&Status->mutex);
 	}
 
+	GkvWorkerTransactionBegin();	/* the catalog cache may need a reload */
+	ComputeWanted();
+	GkvWorkerTransactionEnd();
 	shards = ArrayText(NumShards + 1, false);
 	cursors = ArrayText(NumShards + 1, true);
 	snprintf(batch, sizeof(batch), "%d", GkvReplicationBatchRows);
@@ -598,6 +639,8 @@ Round(void)
 
 	for (int i = 0; i <= NumShards; i++)
 	{
+		if (!Wanted[i])
+			continue;
 		min_cursor = Min(min_cursor, Cursors[i]);
 		if (Cursors[i] < horizon)
 			caught_up = false;

@@ -22,7 +22,9 @@
  */
 #include "globalkv.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -43,7 +45,19 @@
 	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('node_name', node_name," \
 	"             'zone_name', zone_name, 'conninfo', conninfo) END," \
 	"        hlc, origin, seq FROM globalkv.nodes WHERE seq > $1 AND seq <= $2" \
-	") c ORDER BY seq LIMIT $3"
+	"%s) c ORDER BY seq LIMIT $3"
+
+/* the tables of version 0.2 (placements, moves), stream key "<shard>/<zone>" */
+#define CATALOG_PULL_SQL_0_2 \
+	" UNION ALL" \
+	" SELECT 'placements', shard_id || '/' || zone_name," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('node_id', node_id) END," \
+	"        hlc, origin, seq FROM globalkv.placements WHERE seq > $1 AND seq <= $2" \
+	" UNION ALL" \
+	" SELECT 'shard_moves', shard_id || '/' || zone_name," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('source_node', source_node," \
+	"             'target_node', target_node, 'state', state, 'started_at', started_at) END," \
+	"        hlc, origin, seq FROM globalkv.shard_moves WHERE seq > $1 AND seq <= $2"
 
 /*
  * GkvCatalogPull appends catalog rows with cursor < seq <= horizon, read
@@ -60,7 +74,13 @@ GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot, int64 budget,
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(CATALOG_PULL_SQL, 3, argtypes);
+	{
+		/* a node not yet updated to 0.2 has no placements to send */
+		Oid			nsp = get_namespace_oid("globalkv", false);
+		bool		v02 = OidIsValid(get_relname_relid("shard_moves", nsp));
+
+		plan = SPI_prepare(psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""), 3, argtypes);
+	}
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the catalog pull: %s",
 			 SPI_result_code_string(SPI_result));

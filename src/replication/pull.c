@@ -225,20 +225,28 @@ gkv_pull(PG_FUNCTION_ARGS)
 			uint64		cursor = (uint64) DatumGetInt64(cursor_d[i]);
 			uint64		last = cursor;
 			int64		n;
+			bool		fenced;
 
 			new_cursors[i] = cursor;
-			if (shard_n[i] || cursor_n[i] || cursor >= horizon)
+			if (shard_n[i] || cursor_n[i])
 				continue;
-			if (emitted >= max_rows)
+
+			/*
+			 * A fenced shard (a move's last step, routing/fence.c) has no
+			 * write in flight: it is read to its end, past the horizon, and
+			 * every later write of it will get a greater sequence.
+			 */
+			fenced = shard_id != GKV_CATALOG_SHARD && GkvShardFenced(shard_id);
+			if ((!fenced && cursor >= horizon) || emitted >= max_rows)
 				continue;
 			if (shard_id == GKV_CATALOG_SHARD)
 				n = GkvCatalogPull(cursor, horizon, snapshot, max_rows - emitted,
 								   rsinfo->setResult, rsinfo->setDesc, &last);
 			else
-				n = ScanShard(shard_id, cursor, horizon, snapshot, max_rows - emitted,
-							  rsinfo->setResult, rsinfo->setDesc, &last);
+				n = ScanShard(shard_id, cursor, fenced ? (uint64) PG_INT64_MAX : horizon, snapshot,
+							  max_rows - emitted, rsinfo->setResult, rsinfo->setDesc, &last);
 			emitted += n;
-			new_cursors[i] = (emitted >= max_rows) ? last : horizon;
+			new_cursors[i] = (emitted >= max_rows) ? last : Max(horizon, last);
 		}
 		UnregisterSnapshot(snapshot);
 

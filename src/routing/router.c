@@ -1,0 +1,905 @@
+/*-------------------------------------------------------------------------
+ *
+ * router.c
+ *	  Server-side routing: a call for a key whose shard this node does not
+ *	  hold is forwarded to the node of this zone that does; when that node
+ *	  is down, to the shard's holder in the nearest other zone.
+ *
+ * Any node accepts any API call, so psql, pgbench and every Postgres
+ * driver work against any node (docs/routing.md).  A forwarded call is the
+ * same kv.* function, sent with its arguments as text over a libpq
+ * connection this backend keeps open per node and prepares once per
+ * statement shape.  The receiving session runs with globalkv.routing =
+ * direct: a node there that does not hold the shard answers GK017 ("stale
+ * shard map") instead of forwarding again, so a call is forwarded at most
+ * once; on GK017 this node reloads its catalog and tries again (twice at
+ * most).
+ *
+ * Errors of the remote call come back with the remote SQLSTATE, message,
+ * detail and hint, with the node named in the error context.
+ *
+ * Transactions.  Outside a transaction block a forwarded call commits on
+ * its node when it returns, like any single statement.  Inside one (BEGIN
+ * ... COMMIT) the first forwarded call to a node opens a transaction there,
+ * which commits when the caller's commits (before it, so a failure aborts
+ * the caller's too) and rolls back when it rolls back.  This is not a
+ * two-phase commit: if a node fails between the remote COMMIT and the
+ * local one, the remote part stays committed.
+ *
+ * Failover.  A node that cannot be reached is marked down for
+ * NODE_DOWN_MS and the call goes to the next candidate: the shard's
+ * holders in the other zones, in globalkv.zone_order.  Reaching another
+ * node is safe for any call whose request was not sent; once sent and
+ * lost, only idempotent calls (put, get, delete, their batch forms) are
+ * retried elsewhere; patch_numeric and put_if_version report SQLSTATE
+ * 08007 (outcome unknown) rather than risk applying twice.
+ *
+ * src/routing/router.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "globalkv.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "../connection/remote.h"
+
+#define NODE_DOWN_MS 2000
+#define CONNECT_TIMEOUT_MS 5000
+#define STALE_RETRIES 2
+#define MAX_CANDIDATES 64
+
+int			GkvRouting = GKV_ROUTING_FORWARD;
+char	   *GkvZoneOrder = NULL;
+int			GkvForwardTimeoutMs = 30000;
+
+/* one other node, as this backend talks to it */
+typedef struct RemoteNode
+{
+	int32		node_id;
+	char		name[64];
+	char	   *conninfo;		/* the conninfo the connection was made with */
+	PGconn	   *conn;
+	TimestampTz down_until;
+	bool		in_xact;		/* a remote transaction is open for ours */
+	bool		busy;			/* a request was sent, its result not read */
+	int			nprepared;
+	char	  **prepared;		/* statement texts; name "gkv_fwd_<index>" */
+} RemoteNode;
+
+static RemoteNode *Remotes = NULL;
+static int	NumRemotes = 0;
+static int	MaxRemotes = 0;
+static bool XactCallbackRegistered = false;
+
+static void
+Disconnect(RemoteNode *r)
+{
+	if (r->conn != NULL)
+		GkvRemoteDisconnect(r->conn);
+	r->conn = NULL;
+	r->in_xact = false;
+	r->busy = false;
+	for (int i = 0; i < r->nprepared; i++)
+		pfree(r->prepared[i]);
+	r->nprepared = 0;
+}
+
+static void
+MarkDown(RemoteNode *r)
+{
+	Disconnect(r);
+	r->down_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_DOWN_MS);
+}
+
+/*
+ * RouterXactCallback commits the remote transactions opened for a
+ * transaction block just before the local commit, and drops them (the
+ * node rolls back when the connection closes) on abort.
+ */
+static void
+RouterXactCallback(XactEvent event, void *arg)
+{
+	for (int i = 0; i < NumRemotes; i++)
+	{
+		RemoteNode *r = &Remotes[i];
+
+		/* an error between a send and its receive leaves a result behind */
+		if (r->busy && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+			Disconnect(r);
+		if (!r->in_xact)
+			continue;
+		if (event == XACT_EVENT_PRE_COMMIT)
+		{
+			r->in_xact = false;
+			PQclear(GkvRemoteQuery(r->conn, r->name, "COMMIT", 0, NULL, 0, GkvForwardTimeoutMs));
+		}
+		else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+			Disconnect(r);
+	}
+}
+
+static RemoteNode *
+GetRemote(const GkvNodeInfo *node)
+{
+	RemoteNode *r = NULL;
+
+	for (int i = 0; i < NumRemotes; i++)
+		if (Remotes[i].node_id == node->node_id)
+			r = &Remotes[i];
+	if (r == NULL)
+	{
+		if (NumRemotes == MaxRemotes)
+		{
+			MaxRemotes = Max(8, MaxRemotes * 2);
+			Remotes = Remotes == NULL ?
+				MemoryContextAllocZero(TopMemoryContext, sizeof(RemoteNode) * MaxRemotes) :
+				repalloc(Remotes, sizeof(RemoteNode) * MaxRemotes);
+			memset(&Remotes[NumRemotes], 0, sizeof(RemoteNode) * (MaxRemotes - NumRemotes));
+		}
+		r = &Remotes[NumRemotes++];
+		r->node_id = node->node_id;
+		r->prepared = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * 64);
+	}
+	strlcpy(r->name, node->name, sizeof(r->name));
+	if (r->conninfo == NULL || strcmp(r->conninfo, node->conninfo) != 0)
+	{
+		if (r->in_xact)
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_STALE_MAP),
+					 errmsg("the connection string of node \"%s\" changed during this transaction",
+							node->name)));
+		Disconnect(r);
+		if (r->conninfo)
+			pfree(r->conninfo);
+		r->conninfo = MemoryContextStrdup(TopMemoryContext, node->conninfo);
+	}
+	return r;
+}
+
+/* is this error one of a broken or unreachable connection (class 08)? */
+static bool
+IsConnectionError(int sqlerrcode)
+{
+	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
+}
+
+/*
+ * Connect makes sure r has a working connection, with a remote transaction
+ * open when the caller is in a transaction block.  Returns false, with the
+ * node marked down, when the node cannot be reached; the request has not
+ * been sent then.  Other errors are raised.
+ */
+static bool
+Connect(RemoteNode *r)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	if (r->conn != NULL && PQstatus(r->conn) != CONNECTION_OK)
+	{
+		if (r->in_xact)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("lost the connection to node \"%s\" inside a transaction", r->name)));
+		Disconnect(r);
+	}
+	if (r->conn != NULL && (r->in_xact || !IsTransactionBlock()))
+		return true;
+	if (r->conn == NULL && r->down_until > GetCurrentTimestamp())
+		return false;
+
+	PG_TRY();
+	{
+		if (r->conn == NULL)
+		{
+			char		appname[NAMEDATALEN];
+
+			snprintf(appname, sizeof(appname), "globalkv router of node %d", GkvLocalNodeId());
+			r->conn = GkvRemoteConnect(r->conninfo, r->name, appname,
+									   "-c globalkv.routing=direct", CONNECT_TIMEOUT_MS);
+		}
+		if (IsTransactionBlock() && !r->in_xact)
+		{
+			PQclear(GkvRemoteQuery(r->conn, r->name, "BEGIN", 0, NULL, 0, GkvForwardTimeoutMs));
+			r->in_xact = true;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!IsConnectionError(edata->sqlerrcode))
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(LOG,
+				(errmsg("globalkv: node \"%s\" is unreachable, routing around it for %d ms",
+						r->name, NODE_DOWN_MS),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		FreeErrorData(edata);
+		MarkDown(r);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* the prepared statement name for sql on r, preparing it if needed */
+static const char *
+Prepared(RemoteNode *r, const char *sql)
+{
+	static char name[32];
+	int			i;
+
+	for (i = 0; i < r->nprepared; i++)
+		if (strcmp(r->prepared[i], sql) == 0)
+			break;
+	snprintf(name, sizeof(name), "gkv_fwd_%d", i);
+	if (i == r->nprepared)
+	{
+		if (r->nprepared == 64)
+			return NULL;		/* unusual: send it unprepared */
+		GkvRemotePrepare(r->conn, r->name, name, sql, GkvForwardTimeoutMs);
+		r->prepared[r->nprepared++] = MemoryContextStrdup(TopMemoryContext, sql);
+	}
+	return name;
+}
+
+/*
+ * GkvRouterSend sends sql with text parameters to a node.  Returns false,
+ * with the node marked down, when the node could not be reached or the
+ * request could not be sent (the node did not get it).
+ */
+bool
+GkvRouterSend(int32 node_id, const char *sql, int nparams, const char *const *values)
+{
+	const GkvNodeInfo *node = GkvNodeById(node_id);
+	RemoteNode *r;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	if (node == NULL)
+		return false;
+	if (!XactCallbackRegistered)
+	{
+		RegisterXactCallback(RouterXactCallback, NULL);
+		XactCallbackRegistered = true;
+	}
+	r = GetRemote(node);
+	if (!Connect(r))
+		return false;
+	PG_TRY();
+	{
+		const char *stmt = Prepared(r, sql);
+
+		GkvRemoteSend(r->conn, r->name, stmt, sql, nparams, values, 0);
+		r->busy = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		MarkDown(r);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * GkvRouterReceive returns the result of the request sent last to the node
+ * (the caller PQclears it).  Remote errors are raised with their SQLSTATE.
+ * When the connection broke after the request went out, returns NULL and
+ * marks the node down: the outcome is unknown.
+ */
+PGresult *
+GkvRouterReceive(int32 node_id)
+{
+	RemoteNode *r = NULL;
+	MemoryContext cxt = CurrentMemoryContext;
+	PGresult   *volatile res = NULL;
+
+	for (int i = 0; i < NumRemotes; i++)
+		if (Remotes[i].node_id == node_id)
+			r = &Remotes[i];
+	if (r == NULL || r->conn == NULL)
+		elog(ERROR, "globalkv router: nothing was sent to node %d", node_id);
+	PG_TRY();
+	{
+		res = GkvRemoteReceive(r->conn, r->name, GkvForwardTimeoutMs);
+		r->busy = false;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(LOG,
+				(errmsg("globalkv: lost the connection to node \"%s\" during a forwarded call",
+						r->name)));
+		FreeErrorData(edata);
+		MarkDown(r);
+		res = NULL;
+	}
+	PG_END_TRY();
+	return res;
+}
+
+/*
+ * ZoneRank orders zones for failover: those named in globalkv.zone_order
+ * first, in that order, then the others by name.
+ */
+static int
+ZoneRank(const char *zone, int name_index)
+{
+	const char *p = GkvZoneOrder;
+	int			rank = 0;
+	size_t		len = strlen(zone);
+
+	while (p != NULL && *p != '\0')
+	{
+		const char *end = strchr(p, ',');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+
+		while (n > 0 && *p == ' ')
+			p++, n--;
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == len && strncmp(p, zone, n) == 0)
+			return rank;
+		rank++;
+		p = end ? end + 1 : NULL;
+	}
+	return 10000 + name_index;
+}
+
+/*
+ * GkvRouteCandidates lists, best first, the nodes that may serve a call
+ * for the shard: its holder in this zone, then its holders in the other
+ * zones in failover order.  This node is never listed.
+ */
+int
+GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes)
+{
+	int			n = 0;
+	int32		me = GkvLocalNodeId();
+	int32		here = GkvShardHolderHere(shard_id);
+	int			nzones = GkvZoneCount();
+	int			order[MAX_CANDIDATES];
+	int			nz = 0;
+	const char *local_zone = GkvLocalZone();
+
+	if (here != me && n < max_nodes)
+		nodes[n++] = here;
+	for (int z = 0; z < nzones && nz < MAX_CANDIDATES; z++)
+		if (strcmp(GkvZoneName(z), local_zone) != 0)
+			order[nz++] = z;
+	/* insertion sort by rank: a handful of zones */
+	for (int i = 1; i < nz; i++)
+		for (int j = i; j > 0 &&
+			 ZoneRank(GkvZoneName(order[j]), order[j]) <
+			 ZoneRank(GkvZoneName(order[j - 1]), order[j - 1]); j--)
+		{
+			int			t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (int i = 0; i < nz && n < max_nodes; i++)
+	{
+		int32		holder = GkvShardHolder(shard_id, order[i]);
+
+		if (holder != 0 && holder != me)
+			nodes[n++] = holder;
+	}
+	return n;
+}
+
+/* GkvRequireHolder raises GK017 in direct mode: the caller's map is stale */
+void
+GkvRejectStale(int shard_id)
+{
+	const GkvNodeInfo *holder = GkvNodeById(GkvShardHolderHere(shard_id));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_GKV_STALE_MAP),
+			 errmsg("node %d does not hold shard %d of zone \"%s\"",
+					GkvLocalNodeId(), shard_id, GkvLocalZone()),
+			 holder ? errdetail("Node \"%s\" (id %d) holds it.", holder->name, holder->node_id) : 0,
+			 errhint("Refresh the shard map (kv.shard_map()) and send the call there.")));
+}
+
+/* ----------------------------------------------------------------
+ * Forwarding one API call
+ * ----------------------------------------------------------------
+ */
+
+/* the statement that repeats a call of the function on another node */
+static char *
+ForwardSql(Oid fn_oid, int nargs, bool retset)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
+	Form_pg_proc proc;
+	StringInfoData buf;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn_oid);
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "SELECT %s%s.%s(", retset ? "* FROM " : "",
+					 quote_identifier(get_namespace_name(proc->pronamespace)),
+					 quote_identifier(NameStr(proc->proname)));
+	for (int i = 0; i < nargs; i++)
+		appendStringInfo(&buf, "%s$%d::%s", i > 0 ? ", " : "", i + 1,
+						 format_type_be(proc->proargtypes.values[i]));
+	appendStringInfoChar(&buf, ')');
+	ReleaseSysCache(tup);
+	return buf.data;
+}
+
+static Datum
+TextToDatum(const char *s, Oid type, int32 typmod)
+{
+	Oid			input;
+	Oid			ioparam;
+
+	getTypeInputInfo(type, &input, &ioparam);
+	return OidInputFunctionCall(input, (char *) s, ioparam, typmod);
+}
+
+/* ForwardedResult turns the remote result into this call's result */
+static Datum
+ForwardedResult(FunctionCallInfo fcinfo, PGresult *res)
+{
+	if (fcinfo->flinfo->fn_retset)
+	{
+		ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+		TupleDesc	desc;
+
+		InitMaterializedSRF(fcinfo, 0);
+		desc = rsinfo->setDesc;
+		if (PQnfields(res) != desc->natts)
+			elog(ERROR, "forwarded call returned %d columns, expected %d",
+				 PQnfields(res), desc->natts);
+		for (int row = 0; row < PQntuples(res); row++)
+		{
+			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+
+			for (int col = 0; col < desc->natts; col++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, col);
+
+				nulls[col] = PQgetisnull(res, row, col);
+				values[col] = nulls[col] ? (Datum) 0 :
+					TextToDatum(PQgetvalue(res, row, col), att->atttypid, att->atttypmod);
+			}
+			tuplestore_putvalues(rsinfo->setResult, desc, values, nulls);
+		}
+		return (Datum) 0;
+	}
+	if (PQntuples(res) != 1 || PQnfields(res) != 1)
+		elog(ERROR, "forwarded call returned an unexpected result shape");
+	if (PQgetisnull(res, 0, 0))
+	{
+		fcinfo->isnull = true;
+		return (Datum) 0;
+	}
+	return TextToDatum(PQgetvalue(res, 0, 0), get_func_rettype(fcinfo->flinfo->fn_oid), -1);
+}
+
+/*
+ * GkvForwardCall sends the current call to the node serving its shard and
+ * returns that node's answer as its own.  'idempotent': the call may be
+ * repeated on another node when the first one was lost after sending.
+ */
+Datum
+GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
+{
+	int			nargs = PG_NARGS();
+	const char **values = palloc0(sizeof(char *) * (nargs + 1));
+	char	   *sql = ForwardSql(fcinfo->flinfo->fn_oid, nargs, fcinfo->flinfo->fn_retset);
+	StringInfoData tried;
+
+	if (GkvRouting == GKV_ROUTING_DIRECT)
+		GkvRejectStale(shard_id);
+
+	for (int i = 0; i < nargs; i++)
+	{
+		Oid			output;
+		bool		varlena;
+
+		if (PG_ARGISNULL(i))
+			continue;
+		getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i), &output, &varlena);
+		values[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i));
+	}
+
+	initStringInfo(&tried);
+	for (int attempt = 0; attempt <= STALE_RETRIES; attempt++)
+	{
+		int32		nodes[MAX_CANDIDATES];
+		int			n = GkvRouteCandidates(shard_id, nodes, MAX_CANDIDATES);
+		bool		stale = false;
+
+		for (int c = 0; c < n && !stale; c++)
+		{
+			const GkvNodeInfo *node = GkvNodeById(nodes[c]);
+			PGresult   *res;
+			MemoryContext cxt = CurrentMemoryContext;
+
+			if (node == NULL)
+				continue;
+			appendStringInfo(&tried, "%s\"%s\"", tried.len > 0 ? ", " : "", node->name);
+			if (!GkvRouterSend(nodes[c], sql, nargs, values))
+				continue;		/* not sent: try the next candidate */
+			PG_TRY();
+			{
+				res = GkvRouterReceive(nodes[c]);
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(cxt);
+				edata = CopyErrorData();
+				if (edata->sqlerrcode != ERRCODE_GKV_STALE_MAP || attempt == STALE_RETRIES)
+					PG_RE_THROW();
+				FlushErrorState();
+				FreeErrorData(edata);
+				res = NULL;
+				stale = true;
+			}
+			PG_END_TRY();
+			if (stale)
+				break;
+			if (res == NULL)
+			{
+				if (!idempotent)
+					ereport(ERROR,
+							(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+							 errmsg("lost the connection to node \"%s\" after forwarding the call to it",
+									node->name),
+							 errdetail("The call may or may not have taken effect there."),
+							 errhint("Read the document to find out before repeating the call.")));
+				continue;
+			}
+			{
+				Datum		d = ForwardedResult(fcinfo, res);
+
+				PQclear(res);
+				return d;
+			}
+		}
+		if (!stale)
+			break;
+		/* the node we chose says another holds the shard: reload, retry */
+		GkvCatalogInvalidate();
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_GKV_NO_HOLDER),
+			 errmsg("no node holding shard %d can be reached", shard_id),
+			 tried.len > 0 ? errdetail("Tried %s.", tried.data) :
+			 errdetail("No zone has a node for it.")));
+	return (Datum) 0;
+}
+
+/* ----------------------------------------------------------------
+ * Forwarding the remote part of a batch call
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * A batch call (put_many, get_many) whose keys live on several nodes is
+ * split: each node gets the same function with every array argument cut
+ * down to its keys, all nodes at once (GkvBatchForwardStart sends, the
+ * caller does its local part, GkvBatchForwardFinish collects).  Results
+ * come back per position in the caller's arrays.  Batch calls are
+ * idempotent, so a lost node's keys are resent to their next candidate.
+ */
+struct GkvBatchForward
+{
+	FunctionCallInfo fcinfo;
+	char	   *sql;
+	int			npos;
+	int		   *pos;			/* caller positions forwarded */
+	int		   *shard;
+	int		   *attempt;		/* candidate index in use, per position */
+	int		   *group;			/* group of a position in the current round */
+	int32	   *node_of_group;
+	bool	   *group_sent;		/* the group's request went out */
+	char	   *state;			/* per position: 'p'ending, 's'ent, 'd'one */
+	int			ngroups;
+	int			stale_retries;
+	char	  **out;			/* per caller position: column 2 of its row */
+	int			nout;
+};
+
+/* the node that serves position i now, or 0 when none is left */
+static int32
+BatchCandidate(GkvBatchForward *b, int i)
+{
+	int32		nodes[MAX_CANDIDATES];
+	int			n = GkvRouteCandidates(b->shard[i], nodes, MAX_CANDIDATES);
+
+	return b->attempt[i] < n ? nodes[b->attempt[i]] : 0;
+}
+
+/* the array argument cut down to the positions of one group */
+static Datum
+SubArray(GkvBatchForward *b, int argno, int g)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(b->fcinfo->args[argno].value);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Datum	   *sub = palloc(sizeof(Datum) * (b->npos + 1));
+	bool	   *subnulls = palloc(sizeof(bool) * (b->npos + 1));
+	int			k = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+	for (int i = 0; i < b->npos; i++)
+		if (b->group[i] == g && b->pos[i] < n)
+		{
+			sub[k] = elems[b->pos[i]];
+			subnulls[k++] = nulls[b->pos[i]];
+		}
+	dims[0] = k;
+	return PointerGetDatum(construct_md_array(sub, subnulls, 1, dims, lbs,
+											  elemtype, typlen, typbyval, typalign));
+}
+
+/*
+ * SendRound sends every pending position to its current candidate,
+ * grouped by node.  A group that cannot be sent moves its positions on to
+ * their next candidate; they stay pending for the next round.
+ */
+static void
+SendRound(GkvBatchForward *b)
+{
+	int			nargs = b->fcinfo->nargs;
+
+	b->ngroups = 0;
+	for (int i = 0; i < b->npos; i++)
+	{
+		int32		node;
+		int			g;
+
+		b->group[i] = -1;
+		if (b->state[i] != 'p')
+			continue;
+		node = BatchCandidate(b, i);
+		if (node == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("no node holding shard %d can be reached", b->shard[i])));
+		for (g = 0; g < b->ngroups; g++)
+			if (b->node_of_group[g] == node)
+				break;
+		if (g == b->ngroups)
+			b->node_of_group[b->ngroups++] = node;
+		b->group[i] = g;
+	}
+	for (int g = 0; g < b->ngroups; g++)
+	{
+		const char **values = palloc0(sizeof(char *) * (nargs + 1));
+
+		for (int a = 0; a < nargs; a++)
+		{
+			Oid			type = get_fn_expr_argtype(b->fcinfo->flinfo, a);
+			Oid			output;
+			bool		varlena;
+			Datum		d;
+
+			if (b->fcinfo->args[a].isnull)
+				continue;
+			d = type_is_array(type) ? SubArray(b, a, g) : b->fcinfo->args[a].value;
+			getTypeOutputInfo(type, &output, &varlena);
+			values[a] = OidOutputFunctionCall(output, d);
+		}
+		b->group_sent[g] = GkvRouterSend(b->node_of_group[g], b->sql, nargs, values);
+		for (int i = 0; i < b->npos; i++)
+			if (b->group[i] == g)
+			{
+				if (b->group_sent[g])
+					b->state[i] = 's';
+				else
+					b->attempt[i]++;
+			}
+	}
+}
+
+GkvBatchForward *
+GkvBatchForwardStart(FunctionCallInfo fcinfo, int nout, int npos, const int *pos,
+					 const int *shard)
+{
+	GkvBatchForward *b = palloc0(sizeof(GkvBatchForward));
+
+	if (GkvRouting == GKV_ROUTING_DIRECT)
+		GkvRejectStale(shard[0]);
+	b->fcinfo = fcinfo;
+	b->sql = ForwardSql(fcinfo->flinfo->fn_oid, fcinfo->nargs, true);
+	b->npos = npos;
+	b->pos = palloc(sizeof(int) * (npos + 1));
+	b->shard = palloc(sizeof(int) * (npos + 1));
+	memcpy(b->pos, pos, sizeof(int) * npos);
+	memcpy(b->shard, shard, sizeof(int) * npos);
+	b->attempt = palloc0(sizeof(int) * (npos + 1));
+	b->group = palloc0(sizeof(int) * (npos + 1));
+	b->node_of_group = palloc0(sizeof(int32) * (npos + 1));
+	b->group_sent = palloc0(sizeof(bool) * (npos + 1));
+	b->state = palloc(npos + 1);
+	memset(b->state, 'p', npos);
+	b->out = palloc0(sizeof(char *) * (nout + 1));
+	b->nout = nout;
+	SendRound(b);
+	return b;
+}
+
+/*
+ * GkvBatchForwardFinish collects every node's answer; returns, per caller
+ * position, the second column of its row (NULL for SQL NULL and for
+ * positions served locally).
+ */
+char	  **
+GkvBatchForwardFinish(GkvBatchForward *b)
+{
+	for (;;)
+	{
+		bool		pending = false;
+
+		for (int g = 0; g < b->ngroups; g++)
+		{
+			MemoryContext cxt = CurrentMemoryContext;
+			PGresult   *volatile res = NULL;
+			volatile bool stale = false;
+			int			row = 0;
+
+			if (!b->group_sent[g])
+				continue;
+			PG_TRY();
+			{
+				res = GkvRouterReceive(b->node_of_group[g]);
+			}
+			PG_CATCH();
+			{
+				ErrorData  *edata;
+
+				MemoryContextSwitchTo(cxt);
+				edata = CopyErrorData();
+				if (edata->sqlerrcode != ERRCODE_GKV_STALE_MAP || b->stale_retries >= STALE_RETRIES)
+					PG_RE_THROW();
+				FlushErrorState();
+				FreeErrorData(edata);
+				stale = true;
+			}
+			PG_END_TRY();
+			if (stale)
+			{
+				/* the node says another holds the shard: reload, resend */
+				b->stale_retries++;
+				GkvCatalogInvalidate();
+			}
+			for (int i = 0; i < b->npos; i++)
+			{
+				if (b->group[i] != g || b->state[i] != 's')
+					continue;
+				if (res == NULL)
+				{
+					b->state[i] = 'p';
+					if (!stale)
+						b->attempt[i]++;	/* lost: the next candidate */
+					continue;
+				}
+				if (row >= PQntuples(res))
+					elog(ERROR, "forwarded batch returned too few rows");
+				b->out[b->pos[i]] = PQgetisnull(res, row, 1) ? NULL :
+					pstrdup(PQgetvalue(res, row, 1));
+				b->state[i] = 'd';
+				row++;
+			}
+			if (res)
+				PQclear(res);
+		}
+		for (int i = 0; i < b->npos; i++)
+			pending |= b->state[i] == 'p';
+		if (!pending)
+			return b->out;
+		SendRound(b);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * The shard map, for the client library
+ * ----------------------------------------------------------------
+ */
+
+/* value of one conninfo keyword, "" when absent; tabs and newlines dropped */
+static void
+AppendConninfoValue(StringInfo buf, PQconninfoOption *opts, const char *keyword)
+{
+	for (PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++)
+	{
+		if (strcmp(o->keyword, keyword) != 0 || o->val == NULL)
+			continue;
+		for (const char *c = o->val; *c; c++)
+			if (*c != '\t' && *c != '\n' && *c != '\r')
+				appendStringInfoChar(buf, *c);
+	}
+}
+
+PG_FUNCTION_INFO_V1(gkv_shard_map);
+
+/*
+ * kv.shard_map() -> text, in the format of docs/routing.md.  Host, port
+ * and database come from each node's connection string; nothing else of
+ * it (user, passfile, ...) is shown.
+ */
+Datum
+gkv_shard_map(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	int			nshards = GkvShardCount();
+	int			nzones = GkvZoneCount();
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "globalkv shard map 1\nshards\t%d\nzone\t%s\n", nshards, GkvLocalZone());
+	for (int i = 0; i < GkvNodeCount(); i++)
+	{
+		const GkvNodeInfo *n = GkvNodeByIndex(i);
+		char	   *err = NULL;
+		PQconninfoOption *opts = PQconninfoParse(n->conninfo, &err);
+
+		if (err)
+			PQfreemem(err);
+		appendStringInfo(&buf, "node\t%d\t%s\t%s\t", n->node_id, n->name, n->zone);
+		AppendConninfoValue(&buf, opts, "host");
+		appendStringInfoChar(&buf, '\t');
+		AppendConninfoValue(&buf, opts, "port");
+		appendStringInfoChar(&buf, '\t');
+		AppendConninfoValue(&buf, opts, "dbname");
+		appendStringInfoChar(&buf, '\n');
+		if (opts)
+			PQconninfoFree(opts);
+	}
+	for (int s = 0; s < nshards; s++)
+		for (int z = 0; z < nzones; z++)
+		{
+			int32		holder = GkvShardHolder(s, z);
+
+			if (holder != 0)
+				appendStringInfo(&buf, "placement\t%d\t%s\t%d\n", s, GkvZoneName(z), holder);
+		}
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}

@@ -41,15 +41,17 @@
 #include <unistd.h>
 
 #include "libpq-fe.h"
+#include "cli_common.h"
 
 #define RUN_AS_USER "globalkv"
 #define REPL_ROLE "globalkv_repl"
 #define MAX_ZONES 16
+#define MAX_NODES 64
 #define DEFAULT_PG_BINDIR "/usr/lib/postgresql/15/bin"
 
 static const char *progname = "globalkv";
 
-static void
+void
 die(const char *fmt,...)
 {
 	va_list		ap;
@@ -100,7 +102,7 @@ run(char *const argv[], bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static char *
+char *
 path_join(const char *a, const char *b)
 {
 	char	   *p;
@@ -115,7 +117,7 @@ path_join(const char *a, const char *b)
  * ----------------------------------------------------------------
  */
 
-static PGconn *
+PGconn *
 connect_or_die(const char *conninfo)
 {
 	PGconn	   *conn = PQconnectdb(conninfo);
@@ -129,7 +131,7 @@ connect_or_die(const char *conninfo)
  * query runs a parameterized statement; on error prints the server's
  * message with its SQLSTATE and exits.
  */
-static PGresult *
+PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
 	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -156,7 +158,7 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 }
 
 /* print a result as an aligned table */
-static void
+void
 print_table(PGresult *res)
 {
 	int			nf = PQnfields(res),
@@ -297,19 +299,34 @@ random_password(void)
 	return pw;
 }
 
+/* parade.conf: one line "node ID port PORT zone ZONE" per node, ids 1..n */
 static int
-read_parade(const char *dir, int *ports)
+read_parade(const char *dir, int *ports, char (*zones)[64])
 {
 	char	   *path = path_join(dir, "parade.conf");
 	FILE	   *f = fopen(path, "r");
-	int			n = 0,
-				id,
-				port;
+	char		line[256];
+	int			n = 0;
 
 	if (f == NULL)
 		die("%s is not a parade directory (no parade.conf)", dir);
-	while (n < MAX_ZONES && fscanf(f, "node %d port %d\n", &id, &port) == 2)
-		ports[n++] = port;
+	while (n < MAX_NODES && fgets(line, sizeof(line), f))
+	{
+		int			id,
+					port;
+		char		zone[64] = "";
+
+		if (sscanf(line, "node %d port %d zone %63s", &id, &port, zone) < 2)
+			continue;
+		ports[n] = port;
+		if (zones)
+		{
+			if (zone[0] == '\0')
+				snprintf(zone, sizeof(zone), "zone%d", id);
+			memcpy(zones[n], zone, sizeof(zone));
+		}
+		n++;
+	}
 	fclose(f);
 	return n;
 }
@@ -365,18 +382,141 @@ wait_for_replication(const char *dir, const int *ports, int n, int timeout_s)
 	}
 }
 
+/*
+ * init_node creates, starts and sets up node id (1-based) of the parade:
+ * initdb, configuration, the extension, its identity, its shard count and
+ * the node-to-node login role.
+ */
 static void
-parade_create(const char *dir, int zones, int port_base, const char *port_list, int shards)
+init_node(const char *dir, int id, int port, const char *zone, int shards, const char *password)
 {
-	int			ports[MAX_ZONES];
+	char	   *ndir = node_dir(dir, id);
+	char	   *initdb = path_join(pg_bindir(), "initdb");
+	char	   *argv[] = {initdb, "-D", ndir, "-U", "postgres", "--auth-local=trust",
+	"--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", NULL};
+	char	   *conf = path_join(ndir, "postgresql.conf");
+	char		buf[2048];
+	char		idbuf[16],
+				name[32],
+				sh[16];
+	PGconn	   *conn;
+	PGresult   *res;
+	char	   *role_sql;
+
+	printf("==> %s: initializing node%d on 127.0.0.1:%d\n", zone, id, port);
+	fflush(stdout);
+	if (run(argv, true) != 0)
+		die("initdb failed for %s", ndir);
+	snprintf(buf, sizeof(buf),
+			 "\n# globalkv parade node %d (written by globalkv parade)\n"
+			 "port = %d\n"
+			 "listen_addresses = '127.0.0.1'\n"
+			 "unix_socket_directories = '%s'\n"
+			 "shared_preload_libraries = 'globalkv'\n"
+			 "globalkv.database = 'postgres'\n"
+			 "max_worker_processes = 32\n"
+			 "max_connections = 200\n"
+			 "shared_buffers = 128MB\n"
+			 "password_encryption = 'scram-sha-256'\n"
+			 "log_line_prefix = '%%m [%%p] %%q%%a '\n",
+			 id, port, dir);
+	append_file(conf, buf);
+	pg_ctl(dir, id, "start");
+
+	conn = connect_or_die(admin_conninfo(dir, port));
+	snprintf(idbuf, sizeof(idbuf), "%d", id);
+	snprintf(name, sizeof(name), "node%d", id);
+	snprintf(sh, sizeof(sh), "%d", shards);
+	PQclear(query(conn, "CREATE EXTENSION globalkv", 0, NULL));
+	PQclear(query(conn, "SELECT kv.set_node($1::int, $2, $3)", 3,
+				  (const char *const[]) {idbuf, name, zone}));
+	if (shards > 0)
+		PQclear(query(conn, "SELECT kv.init_shards($1::int)", 1, (const char *const[]) {sh}));
+
+	/*
+	 * Nodes log in to each other as REPL_ROLE: to pull (globalkv_replication)
+	 * and to forward API calls (globalkv_client).  The password goes over
+	 * the local socket once, never to a log.
+	 */
+	res = query(conn, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE globalkv_replication, globalkv_client',"
+				" $1::text, $2::text)", 2, (const char *const[]) {REPL_ROLE, password});
+	role_sql = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQclear(query(conn, "SET log_statement = 'none'", 0, NULL));
+	PQclear(query(conn, role_sql, 0, NULL));
+	free(role_sql);
+	PQfinish(conn);
+}
+
+/* register node j (1-based) on the node listening on 'port' */
+static void
+add_node_on(PGconn *conn, int j, int port_j, const char *zone_j, const char *passfile)
+{
+	char		id[16],
+				name[32],
+				ci[512];
+
+	snprintf(id, sizeof(id), "%d", j);
+	snprintf(name, sizeof(name), "node%d", j);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=postgres user=%s passfile=%s",
+			 port_j, REPL_ROLE, passfile);
+	PQclear(query(conn, "SELECT kv.add_node($1::int, $2, $3, $4)", 4,
+				  (const char *const[]) {id, name, zone_j, ci}));
+}
+
+static void
+write_parade_conf(const char *dir, int n, const int *ports, char (*zones)[64])
+{
+	char	   *conf = malloc(128 * MAX_NODES);
+
+	conf[0] = '\0';
+	for (int i = 0; i < n; i++)
+	{
+		char		line[128];
+
+		snprintf(line, sizeof(line), "node %d port %d zone %s\n", i + 1, ports[i], zones[i]);
+		strcat(conf, line);
+	}
+	write_file(path_join(dir, "parade.conf"), 0644, conf);
+	free(conf);
+}
+
+/* the parade's replication password, read back from its passfile */
+static char *
+parade_password(const char *passfile)
+{
+	FILE	   *f = fopen(passfile, "r");
+	char		line[512];
+	char	   *last;
+
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL)
+		die("could not read %s", passfile);
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	last = strrchr(line, ':');
+	if (last == NULL)
+		die("%s is not a passfile", passfile);
+	return strdup(last + 1);
+}
+
+static void
+parade_create(const char *dir, int nzones, int per_zone, int port_base, const char *port_list,
+			  int shards)
+{
+	int			ports[MAX_NODES];
+	char		zones[MAX_NODES][64];
 	char	   *password = random_password();
 	char	   *passfile = path_join(dir, "pgpass");
-	char		buf[4096];
-	char	   *parade_conf;
+	char		buf[8192];
 	struct stat st;
+	int			n = nzones * per_zone;
 
-	if (zones < 1 || zones > MAX_ZONES)
+	if (nzones < 1 || nzones > MAX_ZONES)
 		die("--zones must be between 1 and %d", MAX_ZONES);
+	if (per_zone < 1 || n > MAX_NODES)
+		die("--nodes-per-zone must be at least 1, and zones x nodes at most %d", MAX_NODES);
+	if (shards < 0 || shards > 4096)
+		die("--shards must be between 1 and 4096");
 	if (stat(path_join(dir, "parade.conf"), &st) == 0)
 		die("%s already holds a parade: use \"globalkv parade start --dir %s\", or remove it", dir, dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
@@ -384,11 +524,12 @@ parade_create(const char *dir, int zones, int port_base, const char *port_list, 
 
 	/* the replication password, for every node's connections to its peers */
 	buf[0] = '\0';
-	for (int i = 0; i < zones; i++)
+	for (int i = 0; i < n; i++)
 	{
 		char		line[256];
 
 		ports[i] = port_base + i;
+		snprintf(zones[i], sizeof(zones[i]), "zone%d", i / per_zone + 1);
 		if (port_list)
 		{
 			/* --ports a,b,c: the i-th entry */
@@ -401,7 +542,7 @@ parade_create(const char *dir, int zones, int port_base, const char *port_list, 
 					p++;
 			}
 			if (p == NULL || atoi(p) <= 0)
-				die("--ports must list %d ports", zones);
+				die("--ports must list %d ports", n);
 			ports[i] = atoi(p);
 		}
 		snprintf(line, sizeof(line), "127.0.0.1:%d:postgres:%s:%s\n", ports[i], REPL_ROLE, password);
@@ -409,117 +550,101 @@ parade_create(const char *dir, int zones, int port_base, const char *port_list, 
 	}
 	write_file(passfile, 0600, buf);
 
-	for (int i = 0; i < zones; i++)
-	{
-		char	   *ndir = node_dir(dir, i + 1);
-		char	   *initdb = path_join(pg_bindir(), "initdb");
-		char	   *argv[] = {initdb, "-D", ndir, "-U", "postgres", "--auth-local=trust",
-		"--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", NULL};
-		char	   *conf = path_join(ndir, "postgresql.conf");
+	for (int i = 0; i < n; i++)
+		init_node(dir, i + 1, ports[i], zones[i], shards, password);
 
-		printf("==> zone%d: initializing node%d on 127.0.0.1:%d\n", i + 1, i + 1, ports[i]);
-		fflush(stdout);
-		if (run(argv, true) != 0)
-			die("initdb failed for %s", ndir);
-		snprintf(buf, sizeof(buf),
-				 "\n# globalkv parade node %d (written by globalkv parade create)\n"
-				 "port = %d\n"
-				 "listen_addresses = '127.0.0.1'\n"
-				 "unix_socket_directories = '%s'\n"
-				 "shared_preload_libraries = 'globalkv'\n"
-				 "globalkv.database = 'postgres'\n"
-				 "max_worker_processes = 24\n"
-				 "max_connections = 100\n"
-				 "shared_buffers = 128MB\n"
-				 "password_encryption = 'scram-sha-256'\n"
-				 "log_line_prefix = '%%m [%%p] %%q%%a '\n",
-				 i + 1, ports[i], dir);
-		append_file(conf, buf);
-		pg_ctl(dir, i + 1, "start");
-	}
-
-	for (int i = 0; i < zones; i++)
-	{
-		char	   *ci = admin_conninfo(dir, ports[i]);
-		PGconn	   *conn = connect_or_die(ci);
-		char		id[16],
-					name[32],
-					zone[32],
-					sh[16];
-		const char *p3[3] = {id, name, zone};
-		const char *p1[1] = {sh};
-		PGresult   *res;
-		char	   *role_sql;
-
-		snprintf(id, sizeof(id), "%d", i + 1);
-		snprintf(name, sizeof(name), "node%d", i + 1);
-		snprintf(zone, sizeof(zone), "zone%d", i + 1);
-		PQclear(query(conn, "CREATE EXTENSION globalkv", 0, NULL));
-		PQclear(query(conn, "SELECT kv.set_node($1::int, $2, $3)", 3, p3));
-		if (shards > 0)
-		{
-			snprintf(sh, sizeof(sh), "%d", shards);
-			PQclear(query(conn, "SELECT kv.init_shards($1::int)", 1, p1));
-		}
-		/* the password goes over the local socket once, never to a log */
-		res = query(conn, "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L IN ROLE globalkv_replication', $1::text, $2::text)",
-					2, (const char *const[]) {REPL_ROLE, password});
-		role_sql = strdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		PQclear(query(conn, "SET log_statement = 'none'", 0, NULL));
-		PQclear(query(conn, role_sql, 0, NULL));
-		free(role_sql);
-		PQfinish(conn);
-	}
-
-	/* every node learns the whole parade */
-	for (int i = 0; i < zones; i++)
+	/*
+	 * Every node learns the whole parade, and the placements: shard s of a
+	 * zone goes to its (s mod M)-th node, written on every node so that no
+	 * write can land on a node before it knows its shards.
+	 */
+	for (int i = 0; i < n; i++)
 	{
 		PGconn	   *conn = connect_or_die(admin_conninfo(dir, ports[i]));
 
-		for (int j = 0; j < zones; j++)
+		for (int j = 0; j < n; j++)
+			add_node_on(conn, j + 1, ports[j], zones[j], passfile);
+		if (per_zone > 1)
 		{
-			char		id[16],
-						name[32],
-						zone[32],
-						ci[512];
-			const char *p4[4] = {id, name, zone, ci};
+			char		m[16],
+						z[16];
 
-			snprintf(id, sizeof(id), "%d", j + 1);
-			snprintf(name, sizeof(name), "node%d", j + 1);
-			snprintf(zone, sizeof(zone), "zone%d", j + 1);
-			snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=postgres user=%s passfile=%s",
-					 ports[j], REPL_ROLE, passfile);
-			PQclear(query(conn, "SELECT kv.add_node($1::int, $2, $3, $4)", 4, p4));
+			snprintf(m, sizeof(m), "%d", per_zone);
+			snprintf(z, sizeof(z), "%d", nzones);
+			PQclear(query(conn,
+						  "SELECT kv.set_placement(s.shard_id, (z - 1) * $1::int + s.shard_id % $1::int + 1)"
+						  "  FROM globalkv.shards s, generate_series(1, $2::int) z",
+						  2, (const char *const[]) {m, z}));
 		}
 		PQfinish(conn);
 	}
-
-	parade_conf = malloc(64 * MAX_ZONES);
-	parade_conf[0] = '\0';
-	for (int i = 0; i < zones; i++)
-	{
-		char		line[64];
-
-		snprintf(line, sizeof(line), "node %d port %d\n", i + 1, ports[i]);
-		strcat(parade_conf, line);
-	}
-	write_file(path_join(dir, "parade.conf"), 0644, parade_conf);
+	write_parade_conf(dir, n, ports, zones);
 
 	printf("==> waiting for replication to connect\n");
 	fflush(stdout);
-	wait_for_replication(dir, ports, zones, 60);
-	printf("==> parade of %d zones is running in %s\n", zones, dir);
-	for (int i = 0; i < zones; i++)
-		printf("    zone%d node%d: %s\n", i + 1, i + 1, admin_conninfo(dir, ports[i]));
+	wait_for_replication(dir, ports, n, 60);
+	printf("==> parade of %d zone%s x %d node%s is running in %s\n", nzones, nzones == 1 ? "" : "s",
+		   per_zone, per_zone == 1 ? "" : "s", dir);
+	for (int i = 0; i < n; i++)
+		printf("    %s node%d: %s\n", zones[i], i + 1, admin_conninfo(dir, ports[i]));
 	printf("    stop with: globalkv parade stop --dir %s\n", dir);
+}
+
+/*
+ * parade_add_node: a new, empty node in a zone of a running parade; it
+ * holds no shard until `globalkv rebalance` moves some onto it.
+ */
+static void
+parade_add_node(const char *dir, const char *zone)
+{
+	int			ports[MAX_NODES];
+	char		zones[MAX_NODES][64];
+	int			n = read_parade(dir, ports, zones);
+	char	   *passfile = path_join(dir, "pgpass");
+	char	   *password = parade_password(passfile);
+	char		line[256];
+	char	   *shards;
+	PGconn	   *first;
+	int			port = 0;
+
+	if (zone == NULL)
+		die("parade add-node needs --zone ZONE");
+	if (n >= MAX_NODES)
+		die("a local parade has at most %d nodes", MAX_NODES);
+	for (int i = 0; i < n; i++)
+		port = ports[i] > port ? ports[i] : port;
+	ports[n] = port + 1;
+	snprintf(zones[n], sizeof(zones[n]), "%s", zone);
+	snprintf(line, sizeof(line), "127.0.0.1:%d:postgres:%s:%s\n", ports[n], REPL_ROLE, password);
+	append_file(passfile, line);
+
+	first = connect_or_die(admin_conninfo(dir, ports[0]));
+	shards = strdup(PQgetvalue(query(first, "SELECT shard_count FROM kv.node", 0, NULL), 0, 0));
+	init_node(dir, n + 1, ports[n], zone, atoi(shards), password);
+	/* the newcomer learns the parade; one existing node learns it (and tells the rest) */
+	{
+		PGconn	   *conn = connect_or_die(admin_conninfo(dir, ports[n]));
+
+		for (int j = 0; j <= n; j++)
+			add_node_on(conn, j + 1, ports[j], zones[j], passfile);
+		PQfinish(conn);
+	}
+	add_node_on(first, n + 1, ports[n], zones[n], passfile);
+	PQfinish(first);
+	write_parade_conf(dir, n + 1, ports, zones);
+	printf("==> waiting for replication to connect\n");
+	fflush(stdout);
+	wait_for_replication(dir, ports, n + 1, 60);
+	printf("==> node%d joined %s on 127.0.0.1:%d; it holds no shard yet: run\n"
+		   "    globalkv rebalance --zone %s -d \"%s\"\n", n + 1, zone, ports[n], zone,
+		   admin_conninfo(dir, ports[n]));
 }
 
 static void
 parade_start_stop(const char *dir, bool start)
 {
-	int			ports[MAX_ZONES];
-	int			n = read_parade(dir, ports);
+	int			ports[MAX_NODES];
+	int			n = read_parade(dir, ports, NULL);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -554,6 +679,14 @@ status(const char *conninfo)
 	printf("\nParade\n");
 	print_table(res);
 	PQclear(res);
+	res = query(conn, "SELECT p.zone_name, p.node_name, count(*) AS shards,"
+				"       string_agg(p.shard_id::text, ',' ORDER BY p.shard_id) AS shard_ids,"
+				"       coalesce(string_agg(p.shard_id || '->' || p.moving_to || ' (' || p.move_state || ')', ', ')"
+				"                FILTER (WHERE p.moving_to IS NOT NULL), '') AS moving"
+				"  FROM kv.placements p GROUP BY p.zone_name, p.node_name ORDER BY 1, 2", 0, NULL);
+	printf("\nPlacements per node\n");
+	print_table(res);
+	PQclear(res);
 	res = query(conn,
 				"SELECT peer_node_id AS peer, peer_name, connected, lag_ms, lag_rows, rows_applied,"
 				"       conflicts, max_clock_skew_ms AS clock_skew_ms,"
@@ -576,10 +709,14 @@ usage(void)
 {
 	printf("globalkv: command-line tool of the globalkv document store\n\n"
 		   "Usage:\n"
-		   "  globalkv parade create --dir DIR --zones N [--port-base P | --ports P1,P2,..] [--shards S]\n"
+		   "  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
+		   "                         [--port-base P | --ports P1,P2,..]\n"
+		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
 		   "  globalkv parade start --dir DIR\n"
 		   "  globalkv parade stop --dir DIR\n"
 		   "  globalkv status -d CONNINFO\n"
+		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
+		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
 		   "  globalkv put -d CONNINFO NAMESPACE KEY JSON [--ttl SECONDS]\n"
 		   "  globalkv get -d CONNINFO NAMESPACE KEY\n"
 		   "  globalkv delete -d CONNINFO NAMESPACE KEY\n\n"
@@ -595,6 +732,10 @@ main(int argc, char **argv)
 		{"port-base", required_argument, NULL, 'p'},
 		{"ports", required_argument, NULL, 'P'},
 		{"shards", required_argument, NULL, 's'},
+		{"nodes-per-zone", required_argument, NULL, 'M'},
+		{"to", required_argument, NULL, 'T'},
+		{"rollback", no_argument, NULL, 'R'},
+		{"zone", required_argument, NULL, 'Z'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"ttl", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
@@ -604,7 +745,11 @@ main(int argc, char **argv)
 	const char *conninfo = NULL;
 	int			zones = 3,
 				port_base = 5501,
-				shards = 0;
+				shards = 0,
+				per_zone = 1;
+	const char *to_node = NULL;
+	const char *zone = NULL;
+	bool		rollback = false;
 	long		ttl = 0;
 	const char *port_list = NULL;
 	int			c;
@@ -613,10 +758,22 @@ main(int argc, char **argv)
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:h", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
+			case 'M':
+				per_zone = atoi(optarg);
+				break;
+			case 'T':
+				to_node = optarg;
+				break;
+			case 'R':
+				rollback = true;
+				break;
+			case 'Z':
+				zone = optarg;
+				break;
 			case 'D':
 				dir = optarg;
 				break;
@@ -672,7 +829,9 @@ main(int argc, char **argv)
 			die("--dir %s is too long for unix socket paths: use a shorter one", dir);
 		become_unprivileged(orig_argc, orig_argv, strcmp(args[1], "create") == 0 ? dir : NULL);
 		if (strcmp(args[1], "create") == 0)
-			parade_create(dir, zones, port_base, port_list, shards);
+			parade_create(dir, zones, per_zone, port_base, port_list, shards);
+		else if (strcmp(args[1], "add-node") == 0)
+			parade_add_node(dir, zone);
 		else if (strcmp(args[1], "start") == 0)
 			parade_start_stop(dir, true);
 		else if (strcmp(args[1], "stop") == 0)
@@ -686,6 +845,10 @@ main(int argc, char **argv)
 		die("%s needs -d CONNINFO", args[0]);
 	if (strcmp(args[0], "status") == 0)
 		status(conninfo);
+	else if (strcmp(args[0], "shard") == 0)
+		return shard_command(nargs, args, conninfo, to_node, rollback);
+	else if (strcmp(args[0], "rebalance") == 0)
+		return rebalance_command(conninfo, zone);
 	else if (strcmp(args[0], "put") == 0 && nargs == 4)
 	{
 		PGconn	   *conn = connect_or_die(conninfo);

@@ -114,6 +114,7 @@ if want tap; then
     f=0
     for t in test/tap/t/*.pl; do
         [ -e "$t" ] || continue
+        case "$(basename "$t")" in *"${TAP_ONLY:-}"*) ;; *) continue ;; esac
         name=$(basename "$t" .pl)
         TESTDIR="$ROOT/test/tap" PG_REGRESS="$PG_REGRESS" \
             timeout 600 perl -I "$PGXS_SRC/test/perl" -I test/tap "$t" \

@@ -142,5 +142,7 @@ gkv_fence_shard(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 				 errmsg("too many shard fences at once (at most %d)", GKV_MAX_FENCES)));
 	HoldingFences = true;
+	/* pulls waiting for changes look again now: this shard reads to its end */
+	GkvWakeChangeWaiters();
 	PG_RETURN_VOID();
 }

@@ -59,11 +59,15 @@ $(OBJS): $(wildcard src/include/*.h src/common/*.h src/replication/*.h src/conne
 
 # the CLI is built and installed with the extension
 all: cli/globalkv
-cli/globalkv: cli/globalkv.c
+.PHONY: client-lib
+client-lib:
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG)
+cli/globalkv: client-lib cli/globalkv.c cli/cmd_shard.c cli/cmd_data.c cli/cli_common.h
 	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG)
 install: install-cli
 .PHONY: install-cli
 install-cli: cli/globalkv
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG) install
 	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG) install
 
 .PHONY: test demo bench

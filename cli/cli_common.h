@@ -27,4 +27,8 @@ extern int	shard_command(int nargs, char **args, const char *conninfo, const cha
 						  bool rollback);
 extern int	rebalance_command(const char *conninfo, const char *zone);
 
+/* cmd_data.c */
+extern int	data_command(int nargs, char **args, const char *conninfo, const char *zone,
+						 long ttl);
+
 #endif							/* GKV_CLI_COMMON_H */

@@ -717,9 +717,12 @@ usage(void)
 		   "  globalkv status -d CONNINFO\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-		   "  globalkv put -d CONNINFO NAMESPACE KEY JSON [--ttl SECONDS]\n"
-		   "  globalkv get -d CONNINFO NAMESPACE KEY\n"
-		   "  globalkv delete -d CONNINFO NAMESPACE KEY\n\n"
+		   "  globalkv put -d CONNINFO NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
+		   "  globalkv get -d CONNINFO NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv delete -d CONNINFO NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv shard-of -d CONNINFO NAMESPACE KEY...\n\n"
+		   "put, get, delete and shard-of go through libglobalkv: straight to the node\n"
+		   "holding the key in your zone (the -d node is only a seed).\n"
 		   "CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n");
 }
 
@@ -849,48 +852,9 @@ main(int argc, char **argv)
 		return shard_command(nargs, args, conninfo, to_node, rollback);
 	else if (strcmp(args[0], "rebalance") == 0)
 		return rebalance_command(conninfo, zone);
-	else if (strcmp(args[0], "put") == 0 && nargs == 4)
-	{
-		PGconn	   *conn = connect_or_die(conninfo);
-		PGresult   *res;
-		char		ttlbuf[32];
-
-		if (ttl > 0)
-		{
-			snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-			res = query(conn, "SELECT kv.put($1, $2, $3::text, $4::bigint)", 4,
-						(const char *const[]) {args[1], args[2], args[3], ttlbuf});
-		}
-		else
-			res = query(conn, "SELECT kv.put($1, $2, $3::text)", 3,
-						(const char *const[]) {args[1], args[2], args[3]});
-		printf("%s\n", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		PQfinish(conn);
-	}
-	else if (strcmp(args[0], "get") == 0 && nargs == 3)
-	{
-		PGconn	   *conn = connect_or_die(conninfo);
-		PGresult   *res = query(conn, "SELECT kv.get($1, $2)", 2,
-								(const char *const[]) {args[1], args[2]});
-		int			found = !PQgetisnull(res, 0, 0);
-
-		if (found)
-			printf("%s\n", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		PQfinish(conn);
-		return found ? 0 : 3;	/* 3: no such document, like grep's "no match" */
-	}
-	else if (strcmp(args[0], "delete") == 0 && nargs == 3)
-	{
-		PGconn	   *conn = connect_or_die(conninfo);
-		PGresult   *res = query(conn, "SELECT kv.delete($1, $2)", 2,
-								(const char *const[]) {args[1], args[2]});
-
-		printf("%s\n", strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? "DELETED" : "NOT FOUND");
-		PQclear(res);
-		PQfinish(conn);
-	}
+	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
+			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
+		return data_command(nargs, args, conninfo, zone, ttl);
 	else
 	{
 		usage();

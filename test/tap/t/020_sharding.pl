@@ -106,6 +106,20 @@ is($a1->safe_psql('postgres', q{SELECT count(*) FROM globalkv.shard_rows() r
 	'a node stores no document of a shard it does not hold');
 ok(wait_zones_agree('r'), 'both zones converge to the same documents');
 
+# the client library (through the CLI) and the server agree on every key
+my $seed1 = 'host=127.0.0.1 port=' . $b2->port . ' dbname=postgres user=' . getpwuid($<);
+my ($lout, $lerr);
+IPC::Run::run([ 'globalkv', 'shard-of', '-d', $seed1, '--zone', 'zone1', 'r', map {"k$_"} 1 .. 120 ],
+	'>', \$lout, '2>', \$lerr);
+my $server = $a1->safe_psql('postgres', q{SELECT string_agg('k' || i || E'\t' || (kv.key_shard('r', 'k' || i)).hash
+	|| E'\t' || (kv.key_shard('r', 'k' || i)).shard || E'\t' || p.node_name, E'\n' ORDER BY i)
+	FROM generate_series(1, 120) i
+	JOIN kv.placements p ON p.shard_id = (kv.key_shard('r', 'k' || i)).shard AND p.zone_name = 'zone1'});
+chomp $lout;
+is($lout, $server, 'the client library and the server agree on every key\'s hash, shard and holder');
+IPC::Run::run([ 'globalkv', 'get', '-d', $seed1, '--zone', 'zone1', 'r', 'k7' ], '>', \$lout, '2>', \$lerr);
+is($lout, qq({"i": 7}\n), 'a library read seeded from zone2 is served in zone1');
+
 # ---- 2. errors and the stale-map path -------------------------------------
 my $b_key = (grep { holder_of([ $a1, $b1 ], $_)->name eq 'z1b' } map {"k$_"} 1 .. 20)[0];
 $a1->safe_psql('postgres', "SELECT kv.put('r', 'txt', '{\"n\": \"text\"}')");

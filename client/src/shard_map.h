@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * shard_map.h
+ *	  The shard map as libglobalkv holds it (shard_map.c): parsing the text
+ *	  of kv.shard_map(), choosing nodes, building node connection options.
+ *	  Internal; the unit tests use it directly.
+ *
+ * client/src/shard_map.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GKV_SHARD_MAP_H
+#define GKV_SHARD_MAP_H
+
+#include <stddef.h>
+
+#define GKV_MAX_CANDIDATES 64
+
+typedef struct gkv_map_node
+{
+	int			id;
+	char		name[64];
+	char		zone[64];
+	char		host[256];
+	char		port[16];
+	char		dbname[64];
+} gkv_map_node;
+
+typedef struct gkv_map
+{
+	int			nshards;
+	char		zone[64];		/* zone of the node that answered */
+	int			nnodes;
+	gkv_map_node *nodes;
+	int			nzones;
+	char	  (*zones)[64];		/* in name order */
+	int		   *holder;			/* [shard * nzones + zone]: node index, -1 none */
+} gkv_map;
+
+/* 0 and *out on success; -1 and a message in err otherwise */
+extern int	gkv_map_parse(const char *text, gkv_map **out, char *err, size_t errlen);
+extern void gkv_map_free(gkv_map *map);
+extern int	gkv_map_zone_index(const gkv_map *map, const char *zone);
+
+/*
+ * Node indexes that may serve the shard, best first: its holder in 'zone',
+ * then its holders in the other zones, those in zone_order first (in that
+ * order) and the rest by name; nodes with down[index] set are left out.
+ */
+extern int	gkv_map_candidates(const gkv_map *map, int shard, const char *zone,
+							   const char *zone_order, const unsigned char *down,
+							   int *out, int max);
+
+/*
+ * libpq keywords/values (NULL-terminated, malloc'd; free with
+ * gkv_conninfo_free) to reach a node: the seed's options, the node's host,
+ * port and database from the map (the host is kept when the seed names a
+ * Unix-socket directory: a local parade), and globalkv.routing = direct.
+ */
+extern int	gkv_node_conninfo(const char *seed, const gkv_map_node *node,
+							  char ***keywords, char ***values, char *err, size_t errlen);
+extern void gkv_conninfo_free(char **keywords, char **values);
+
+#endif							/* GKV_SHARD_MAP_H */

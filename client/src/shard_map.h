@@ -3,7 +3,7 @@
  * shard_map.h
  *	  The shard map as libglobalkv holds it (shard_map.c): parsing the text
  *	  of kv.shard_map(), choosing nodes, building node connection options.
- *	  Internal; the unit tests use it directly.
+ *	  Internal (not installed); the unit tests use it directly.
  *
  * client/src/shard_map.h
  *
@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+/* more zones than this are never tried in one call */
 #define GKV_MAX_CANDIDATES 64
 
 typedef struct gkv_map_node
@@ -21,23 +22,23 @@ typedef struct gkv_map_node
 	int			id;
 	char		name[64];
 	char		zone[64];
-	char		host[256];
-	char		port[16];
-	char		dbname[64];
+	char		host[256];		/* "" : the seed's */
+	char		port[16];		/* "" : the seed's */
+	char		dbname[64];		/* "" : the seed's */
 } gkv_map_node;
 
 typedef struct gkv_map
 {
 	int			nshards;
-	char		zone[64];		/* zone of the node that answered */
+	char		zone[64];		/* zone of the node that answered ("" if none) */
 	int			nnodes;
 	gkv_map_node *nodes;
 	int			nzones;
-	char	  (*zones)[64];		/* in name order */
-	int		   *holder;			/* [shard * nzones + zone]: node index, -1 none */
+	char		(*zones)[64];	/* zones that have nodes, in name order */
+	int		   *holder;			/* [shard * nzones + zone]: node index */
 } gkv_map;
 
-/* 0 and *out on success; -1 and a message in err otherwise */
+/* 0 and *out on success; -1, *out NULL and a message in err otherwise */
 extern int	gkv_map_parse(const char *text, gkv_map **out, char *err, size_t errlen);
 extern void gkv_map_free(gkv_map *map);
 extern int	gkv_map_zone_index(const gkv_map *map, const char *zone);
@@ -45,7 +46,8 @@ extern int	gkv_map_zone_index(const gkv_map *map, const char *zone);
 /*
  * Node indexes that may serve the shard, best first: its holder in 'zone',
  * then its holders in the other zones, those in zone_order first (in that
- * order) and the rest by name; nodes with down[index] set are left out.
+ * order) and the rest by name; nodes with down[index] set are left out
+ * (down may be NULL).  Returns how many were written to out (<= max).
  */
 extern int	gkv_map_candidates(const gkv_map *map, int shard, const char *zone,
 							   const char *zone_order, const unsigned char *down,
@@ -54,8 +56,10 @@ extern int	gkv_map_candidates(const gkv_map *map, int shard, const char *zone,
 /*
  * libpq keywords/values (NULL-terminated, malloc'd; free with
  * gkv_conninfo_free) to reach a node: the seed's options, the node's host,
- * port and database from the map (the host is kept when the seed names a
- * Unix-socket directory: a local parade), and globalkv.routing = direct.
+ * port and database from the map when not empty (but the seed's socket
+ * directory is kept for a node on a loopback address), and the seed's
+ * "options" followed by -c globalkv.routing=direct.  On failure err says
+ * why without quoting the seed (it may hold a password).
  */
 extern int	gkv_node_conninfo(const char *seed, const gkv_map_node *node,
 							  char ***keywords, char ***values, char *err, size_t errlen);

@@ -27,8 +27,6 @@ extern int	shard_command(int nargs, char **args, const char *conninfo, const cha
 						  bool rollback);
 extern int	rebalance_command(const char *conninfo, const char *zone);
 
-/* cmd_data.c */
-extern int	data_command(int nargs, char **args, const char *conninfo, const char *zone,
-						 long ttl);
+/* cmd_data.c: see cmd_data.h */
 
 #endif							/* GKV_CLI_COMMON_H */

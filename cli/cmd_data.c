@@ -2,7 +2,13 @@
  *
  * cmd_data.c
  *	  globalkv put | get | delete | shard-of, through libglobalkv, as any
- *	  user of the client library would.
+ *	  user of the client library would: the -d nodes are seeds for the
+ *	  shard map, and each call goes to the node holding the key in the
+ *	  caller's zone (--zone, else the zone of the seed that answered).
+ *
+ * Exit status, as before the library: 0 done, 1 usage or connection
+ * failure, 2 an error from a node (printed with its SQLSTATE), 3 get found
+ * no document.
  *
  * cli/cmd_data.c
  *
@@ -13,82 +19,86 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cmd_data.h"
 #include "globalkv_client.h"
 
+/* prints the error the way query() prints a server's, and exits */
 static void
-fail(const gkv_error *err)
+fail(const gkv_error *err, int status)
 {
-	fprintf(stderr, "globalkv: ERROR %s: %s%s%s%s\n", err->sqlstate, err->message,
-			err->node[0] ? " (node \"" : "", err->node, err->node[0] ? "\")" : "");
-	exit(2);
+	fprintf(stderr, "globalkv: ERROR %s: %s\n", err->sqlstate, err->message);
+	if (err->detail[0])
+		fprintf(stderr, "  detail: %s\n", err->detail);
+	if (err->hint[0])
+		fprintf(stderr, "  hint: %s\n", err->hint);
+	if (err->node[0])
+		fprintf(stderr, "  node: %s\n", err->node);
+	exit(status);
 }
 
 int
-data_command(int nargs, char **args, const char *conninfo, const char *zone, long ttl)
+data_command(int nargs, char **args, const char *const *seeds, int nseeds, const char *zone, long ttl)
 {
+	const char *cmd = args[0];
 	gkv_options opts = {zone, NULL, 0};
 	gkv_error	err;
-	gkv_conn   *conn = gkv_connect((const char *const[]) {conninfo}, 1, &opts, &err);
+	gkv_conn   *conn;
 	int			rc = 0;
 
+	/* arguments first: no connection for a typo */
+	if (!((strcmp(cmd, "put") == 0 && nargs == 4) ||
+		  ((strcmp(cmd, "get") == 0 || strcmp(cmd, "delete") == 0) && nargs == 3) ||
+		  (strcmp(cmd, "shard-of") == 0 && nargs >= 3)))
+		die("wrong arguments for \"%s\" (see globalkv --help)", cmd);
+	if (ttl < 0)
+		die("--ttl must be positive");
+
+	conn = gkv_connect(seeds, nseeds, &opts, &err);
 	if (conn == NULL)
-		fail(&err);
-	if (strcmp(args[0], "put") == 0 && nargs == 4)
+	{
+		/* no map: a connection failure (1), or a seed's own error (2) */
+		fail(&err, strncmp(err.sqlstate, "08", 2) == 0 ? 1 : 2);
+	}
+
+	if (strcmp(cmd, "put") == 0)
 	{
 		gkv_put_result result;
+		int			r = ttl > 0 ? gkv_put_ttl(conn, args[1], args[2], args[3], ttl, result, &err)
+			: gkv_put(conn, args[1], args[2], args[3], NULL, result, &err);
 
-		if (ttl > 0)
-		{
-			/* the library puts by policy; a TTL put goes to the seed, which routes it */
-			PGconn	   *pg = connect_or_die(conninfo);
-			char		sql_ttl[32];
-			PGresult   *res;
-
-			snprintf(sql_ttl, sizeof(sql_ttl), "%ld", ttl);
-			res = query(pg, "SELECT kv.put($1, $2, $3::text, $4::bigint)", 4,
-						(const char *const[]) {args[1], args[2], args[3], sql_ttl});
-			printf("%s\n", PQgetvalue(res, 0, 0));
-			PQclear(res);
-			PQfinish(pg);
-		}
-		else if (gkv_put(conn, args[1], args[2], args[3], NULL, result, &err) != 0)
-			fail(&err);
-		else
-			printf("%s\n", result);
+		if (r != 0)
+			fail(&err, 2);
+		printf("%s\n", result);
 	}
-	else if (strcmp(args[0], "get") == 0 && nargs == 3)
+	else if (strcmp(cmd, "get") == 0)
 	{
 		char	   *doc;
 
 		if (gkv_get(conn, args[1], args[2], &doc, &err) != 0)
-			fail(&err);
+			fail(&err, 2);
 		if (doc)
 			printf("%s\n", doc);
 		rc = doc ? 0 : 3;		/* 3: no such document, like grep's "no match" */
 		gkv_free(doc);
 	}
-	else if (strcmp(args[0], "delete") == 0 && nargs == 3)
+	else if (strcmp(cmd, "delete") == 0)
 	{
 		int			deleted;
 
 		if (gkv_delete(conn, args[1], args[2], &deleted, &err) != 0)
-			fail(&err);
+			fail(&err, 2);
 		printf("%s\n", deleted ? "DELETED" : "NOT FOUND");
 	}
-	else if (strcmp(args[0], "shard-of") == 0 && nargs >= 3)
+	else
 	{
+		/* shard-of: from the map alone, no call to any node */
 		for (int i = 2; i < nargs; i++)
 		{
 			int			shard = gkv_shard_of(conn, args[1], args[i]);
 
-			printf("%s\t%u\t%d\t%s\n", args[i], gkv_key_hash32(args[1], args[i]), shard,
+			printf("%s\t%u\t%d\t%s\n", args[i], (unsigned) gkv_key_hash32(args[1], args[i]), shard,
 				   gkv_shard_holder(conn, shard));
 		}
-	}
-	else
-	{
-		gkv_close(conn);
-		die("wrong arguments for \"%s\" (see globalkv --help)", args[0]);
 	}
 	gkv_close(conn);
 	return rc;

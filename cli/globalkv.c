@@ -42,6 +42,7 @@
 
 #include "libpq-fe.h"
 #include "cli_common.h"
+#include "cmd_data.h"
 
 #define RUN_AS_USER "globalkv"
 #define REPL_ROLE "globalkv_repl"
@@ -717,12 +718,15 @@ usage(void)
 		   "  globalkv status -d CONNINFO\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-		   "  globalkv put -d CONNINFO NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
-		   "  globalkv get -d CONNINFO NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv delete -d CONNINFO NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv shard-of -d CONNINFO NAMESPACE KEY...\n\n"
+		   "  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
+		   "  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
+		   "                     (prints key, hash, shard and the holder in the zone)\n\n"
 		   "put, get, delete and shard-of go through libglobalkv: straight to the node\n"
-		   "holding the key in your zone (the -d node is only a seed).\n"
+		   "holding the key in your zone (--zone, else the zone of the first -d node that\n"
+		   "answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
+		   "document does not exist.\n"
 		   "CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n");
 }
 
@@ -746,6 +750,8 @@ main(int argc, char **argv)
 	};
 	const char *dir = NULL;
 	const char *conninfo = NULL;
+	const char *seeds[MAX_SEEDS];	/* every -d: seeds of the data commands */
+	int			nseeds = 0;
 	int			zones = 3,
 				port_base = 5501,
 				shards = 0,
@@ -794,6 +800,9 @@ main(int argc, char **argv)
 				break;
 			case 'd':
 				conninfo = optarg;
+				if (nseeds == MAX_SEEDS)
+					die("at most %d -d options", MAX_SEEDS);
+				seeds[nseeds++] = optarg;
 				break;
 			case 't':
 				ttl = atol(optarg);
@@ -854,7 +863,7 @@ main(int argc, char **argv)
 		return rebalance_command(conninfo, zone);
 	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
 			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
-		return data_command(nargs, args, conninfo, zone, ttl);
+		return data_command(argc - optind, argv + optind, seeds, nseeds, zone, ttl);
 	else
 	{
 		usage();

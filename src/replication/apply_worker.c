@@ -197,13 +197,43 @@ PullsShard(int shard)
 	return GkvServesShard(shard) || GkvShardMoveSourceForMe(shard) == PeerId;
 }
 
+/* the cursor stored for this peer and shard (SPI connected), 0 if none */
+static uint64
+StoredCursor(int shard)
+{
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(PeerId), Int32GetDatum(shard)};
+	bool		isnull;
+
+	if (SPI_execute_with_args("SELECT cursor FROM globalkv.peer_cursors"
+							  " WHERE peer_node_id = $1 AND shard_id = $2",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read globalkv.peer_cursors");
+	if (SPI_processed == 0)
+		return 0;
+	return (uint64) DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												1, &isnull));
+}
+
 /* ComputeWanted decides, for this round, which cursors are pulled */
 static void
 ComputeWanted(void)
 {
 	Wanted[0] = true;			/* the catalog, always */
 	for (int s = 0; s < NumShards; s++)
-		Wanted[CURSOR_INDEX(s)] = PullsShard(s);
+	{
+		bool		wanted = PullsShard(s);
+
+		/*
+		 * A shard we start pulling (again): its cursor is whatever the
+		 * table says now, not what this worker remembers from the last
+		 * time it held the shard -- a move here empties the shard and
+		 * forgets its cursors, and must copy it from the start.
+		 */
+		if (wanted && !Wanted[CURSOR_INDEX(s)])
+			Cursors[CURSOR_INDEX(s)] = StoredCursor(s);
+		Wanted[CURSOR_INDEX(s)] = wanted;
+	}
 }
 
 /* the wanted shard ids (cursors = false) or their cursors, as an array literal */

@@ -275,4 +275,20 @@ is($a1->safe_psql('postgres', q{SELECT count(*) FROM kv.get_many('r', ARRAY(SELE
 is($b1->safe_psql('postgres', q{SELECT count(*) FROM (SELECT namespace, key FROM globalkv.shard_rows() GROUP BY 1, 2 HAVING count(*) > 1) d}),
 	'0', 'no document duplicated');
 
+# ---- 6. a shard moved back where it came from, then a rebalance ----------
+$b1->safe_psql('postgres', q{SELECT kv.put('r', 'back', '{"b": 1}')});
+$moved = IPC::Run::run([ 'globalkv', 'shard', 'move', '0', '--to', 'z1a', '-d', $seed ], '>', \$mout, '2>', \$merr);
+ok($moved, 'shard 0 moves back to z1a, where it came from') or diag($merr);
+my $all_m = q{SELECT count(*) FROM kv.get_many('r', ARRAY(SELECT 'm' || i FROM generate_series(1, 20000) i)) WHERE value IS NOT NULL};
+is($b2->safe_psql('postgres', $all_m), '20000', 'nothing lost by the move back');
+is($a1->safe_psql('postgres', q{SELECT count(*) FROM globalkv.shard_rows() WHERE shard_id = 0 AND key = 'back'}), '1',
+	'a write made while the shard was away is on z1a after the move back');
+$moved = IPC::Run::run([ 'globalkv', 'rebalance', '--zone', 'zone1', '-d', $seed ], '>', \$mout, '2>', \$merr);
+ok($moved, 'globalkv rebalance succeeds') or diag($merr);
+like($mout, qr/zone zone1 is balanced \(1 move\)/, 'rebalance makes the one move needed');
+ok($a1->poll_query_until('postgres', q{SELECT max(c) - min(c) <= 1 FROM (SELECT count(*) c FROM kv.placements
+	WHERE zone_name = 'zone1' GROUP BY node_id) x}), 'zone1 nodes hold 4 shards each');
+ok(wait_zones_agree('r'), 'after the move back and the rebalance both zones have identical digests');
+is($a1->safe_psql('postgres', $all_m), '20000', 'and every document is there');
+
 done_testing();

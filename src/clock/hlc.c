@@ -73,6 +73,8 @@ typedef struct GkvClockShared
 	pg_atomic_uint32 initialized;	/* clock moved past stored seqs */
 	/* pgprocno + 1 of processes waiting for new changes, 0 = free slot */
 	pg_atomic_uint32 waiters[GKV_MAX_CHANGE_WAITERS];
+	/* shards a waiter waits for (GkvShardWaitBit); all bits while free */
+	pg_atomic_uint64 waiter_masks[GKV_MAX_CHANGE_WAITERS];
 	int			nslots;
 	pg_atomic_uint64 inflight[FLEXIBLE_ARRAY_MEMBER];	/* 0 = none */
 } GkvClockShared;
@@ -114,7 +116,10 @@ GkvClockShmemInit(void)
 		pg_atomic_init_u32(&ClockShared->initialized, 0);
 		ClockShared->nslots = GkvProcSlotCount();
 		for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+		{
 			pg_atomic_init_u32(&ClockShared->waiters[i], 0);
+			pg_atomic_init_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
+		}
 		for (int i = 0; i < ClockShared->nslots; i++)
 			pg_atomic_init_u64(&ClockShared->inflight[i], 0);
 	}
@@ -259,6 +264,11 @@ GkvChangeSequenceBeginWrite(void)
 	MyInflightSeq = published;
 }
 
+/* shards written by this transaction (GkvShardWaitBit), for waking waiters */
+static uint64 MyWrittenMask = 0;
+
+static void WakeWaitersFor(uint64 mask);
+
 static void
 ClearInflightSlot(void)
 {
@@ -287,13 +297,15 @@ GkvClockXactCallback(XactEvent event, void *arg)
 			if (MyInflightSeq != 0)
 			{
 				ClearInflightSlot();
-				GkvWakeChangeWaiters();
+				WakeWaitersFor(MyWrittenMask != 0 ? MyWrittenMask : PG_UINT64_MAX);
 			}
+			MyWrittenMask = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			ClearInflightSlot();
+			MyWrittenMask = 0;
 			break;
 		default:
 			break;
@@ -353,8 +365,33 @@ GkvSafeHorizon(void)
  * GkvRegisterChangeWaiter adds this process to the waiters; false when all
  * slots are taken (the caller then polls with its timeout).
  */
+/*
+ * GkvShardWaitBit: the bit of a shard (GKV_CATALOG_SHARD for the catalog)
+ * in waiter and writer masks.  Shards share bits modulo 63: a shared bit
+ * only costs a waiter a wasted look.
+ */
+uint64
+GkvShardWaitBit(int shard)
+{
+	return shard < 0 ? (UINT64CONST(1) << 63) : (UINT64CONST(1) << (shard % 63));
+}
+
+/* GkvNoteWrittenShard: this transaction writes rows of the shard */
+void
+GkvNoteWrittenShard(int shard)
+{
+	MyWrittenMask |= GkvShardWaitBit(shard);
+}
+
+/*
+ * GkvRegisterChangeWaiter adds this process to the waiters, woken by
+ * commits that wrote any shard in mask; false when all slots are taken
+ * (the caller then polls with its timeout).  A free slot's mask is all
+ * bits, so a writer that sees the slot taken before its mask is written
+ * wakes the waiter once too often, never too rarely.
+ */
 bool
-GkvRegisterChangeWaiter(void)
+GkvRegisterChangeWaiter(uint64 mask)
 {
 	uint32		me = (uint32) MyProc->pgprocno + 1;
 
@@ -363,7 +400,11 @@ GkvRegisterChangeWaiter(void)
 		uint32		expected = 0;
 
 		if (pg_atomic_compare_exchange_u32(&ClockShared->waiters[i], &expected, me))
+		{
+			pg_atomic_write_u64(&ClockShared->waiter_masks[i], mask);
+			pg_memory_barrier();
 			return true;
+		}
 	}
 	return false;
 }
@@ -375,22 +416,32 @@ GkvUnregisterChangeWaiter(void)
 
 	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
 	{
-		uint32		expected = me;
-
-		(void) pg_atomic_compare_exchange_u32(&ClockShared->waiters[i], &expected, 0);
+		if (pg_atomic_read_u32(&ClockShared->waiters[i]) != me)
+			continue;
+		pg_atomic_write_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
+		pg_memory_barrier();
+		pg_atomic_write_u32(&ClockShared->waiters[i], 0);
 	}
 }
 
-void
-GkvWakeChangeWaiters(void)
+static void
+WakeWaitersFor(uint64 mask)
 {
 	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
 	{
 		uint32		w = pg_atomic_read_u32(&ClockShared->waiters[i]);
 
-		if (w != 0)
+		pg_memory_barrier();
+		if (w != 0 && (pg_atomic_read_u64(&ClockShared->waiter_masks[i]) & mask) != 0)
 			SetLatch(&ProcGlobal->allProcs[w - 1].procLatch);
 	}
+}
+
+/* wake every waiter (a fence went up: a fenced shard reads past the horizon) */
+void
+GkvWakeChangeWaiters(void)
+{
+	WakeWaitersFor(PG_UINT64_MAX);
 }
 
 /*

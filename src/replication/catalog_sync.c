@@ -160,6 +160,7 @@ gkv_stamp(PG_FUNCTION_ARGS)
 {
 	GkvClockEnsureInitialized();
 	GkvChangeSequenceBeginWrite();
+	GkvNoteWrittenShard(GKV_CATALOG_SHARD);
 	PG_RETURN_INT64((int64) GkvClockTick());
 }
 

@@ -213,7 +213,15 @@ gkv_pull(PG_FUNCTION_ARGS)
 
 		/* register before looking, so a commit in between still wakes us */
 		if (wait_ms > 0 && !registered)
-			registered = GkvRegisterChangeWaiter();
+		{
+			/* only commits that wrote a requested shard wake us */
+			uint64		mask = 0;
+
+			for (int i = 0; i < nshards; i++)
+				if (!shard_n[i])
+					mask |= GkvShardWaitBit(DatumGetInt32(shard_d[i]));
+			registered = GkvRegisterChangeWaiter(mask);
+		}
 
 		/* the horizon first, then the snapshot: see the header comment */
 		horizon = GkvSafeHorizon();

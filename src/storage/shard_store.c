@@ -82,6 +82,7 @@ struct GkvShardWriter
 	TupleTableSlot *found;		/* the row as found/locked */
 	TupleTableSlot *store;		/* the row to store */
 	SnapshotData dirty;
+	int			shard_id;
 };
 
 const char *
@@ -242,6 +243,7 @@ GkvShardWriterOpen(int shard_id)
 	GkvShardWriter *w = palloc0(sizeof(GkvShardWriter));
 
 	w->cxt = CurrentMemoryContext;
+	w->shard_id = shard_id;
 
 	if (RecoveryInProgress())
 		ereport(ERROR,
@@ -346,9 +348,10 @@ FillStoreSlot(GkvShardWriter *w, text *ns, text *key, const GkvDocState *doc,
  * backend's in-flight slot (see clock/hlc.c on the safe horizon).
  */
 static uint64
-NextSequence(void)
+NextSequence(GkvShardWriter *w)
 {
 	GkvChangeSequenceBeginWrite();
+	GkvNoteWrittenShard(w->shard_id);
 	return GkvClockTick();
 }
 
@@ -434,7 +437,7 @@ ShardWrite(GkvShardWriter *w, text *ns, text *key, GkvBuildIncoming build,
 
 			DecodeSlot(w->found, &current);
 			live = GkvDocIsLive(&current, GkvUnixMsNow());
-			seq = NextSequence();
+			seq = NextSequence(w);
 			if (!build(&current, seq, arg, &incoming))
 			{
 				if (final_state)
@@ -468,7 +471,7 @@ ShardWrite(GkvShardWriter *w, text *ns, text *key, GkvBuildIncoming build,
 			bool		conflict = false;
 			List	   *arbiters = list_make1_oid(RelationGetRelid(w->pkindex));
 
-			seq = NextSequence();
+			seq = NextSequence(w);
 			if (!build(NULL, seq, arg, &incoming))
 			{
 				if (final_state)

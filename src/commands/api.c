@@ -408,10 +408,11 @@ gkv_put(PG_FUNCTION_ARGS)
 	key = PG_GETARG_TEXT_PP(1);
 	GkvRequireNamespace(ns);
 	GkvCheckKey(key);
+	/* the holder checks the document and the expiry: not parsed twice */
+	ROUTE(fcinfo, ns, key, true);
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
 	expiry = ExpiryArg(fcinfo, 3);
-	ROUTE(fcinfo, ns, key, true);
 	result = PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none);
 	if (result == NULL)
 		return FORWARD_MOVED(fcinfo, ns, key, true);
@@ -443,6 +444,7 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 	key = PG_GETARG_TEXT_PP(1);
 	GkvRequireNamespace(ns);
 	GkvCheckKey(key);
+	ROUTE(fcinfo, ns, key, false);	/* the holder checks the rest */
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
 	if (!PG_ARGISNULL(3))
@@ -451,7 +453,6 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 		mode = GKV_CAS_VERSION;
 	}
 	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(4));
-	ROUTE(fcinfo, ns, key, false);
 	result = PutCommon(ns, key, doc, expiry, mode, expected);
 	if (result == NULL)
 		return FORWARD_MOVED(fcinfo, ns, key, false);
@@ -583,12 +584,12 @@ gkv_patch_numeric(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
+	ROUTE(fcinfo, ns, key, false);	/* the holder checks offsets and expiry */
 	op.expiry = ExpiryArg(fcinfo, 3);
 	op.offsets = get_fn_expr_argtype(fcinfo->flinfo, 2) == JSONBOID ?
 		PG_GETARG_JSONB_P(2) :
 		ParseJsonText(PG_GETARG_TEXT_PP(2), ERRCODE_GKV_INVALID_OFFSET, "offsets");
 	GkvValidateOffsets(op.offsets);
-	ROUTE(fcinfo, ns, key, false);
 	if (!WriteOne(ns, key, BuildPatch, &op, &final_state, &r))
 		return FORWARD_MOVED(fcinfo, ns, key, false);
 	CountWrite(GKV_STAT_PATCHES, r);

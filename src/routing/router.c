@@ -513,6 +513,42 @@ ForwardedResult(FunctionCallInfo fcinfo, PGresult *res)
 }
 
 /*
+ * What forwarding a function needs, worked out once per call site and kept
+ * in fn_extra: the statement, and the argument output functions.
+ */
+typedef struct ForwardPlan
+{
+	char	   *sql;
+	FmgrInfo   *out;
+} ForwardPlan;
+
+static ForwardPlan *
+GetForwardPlan(FunctionCallInfo fcinfo)
+{
+	ForwardPlan *plan = (ForwardPlan *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	int			nargs = PG_NARGS();
+
+	if (plan != NULL)
+		return plan;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	plan = palloc0(sizeof(ForwardPlan));
+	plan->sql = ForwardSql(fcinfo->flinfo->fn_oid, nargs, fcinfo->flinfo->fn_retset);
+	plan->out = palloc0(sizeof(FmgrInfo) * (nargs + 1));
+	for (int i = 0; i < nargs; i++)
+	{
+		Oid			output;
+		bool		varlena;
+
+		getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i), &output, &varlena);
+		fmgr_info(output, &plan->out[i]);
+	}
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = plan;
+	return plan;
+}
+
+/*
  * GkvForwardCall sends the current call to the node serving its shard and
  * returns that node's answer as its own.  'idempotent': the call may be
  * repeated on another node when the first one was lost after sending.
@@ -522,22 +558,16 @@ GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
 {
 	int			nargs = PG_NARGS();
 	const char **values = palloc0(sizeof(char *) * (nargs + 1));
-	char	   *sql = ForwardSql(fcinfo->flinfo->fn_oid, nargs, fcinfo->flinfo->fn_retset);
+	ForwardPlan *plan = GetForwardPlan(fcinfo);
+	char	   *sql = plan->sql;
 	StringInfoData tried;
 
 	if (GkvRouting == GKV_ROUTING_DIRECT)
 		GkvRejectStale(shard_id);
 
 	for (int i = 0; i < nargs; i++)
-	{
-		Oid			output;
-		bool		varlena;
-
-		if (PG_ARGISNULL(i))
-			continue;
-		getTypeOutputInfo(get_fn_expr_argtype(fcinfo->flinfo, i), &output, &varlena);
-		values[i] = OidOutputFunctionCall(output, PG_GETARG_DATUM(i));
-	}
+		if (!PG_ARGISNULL(i))
+			values[i] = OutputFunctionCall(&plan->out[i], PG_GETARG_DATUM(i));
 
 	initStringInfo(&tried);
 	for (int attempt = 0; attempt <= STALE_RETRIES; attempt++)

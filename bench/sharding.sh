@@ -72,6 +72,9 @@ say "globalkv sharding benchmark, $TS, 1 zone x 2 nodes, 2 shards, $(nproc) CPUs
 as "$GKV" parade create --dir "$P" --zones 1 --nodes-per-zone 2 --shards 2 --port-base "$PORT" >>"$LOG" 2>&1
 for s in "$S1" "$S2"; do
 	q "$s" "ALTER SYSTEM SET synchronous_commit = off" >/dev/null
+	# diagnostics: lock waits over 50 ms go to the server logs
+	q "$s" "ALTER SYSTEM SET log_lock_waits = on" >/dev/null
+	q "$s" "ALTER SYSTEM SET deadlock_timeout = '50ms'" >/dev/null
 	q "$s" "SELECT pg_reload_conf()" >/dev/null
 	q "$s" "SELECT kv.set_placement(1, 1)" >/dev/null     # node1 holds every key
 done
@@ -97,7 +100,7 @@ MOVE_T=$(( 20 + ROWS / 40000 ))
 PGB_PID=$!
 sleep 2
 T0=$(date +%s.%N)
-as "$GKV" shard move 1 --to node2 -d "$S1" | tee -a "$LOG" >"$WORK/move.out"
+as "$GKV" shard move 1 --to node2 -d "$S1" | while IFS= read -r l; do echo "$(date +%s.%N) $l"; done | tee -a "$LOG" >"$WORK/move.out"
 T1=$(date +%s.%N)
 wait $PGB_PID || true
 ROWS_MOVED=$(grep -oE 'moved to node2: [0-9]+ rows' "$WORK/move.out" | grep -oE '[0-9]+ rows' | awk '{print $1}')

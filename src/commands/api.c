@@ -311,6 +311,7 @@ WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
 		int			shard_ = GkvShardOfKey((ns), (key)); \
 		if (!GkvServesShard(shard_)) \
 			return GkvForwardCall((fcinfo), shard_, (idempotent)); \
+		GkvRouterWarmUp(shard_); \
 	} while (0)
 
 /* ... and when that turned out to be so only under the table lock */

@@ -265,6 +265,7 @@ extern int32 GkvShardHolder(int shard_id, int zone_index);
 extern int32 GkvShardHolderHere(int shard_id);
 extern bool GkvServesShard(int shard_id);
 extern int32 GkvShardMoveSourceForMe(int shard_id);
+extern int32 GkvShardMoveTargetFromMe(int shard_id);
 extern void GkvCatalogInvalidate(void);
 
 /* ----------------------------------------------------------------
@@ -283,6 +284,7 @@ extern int	GkvForwardTimeoutMs;
 
 extern int	GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes);
 extern void GkvRejectStale(int shard_id);
+extern void GkvRouterWarmUp(int shard_id);
 extern bool GkvRouterSend(int32 node_id, const char *sql, int nparams,
 						  const char *const *values);
 extern struct pg_result *GkvRouterReceive(int32 node_id);

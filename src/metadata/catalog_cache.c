@@ -69,6 +69,7 @@ static char (*Zones)[64] = NULL;
 static int	NumZones = 0;
 static int32 *Holders = NULL;
 static int32 *MoveSources = NULL;	/* per shard: source of a move to us, or 0 */
+static int32 *MoveTargets = NULL;	/* per shard: target of a move from us, or 0 */
 static int	LocalZoneIndex = -1;
 static char LocalZone[64];
 
@@ -185,6 +186,7 @@ LoadParade(MemoryContext cxt, int32 node_id, int nshards)
 
 	Holders = MemoryContextAllocZero(cxt, sizeof(int32) * (Max(NumZones, 1) * nshards));
 	MoveSources = MemoryContextAllocZero(cxt, sizeof(int32) * nshards);
+	MoveTargets = MemoryContextAllocZero(cxt, sizeof(int32) * nshards);
 	if (!OidIsValid(CatalogRelids[5]) || !OidIsValid(CatalogRelids[6]))
 		return;
 
@@ -207,19 +209,25 @@ LoadParade(MemoryContext cxt, int32 node_id, int nshards)
 		Oid			argtypes[2] = {INT4OID, TEXTOID};
 		Datum		args[2] = {Int32GetDatum(node_id), CStringGetTextDatum(local_zone)};
 
-		ret = SPI_execute_with_args("SELECT shard_id, source_node FROM globalkv.shard_moves"
-									" WHERE NOT dropped AND target_node = $1 AND zone_name = $2",
+		ret = SPI_execute_with_args("SELECT shard_id, source_node, target_node FROM globalkv.shard_moves"
+									" WHERE NOT dropped AND $1 IN (source_node, target_node) AND zone_name = $2",
 									2, argtypes, args, NULL, true, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "could not read globalkv.shard_moves");
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			int			shard = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-															SPI_tuptable->tupdesc, 1, &isnull));
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	td = SPI_tuptable->tupdesc;
+			int			shard = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
+			int32		source = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+			int32		target = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
 
-			if (shard >= 0 && shard < nshards)
-				MoveSources[shard] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-																  SPI_tuptable->tupdesc, 2, &isnull));
+			if (shard < 0 || shard >= nshards)
+				continue;
+			if (target == node_id)
+				MoveSources[shard] = source;
+			else
+				MoveTargets[shard] = target;
 		}
 	}
 }
@@ -351,6 +359,7 @@ LoadCatalog(void)
 		NumZones = 0;
 		Holders = NULL;
 		MoveSources = NULL;
+		MoveTargets = NULL;
 		LocalZoneIndex = -1;
 		ShardRelids = NULL;
 		Namespaces = NULL;
@@ -494,6 +503,16 @@ GkvShardMoveSourceForMe(int shard_id)
 	if (shard_id < 0 || shard_id >= NumShards)
 		return 0;
 	return MoveSources[shard_id];
+}
+
+/* the target of a move of this shard away from this node, or 0 */
+int32
+GkvShardMoveTargetFromMe(int shard_id)
+{
+	EnsureCatalog();
+	if (shard_id < 0 || shard_id >= NumShards)
+		return 0;
+	return MoveTargets[shard_id];
 }
 
 int

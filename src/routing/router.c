@@ -350,6 +350,32 @@ GkvRouterReceive(int32 node_id)
 }
 
 /*
+ * GkvRouterWarmUp: while a shard this node holds is being moved away, a
+ * backend serving it opens its connection to the move's target ahead of
+ * time, so that the calls it forwards after the switch do not wait for a
+ * connection to be made (part of the write stall a move causes).  Errors
+ * are ignored: the forward itself will report them.
+ */
+void
+GkvRouterWarmUp(int shard_id)
+{
+	int32		target = GkvShardMoveTargetFromMe(shard_id);
+	const GkvNodeInfo *node;
+	RemoteNode *r;
+
+	if (target == 0 || (node = GkvNodeById(target)) == NULL)
+		return;
+	if (!XactCallbackRegistered)
+	{
+		RegisterXactCallback(RouterXactCallback, NULL);
+		XactCallbackRegistered = true;
+	}
+	r = GetRemote(node);
+	if (r->conn == NULL && !IsTransactionBlock())
+		(void) Connect(r);
+}
+
+/*
  * ZoneRank orders zones for failover: those named in globalkv.zone_order
  * first, in that order, then the others by name.
  */

@@ -26,6 +26,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "shard_map.h"
 
+#include "gkv_hash.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -326,31 +328,6 @@ done:
 	return 0;
 }
 
-/* rank of a zone in the failover order: listed zones first, in order */
-static int
-zone_rank(const char *zone, const char *order, int name_index)
-{
-	int			rank = 0;
-	size_t		len = strlen(zone);
-
-	for (const char *p = order; p && *p;)
-	{
-		const char *end = strchr(p, ',');
-		size_t		n = end ? (size_t) (end - p) : strlen(p);
-
-		while (n > 0 && *p == ' ')
-			p++, n--;
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == len && strncmp(p, zone, n) == 0)
-			return rank;
-		rank++;
-		p = end ? end + 1 : NULL;
-	}
-	/* zones are in name order, so their index orders the rest by name */
-	return 1000000 + name_index;
-}
-
 int
 gkv_map_candidates(const gkv_map *map, int shard, const char *zone, const char *zone_order,
 				   const unsigned char *down, int *out, int max)
@@ -372,8 +349,8 @@ gkv_map_candidates(const gkv_map *map, int shard, const char *zone, const char *
 	/* insertion sort of the other zones by failover rank (few zones) */
 	for (int i = first_sorted + 1; i < nz; i++)
 		for (int j = i; j > first_sorted &&
-			 zone_rank(map->zones[order[j]], zone_order, order[j]) <
-			 zone_rank(map->zones[order[j - 1]], zone_order, order[j - 1]); j--)
+			 gkv_zone_rank(map->zones[order[j]], zone_order, order[j]) <
+			 gkv_zone_rank(map->zones[order[j - 1]], zone_order, order[j - 1]); j--)
 		{
 			int			t = order[j];
 

@@ -16,6 +16,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <string.h>
+
 #include "gkv_hash.h"
 
 #define GKV_MURMUR_C1 0xcc9e2d51u
@@ -130,4 +132,27 @@ gkv_key_hash(const char *ns, size_t nslen, const char *key, size_t keylen)
 	stream_feed(&s, &separator, 1);
 	stream_feed(&s, (const unsigned char *) key, keylen);
 	return stream_finish(&s);
+}
+
+int
+gkv_zone_rank(const char *zone, const char *zone_order, int name_index)
+{
+	int			rank = 0;
+	size_t		len = strlen(zone);
+
+	for (const char *p = zone_order; p && *p;)
+	{
+		const char *end = strchr(p, ',');
+		size_t		n = end ? (size_t) (end - p) : strlen(p);
+
+		while (n > 0 && *p == ' ')
+			p++, n--;
+		while (n > 0 && p[n - 1] == ' ')
+			n--;
+		if (n == len && strncmp(p, zone, n) == 0)
+			return rank;
+		rank++;
+		p = end ? end + 1 : NULL;
+	}
+	return 1000000 + name_index;
 }

@@ -31,6 +31,15 @@ extern uint32_t gkv_murmur3_32(const void *data, size_t len, uint32_t seed);
 extern uint32_t gkv_key_hash(const char *ns, size_t nslen,
 							 const char *key, size_t keylen);
 
+/*
+ * gkv_zone_rank: the place of a zone in a failover order (a comma-separated
+ * list of zone names, nearest first; blanks around names ignored).  Listed
+ * zones rank by position; the others after them, by name_index (their
+ * position in name order).  Shared for the same reason as the hash: the
+ * server's forwarding and the client library fail over alike.
+ */
+extern int	gkv_zone_rank(const char *zone, const char *zone_order, int name_index);
+
 /* shard index (0 .. nshards-1) of a key hash */
 static inline int
 gkv_shard_for_hash(uint32_t hash, int nshards)

@@ -376,34 +376,6 @@ GkvRouterWarmUp(int shard_id)
 }
 
 /*
- * ZoneRank orders zones for failover: those named in globalkv.zone_order
- * first, in that order, then the others by name.
- */
-static int
-ZoneRank(const char *zone, int name_index)
-{
-	const char *p = GkvZoneOrder;
-	int			rank = 0;
-	size_t		len = strlen(zone);
-
-	while (p != NULL && *p != '\0')
-	{
-		const char *end = strchr(p, ',');
-		size_t		n = end ? (size_t) (end - p) : strlen(p);
-
-		while (n > 0 && *p == ' ')
-			p++, n--;
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		if (n == len && strncmp(p, zone, n) == 0)
-			return rank;
-		rank++;
-		p = end ? end + 1 : NULL;
-	}
-	return 10000 + name_index;
-}
-
-/*
  * GkvRouteCandidates lists, best first, the nodes that may serve a call
  * for the shard: its holder in this zone, then its holders in the other
  * zones in failover order.  This node is never listed.
@@ -427,8 +399,8 @@ GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes)
 	/* insertion sort by rank: a handful of zones */
 	for (int i = 1; i < nz; i++)
 		for (int j = i; j > 0 &&
-			 ZoneRank(GkvZoneName(order[j]), order[j]) <
-			 ZoneRank(GkvZoneName(order[j - 1]), order[j - 1]); j--)
+			 gkv_zone_rank(GkvZoneName(order[j]), GkvZoneOrder, order[j]) <
+			 gkv_zone_rank(GkvZoneName(order[j - 1]), GkvZoneOrder, order[j - 1]); j--)
 		{
 			int			t = order[j];
 

@@ -48,6 +48,7 @@
 #define MAX_NODES 256
 #define FENCE_ATTEMPTS 5
 #define FENCE_CATCH_UP_MS 5000
+#define COPY_STALL_MS 60000
 
 typedef struct Node
 {
@@ -257,6 +258,8 @@ static void
 wait_for_copy(Node *source, Node *target, const char *shard)
 {
 	double		last_print = 0;
+	double		last_progress = now_ms();
+	int64_t		prev_cursor = -1;
 
 	for (;;)
 	{
@@ -280,8 +283,18 @@ wait_for_copy(Node *source, Node *target, const char *shard)
 			fflush(stdout);
 			last_print = now_ms();
 		}
-		if (cursor > 0 && (cursor >= last || behind_ms < 500))
+		/* an empty shard (last = 0) has nothing to copy */
+		if (cursor >= last || behind_ms < 500)
 			return;
+		if (cursor != prev_cursor)
+		{
+			prev_cursor = cursor;
+			last_progress = now_ms();
+		}
+		else if (now_ms() - last_progress > COPY_STALL_MS)
+			die("shard %s: %s has pulled nothing from %s for %d s (see globalkv status -d on %s); "
+				"the move stays in its copy phase: run the same command to resume, or add --rollback",
+				shard, target->name, source->name, COPY_STALL_MS / 1000, target->name);
 		usleep(200 * 1000);
 	}
 }
@@ -302,11 +315,36 @@ fence_and_switch(Node *source, Node *target, const char *shard)
 	double		t0;
 
 	snprintf(src, sizeof(src), "%d", source->id);
-	PQclear(query(fence, "BEGIN", 0, NULL));
-	PQclear(query(fence, "SET LOCAL lock_timeout = '10s'", 0, NULL));
-	t0 = now_ms();
-	res = query(fence, "SELECT last_seq, cursors FROM globalkv.move_fence($1::int)",
-				1, (const char *const[]) {shard});
+
+	/*
+	 * Writers queue behind a fence that waits for its lock, so the fence
+	 * waits at most 100 ms at a time (a background worker's pass over the
+	 * shard) and tries again: a short stall, repeated, rather than a long one.
+	 */
+	for (int attempt = 0;; attempt++)
+	{
+		const char *state;
+
+		PQclear(query(fence, "BEGIN", 0, NULL));
+		PQclear(query(fence, "SET LOCAL lock_timeout = '100ms'", 0, NULL));
+		t0 = now_ms();
+		res = PQexecParams(fence, "SELECT last_seq, cursors FROM globalkv.move_fence($1::int)",
+						   1, NULL, (const char *const[]) {shard}, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		{
+			/* fenced: the rest of the switch may wait for catalog row locks */
+			PQclear(query(fence, "SET LOCAL lock_timeout = '30s'", 0, NULL));
+			break;
+		}
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state == NULL || strcmp(state, "55P03") != 0 || attempt == 100)
+			die("shard %s: could not fence it on %s: %s", shard, source->name,
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(fence));
+		PQclear(res);
+		PQclear(query(fence, "ROLLBACK", 0, NULL));
+		usleep(50 * 1000);
+	}
 	last = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	cursors = strdup(PQgetvalue(res, 0, 1));
 	PQclear(res);

@@ -384,11 +384,18 @@ BEGIN
           FROM globalkv.shard_peers(s.shard_id) p(node_id)
           LEFT JOIN globalkv.peer_acks a ON a.peer_node_id = p.node_id AND a.shard_id = s.shard_id;
         safe := coalesce(safe, 9223372036854775807);   -- no peers: nobody to wait for
-        EXECUTE format(
-            'WITH gone AS (DELETE FROM globalkv_data.%1$I WHERE ctid = ANY(ARRAY(
-                 SELECT ctid FROM globalkv_data.%1$I WHERE value IS NULL AND seq <= $1 AND hlc < $3
-                  LIMIT $2 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING 1)
-             SELECT count(*) FROM gone', s.table_name) INTO n USING safe, max_rows, min_age_cutoff;
+        -- look first: the DELETE would hold a RowExclusiveLock on the shard
+        -- until the end of this transaction, holding up a move's fence
+        n := 0;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM globalkv_data.%I WHERE value IS NULL AND seq <= $1 AND hlc < $2)',
+                       s.table_name) INTO found USING safe, min_age_cutoff;
+        IF found THEN
+            EXECUTE format(
+                'WITH gone AS (DELETE FROM globalkv_data.%1$I WHERE ctid = ANY(ARRAY(
+                     SELECT ctid FROM globalkv_data.%1$I WHERE value IS NULL AND seq <= $1 AND hlc < $3
+                      LIMIT $2 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING 1)
+                 SELECT count(*) FROM gone', s.table_name) INTO n USING safe, max_rows, min_age_cutoff;
+        END IF;
         total := total + n;
 
         n := 0;

@@ -75,6 +75,22 @@ ExpiryPass(int64 budget)
 
 		args[0] = Int64GetDatum(budget - removed);
 		initStringInfo(&sql);
+
+		/*
+		 * Look before deleting: the DELETE takes a RowExclusiveLock on the
+		 * shard until this pass commits, which would hold up a shard move's
+		 * fence (and the writers queued behind it) for nothing.
+		 */
+		appendStringInfo(&sql, "SELECT 1 FROM globalkv_data.%s"
+						 " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", t);
+		if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not look for expired rows in %s", tables[i]);
+		if (SPI_processed == 0)
+		{
+			pfree(sql.data);
+			continue;
+		}
+		resetStringInfo(&sql);
 		appendStringInfo(&sql,
 						 "WITH victims AS ("
 						 " SELECT ctid FROM globalkv_data.%s"

@@ -48,6 +48,8 @@ typedef struct PolicyEntry
 } PolicyEntry;
 
 static bool CatalogValid = false;
+/* bumped by every invalidation: a load that saw one while it ran starts over */
+static uint64 CatalogInvalidations = 0;
 static bool CallbackRegistered = false;
 static MemoryContext CatalogContext = NULL;
 static int32 LocalNodeId = 0;
@@ -76,17 +78,17 @@ static char LocalZone[64];
 static void
 CatalogInvalidate(Datum arg, Oid relid)
 {
-	if (relid == InvalidOid)
+	bool		ours = relid == InvalidOid;
+
+	for (int i = 0; i < lengthof(CatalogRelids) && !ours; i++)
+		ours = CatalogRelids[i] == relid;
+	for (int i = 0; i < NumShards && ShardRelids != NULL && !ours; i++)
+		ours = ShardRelids[i] == relid;
+	if (ours)
 	{
 		CatalogValid = false;
-		return;
+		CatalogInvalidations++;
 	}
-	for (int i = 0; i < lengthof(CatalogRelids); i++)
-		if (CatalogRelids[i] == relid)
-			CatalogValid = false;
-	for (int i = 0; i < NumShards && ShardRelids != NULL; i++)
-		if (ShardRelids[i] == relid)
-			CatalogValid = false;
 }
 
 void
@@ -242,6 +244,7 @@ LoadCatalog(void)
 	MemoryContext newcxt;
 	Oid			data_nsp;
 	int			ret;
+	uint64		invalidations_before = CatalogInvalidations;
 
 	newcxt = AllocSetContextCreate(CacheMemoryContext, "globalkv catalog cache",
 								   ALLOCSET_SMALL_SIZES);
@@ -371,14 +374,22 @@ LoadCatalog(void)
 
 	PopActiveSnapshot();
 	SPI_finish();
-	CatalogValid = true;
+
+	/*
+	 * A change that committed while we were reading may be missing from
+	 * what we read (our snapshot predates it), and its invalidation has
+	 * already been consumed: then the cache is not valid, load it again.
+	 */
+	CatalogValid = CatalogInvalidations == invalidations_before;
 }
 
 static inline void
 EnsureCatalog(void)
 {
-	if (!CatalogValid)
+	for (int attempt = 0; !CatalogValid; attempt++)
 	{
+		if (attempt == 100)
+			elog(ERROR, "globalkv catalog keeps changing while it is being read");
 		GkvCatalogCacheInit();
 		LoadCatalog();
 	}
@@ -414,6 +425,7 @@ void
 GkvCatalogInvalidate(void)
 {
 	CatalogValid = false;
+	CatalogInvalidations++;
 }
 
 const char *
@@ -588,6 +600,6 @@ gkv_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "gkv_catalog_changed: not called as a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	CatalogValid = false;
+	GkvCatalogInvalidate();
 	return PointerGetDatum(NULL);
 }

@@ -209,6 +209,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		int64		emitted = 0;
+		bool		any_fenced = false;
 		Snapshot	snapshot;
 
 		/* register before looking, so a commit in between still wakes us */
@@ -245,6 +246,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 			 * every later write of it will get a greater sequence.
 			 */
 			fenced = shard_id != GKV_CATALOG_SHARD && GkvShardFenced(shard_id);
+			any_fenced |= fenced;
 			if ((!fenced && cursor >= horizon) || emitted >= max_rows)
 				continue;
 			if (shard_id == GKV_CATALOG_SHARD)
@@ -258,7 +260,8 @@ gkv_pull(PG_FUNCTION_ARGS)
 		}
 		UnregisterSnapshot(snapshot);
 
-		if (emitted > 0 || wait_ms == 0 || GetCurrentTimestamp() >= deadline)
+		/* a mover waits for our cursor of a fenced shard: answer now */
+		if (emitted > 0 || any_fenced || wait_ms == 0 || GetCurrentTimestamp() >= deadline)
 			break;
 
 		/* nothing new: wait for a commit (or the deadline), then look again */

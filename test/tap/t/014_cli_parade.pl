@@ -71,5 +71,25 @@ ok($r, 'parade start waits for replication') or diag($e);
 sql(2, q{SELECT kv.put('DEFAULT', 'after-restart', '{"z": 3}')});
 ok(poll(sub { sql(0, q{SELECT kv.get('DEFAULT', 'after-restart')}) eq '{"z": 3}' }),
 	'replication works after the restart');
+# growth: a node joins zone1 empty, and rebalance gives it half the shards
+sql(0, q{SELECT count(*) FROM kv.put_many('DEFAULT', ARRAY(SELECT 'g' || i FROM generate_series(1, 300) i),
+	ARRAY(SELECT jsonb_build_object('g', i) FROM generate_series(1, 300) i), 'NO_EXPIRE')});
+($r, $o, $e) = cli('parade', 'add-node', '--dir', $dir, '--zone', 'zone1');
+ok($r, 'parade add-node joins a fourth node to zone1') or diag("$o\n$e");
+like($o, qr/node4 joined zone1.*holds no shard yet/s, 'it says the new node holds nothing yet');
+my ($port4) = $o =~ /127\.0\.0\.1:(\d+)/;
+push @ci, "host=$dir port=$port4 user=postgres dbname=postgres";
+is(sql(3, q{SELECT count(*) FROM kv.placements WHERE node_name = 'node4'}), '0', 'node4 holds no shard');
+($r, $o, $e) = cli('rebalance', '--zone', 'zone1', '-d', $ci[0]);
+ok($r, 'rebalance succeeds') or diag("$o\n$e");
+like($o, qr/zone zone1 is balanced \(8 moves\)/, 'rebalance moves half of the 16 shards');
+ok(poll(sub { sql(2, q{SELECT count(*) FROM kv.placements WHERE node_name = 'node4'}) eq '8' }),
+	'every zone learns node4 holds 8 shards');
+($r, $o, $e) = cli('status', '-d', $ci[3]);
+like($o, qr/Placements per node.*zone1\s+node1\s+8 .*zone1\s+node4\s+8 /s, 'status shows the placements per node');
+is(sql(3, q{SELECT count(*) FROM kv.get_many('DEFAULT', ARRAY(SELECT 'g' || i FROM generate_series(1, 300) i)) WHERE value IS NOT NULL}),
+	'300', 'every document is readable through the new node');
+is(sql(0, q{SELECT count(*) FROM globalkv.shard_rows() r JOIN kv.placements p ON p.shard_id = r.shard_id
+	AND p.zone_name = 'zone1' AND NOT p.is_local}), '0', 'node1 kept no document of the shards it gave away');
 cli('parade', 'stop', '--dir', $dir);
 done_testing();

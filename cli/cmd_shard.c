@@ -383,9 +383,14 @@ move_shard(int shard_id, Node *target, bool rollback)
 	long long	rows;
 
 	snprintf(shard, sizeof(shard), "%d", shard_id);
-	res = query(conn_of(target), "SELECT state, source_node FROM globalkv.move_progress($1::int)",
+	res = query(conn_of(target), "SELECT state, source_node, target_node FROM globalkv.move_progress($1::int)",
 				1, (const char *const[]) {shard});
 	state = strdup(PQgetvalue(res, 0, 0));
+	if (strcmp(state, "none") != 0 && atoi(PQgetvalue(res, 0, 2)) != target->id)
+		die("shard %d of zone %s is being moved to %s: finish that move first "
+			"(globalkv shard move %d --to %s), or roll it back if it has not switched",
+			shard_id, target->zone, node_by_id(atoi(PQgetvalue(res, 0, 2)))->name, shard_id,
+			node_by_id(atoi(PQgetvalue(res, 0, 2)))->name);
 	if (strcmp(state, "none") != 0)
 		source = node_by_id(atoi(PQgetvalue(res, 0, 1)));
 	else

@@ -286,10 +286,9 @@ BuildPatch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incom
  * (routing/fence.c); the caller forwards the call then.
  */
 static bool
-WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
+WriteOne(text *ns, text *key, int shard, GkvBuildIncoming build, void *arg,
 		 GkvDocState *final_state, GkvWriteResult *result)
 {
-	int			shard = GkvShardOfKey(ns, key);
 	GkvShardWriter *w = GkvShardWriterOpen(shard);
 
 	if (!GkvServesShard(shard))
@@ -306,17 +305,12 @@ WriteOne(text *ns, text *key, GkvBuildIncoming build, void *arg,
 }
 
 /* forward the call when another node holds the key's shard */
-#define ROUTE(fcinfo, ns, key, idempotent) \
+#define ROUTE(fcinfo, shard, idempotent) \
 	do { \
-		int			shard_ = GkvShardOfKey((ns), (key)); \
-		if (!GkvServesShard(shard_)) \
-			return GkvForwardCall((fcinfo), shard_, (idempotent)); \
-		GkvRouterWarmUp(shard_); \
+		if (!GkvServesShard(shard)) \
+			return GkvForwardCall((fcinfo), (shard), (idempotent)); \
+		GkvRouterWarmUp(shard); \
 	} while (0)
-
-/* ... and when that turned out to be so only under the table lock */
-#define FORWARD_MOVED(fcinfo, ns, key, idempotent) \
-	GkvForwardCall((fcinfo), GkvShardOfKey((ns), (key)), (idempotent))
 
 static void
 CountWrite(GkvStatCounter op, GkvWriteResult r)
@@ -328,7 +322,7 @@ CountWrite(GkvStatCounter op, GkvWriteResult r)
 
 /* PutCommon: the result text, or NULL when the shard moved away */
 static text *
-PutCommon(text *ns, text *key, Jsonb *value, GkvExpirySpec expiry,
+PutCommon(text *ns, text *key, int shard, Jsonb *value, GkvExpirySpec expiry,
 		  GkvCasMode cas, GkvVersion expected)
 {
 	PutOp		op;
@@ -338,7 +332,7 @@ PutCommon(text *ns, text *key, Jsonb *value, GkvExpirySpec expiry,
 	op.expiry = expiry;
 	op.cas = cas;
 	op.expected = expected;
-	if (!WriteOne(ns, key, BuildPut, &op, NULL, &r))
+	if (!WriteOne(ns, key, shard, BuildPut, &op, NULL, &r))
 		return NULL;
 	CountWrite(GKV_STAT_PUTS, r);
 	return cstring_to_text(GkvWriteResultName(r));
@@ -397,6 +391,7 @@ PG_FUNCTION_INFO_V1(gkv_key_shard);
 Datum
 gkv_put(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	text	   *ns,
 			   *key;
 	Jsonb	   *doc;
@@ -410,13 +405,14 @@ gkv_put(PG_FUNCTION_ARGS)
 	GkvRequireNamespace(ns);
 	GkvCheckKey(key);
 	/* the holder checks the document and the expiry: not parsed twice */
-	ROUTE(fcinfo, ns, key, true);
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, true);
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
 	expiry = ExpiryArg(fcinfo, 3);
-	result = PutCommon(ns, key, doc, expiry, GKV_CAS_NONE, none);
+	result = PutCommon(ns, key, shard, doc, expiry, GKV_CAS_NONE, none);
 	if (result == NULL)
-		return FORWARD_MOVED(fcinfo, ns, key, true);
+		return GkvForwardCall(fcinfo, shard, true);
 	PG_RETURN_TEXT_P(result);
 }
 
@@ -429,6 +425,7 @@ gkv_put(PG_FUNCTION_ARGS)
 Datum
 gkv_put_if_version(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	text	   *ns,
 			   *key;
 	Jsonb	   *doc;
@@ -445,7 +442,8 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 	key = PG_GETARG_TEXT_PP(1);
 	GkvRequireNamespace(ns);
 	GkvCheckKey(key);
-	ROUTE(fcinfo, ns, key, false);	/* the holder checks the rest */
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, false);	/* the holder checks the rest */
 	doc = DocumentArg(fcinfo, 2);
 	GkvCheckDocument(doc);
 	if (!PG_ARGISNULL(3))
@@ -454,9 +452,9 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 		mode = GKV_CAS_VERSION;
 	}
 	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(4));
-	result = PutCommon(ns, key, doc, expiry, mode, expected);
+	result = PutCommon(ns, key, shard, doc, expiry, mode, expected);
 	if (result == NULL)
-		return FORWARD_MOVED(fcinfo, ns, key, false);
+		return GkvForwardCall(fcinfo, shard, false);
 	PG_RETURN_TEXT_P(result);
 }
 
@@ -472,9 +470,8 @@ typedef enum ReadOutcome
 } ReadOutcome;
 
 static ReadOutcome
-ReadOne(text *ns, text *key, GkvDocState *doc)
+ReadOne(text *ns, text *key, int shard, GkvDocState *doc)
 {
-	int			shard = GkvShardOfKey(ns, key);
 	GkvShardReader *r = GkvShardReaderOpen(shard);
 	bool		found;
 
@@ -494,6 +491,7 @@ ReadOne(text *ns, text *key, GkvDocState *doc)
 Datum
 gkv_get(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	text	   *ns,
 			   *key;
 	GkvDocState doc;
@@ -502,11 +500,12 @@ gkv_get(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	ROUTE(fcinfo, ns, key, true);
-	switch (ReadOne(ns, key, &doc))
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, true);
+	switch (ReadOne(ns, key, shard, &doc))
 	{
 		case READ_MOVED:
-			return FORWARD_MOVED(fcinfo, ns, key, true);
+			return GkvForwardCall(fcinfo, shard, true);
 		case READ_MISSING:
 			PG_RETURN_NULL();
 		case READ_FOUND:
@@ -519,6 +518,7 @@ gkv_get(PG_FUNCTION_ARGS)
 Datum
 gkv_get_versioned(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *ns,
 			   *key;
@@ -529,10 +529,11 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	ROUTE(fcinfo, ns, key, true);
-	outcome = ReadOne(ns, key, &doc);
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, true);
+	outcome = ReadOne(ns, key, shard, &doc);
 	if (outcome == READ_MOVED)
-		return FORWARD_MOVED(fcinfo, ns, key, true);
+		return GkvForwardCall(fcinfo, shard, true);
 	InitMaterializedSRF(fcinfo, 0);
 	if (outcome == READ_FOUND)
 	{
@@ -551,6 +552,7 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 Datum
 gkv_delete(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	text	   *ns,
 			   *key;
 	PutOp		op = {0};
@@ -560,11 +562,12 @@ gkv_delete(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	ROUTE(fcinfo, ns, key, true);
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, true);
 	op.value = NULL;
 	op.cas = GKV_CAS_NONE;
-	if (!WriteOne(ns, key, BuildPut, &op, NULL, &r))
-		return FORWARD_MOVED(fcinfo, ns, key, true);
+	if (!WriteOne(ns, key, shard, BuildPut, &op, NULL, &r))
+		return GkvForwardCall(fcinfo, shard, true);
 	GkvStatsAdd(GKV_STAT_DELETES, 1);
 	if (r == GKV_WRITE_CONFLICT)
 		GkvStatsAdd(GKV_STAT_CONFLICTS, 1);
@@ -575,6 +578,7 @@ gkv_delete(PG_FUNCTION_ARGS)
 Datum
 gkv_patch_numeric(PG_FUNCTION_ARGS)
 {
+	int			shard;
 	text	   *ns,
 			   *key;
 	PatchOp		op;
@@ -585,14 +589,15 @@ gkv_patch_numeric(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	ROUTE(fcinfo, ns, key, false);	/* the holder checks offsets and expiry */
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, false);	/* the holder checks offsets and expiry */
 	op.expiry = ExpiryArg(fcinfo, 3);
 	op.offsets = get_fn_expr_argtype(fcinfo->flinfo, 2) == JSONBOID ?
 		PG_GETARG_JSONB_P(2) :
 		ParseJsonText(PG_GETARG_TEXT_PP(2), ERRCODE_GKV_INVALID_OFFSET, "offsets");
 	GkvValidateOffsets(op.offsets);
-	if (!WriteOne(ns, key, BuildPatch, &op, &final_state, &r))
-		return FORWARD_MOVED(fcinfo, ns, key, false);
+	if (!WriteOne(ns, key, shard, BuildPatch, &op, &final_state, &r))
+		return GkvForwardCall(fcinfo, shard, false);
 	CountWrite(GKV_STAT_PATCHES, r);
 	if (final_state.value == NULL)
 		PG_RETURN_NULL();
@@ -615,28 +620,6 @@ DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nul
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 
-static int
-IntCompare(const void *a, const void *b)
-{
-	int			x = *(const int *) a,
-				y = *(const int *) b;
-
-	return (x > y) - (x < y);
-}
-
-/* element i of the text array argument argno */
-static Datum
-ArrayElement(FunctionCallInfo fcinfo, int argno, int i)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	return elems[i];
-}
-
 /* a batch element, for writing in (shard, key) order */
 typedef struct BatchItem
 {
@@ -644,6 +627,16 @@ typedef struct BatchItem
 	int			shard;
 	text	   *key;
 } BatchItem;
+
+/* batch elements in the caller's order */
+static int
+BatchItemIndexCompare(const void *a, const void *b)
+{
+	int			x = ((const BatchItem *) a)->index,
+				y = ((const BatchItem *) b)->index;
+
+	return (x > y) - (x < y);
+}
 
 static int
 BatchItemCompare(const void *a, const void *b)
@@ -675,10 +668,24 @@ typedef struct RoutedBatch
 	bool	   *remote;			/* per caller position: answered elsewhere */
 	char	  **out;			/* per caller position: the remote answer */
 	GkvBatchForward *forward;
-	int		   *moved_pos;		/* found moved only under the table lock */
-	int		   *moved_shard;
+	BatchItem  *moved;			/* found moved only under the table lock */
 	int			nmoved;
 } RoutedBatch;
+
+/* the batch's keys, in the caller's order, with their shards */
+static BatchItem *
+BatchItems(text *ns, Datum *keys, int nkeys)
+{
+	BatchItem  *items = palloc(sizeof(BatchItem) * (nkeys + 1));
+
+	for (int i = 0; i < nkeys; i++)
+	{
+		items[i].index = i;
+		items[i].key = DatumGetTextPP(keys[i]);
+		items[i].shard = GkvShardOfKey(ns, items[i].key);
+	}
+	return items;
+}
 
 static RoutedBatch
 RouteBatch(FunctionCallInfo fcinfo, BatchItem *items, int nkeys)
@@ -691,8 +698,7 @@ RouteBatch(FunctionCallInfo fcinfo, BatchItem *items, int nkeys)
 	rb.remote = palloc0(sizeof(bool) * (nkeys + 1));
 	rb.out = NULL;
 	rb.forward = NULL;
-	rb.moved_pos = palloc(sizeof(int) * (nkeys + 1));
-	rb.moved_shard = palloc(sizeof(int) * (nkeys + 1));
+	rb.moved = palloc(sizeof(BatchItem) * (nkeys + 1));
 	rb.nmoved = 0;
 	/* items are still in the caller's order here */
 	for (int i = 0; i < nkeys; i++)
@@ -711,28 +717,32 @@ static void
 BatchMovedItem(RoutedBatch *rb, BatchItem *item)
 {
 	rb->remote[item->index] = true;
-	rb->moved_pos[rb->nmoved] = item->index;
-	rb->moved_shard[rb->nmoved++] = item->shard;
+	rb->moved[rb->nmoved++] = *item;
 }
 
 static void
 BatchFinish(FunctionCallInfo fcinfo, RoutedBatch *rb, int nkeys)
 {
 	char	  **moved_out;
+	int		   *pos;
+	int		   *shard;
 
 	rb->out = rb->forward ? GkvBatchForwardFinish(rb->forward) :
 		palloc0(sizeof(char *) * (nkeys + 1));
 	if (rb->nmoved == 0)
 		return;
 	/* caller order within the moved ones: the later of a repeated key wins */
-	qsort(rb->moved_pos, rb->nmoved, sizeof(int), IntCompare);
+	qsort(rb->moved, rb->nmoved, sizeof(BatchItem), BatchItemIndexCompare);
+	pos = palloc(sizeof(int) * rb->nmoved);
+	shard = palloc(sizeof(int) * rb->nmoved);
 	for (int i = 0; i < rb->nmoved; i++)
-		rb->moved_shard[i] = GkvShardOfKey(PG_GETARG_TEXT_PP(0),
-										   DatumGetTextPP(ArrayElement(fcinfo, 1, rb->moved_pos[i])));
-	moved_out = GkvBatchForwardFinish(GkvBatchForwardStart(fcinfo, nkeys, rb->nmoved,
-															rb->moved_pos, rb->moved_shard));
+	{
+		pos[i] = rb->moved[i].index;
+		shard[i] = rb->moved[i].shard;
+	}
+	moved_out = GkvBatchForwardFinish(GkvBatchForwardStart(fcinfo, nkeys, rb->nmoved, pos, shard));
 	for (int i = 0; i < rb->nmoved; i++)
-		rb->out[rb->moved_pos[i]] = moved_out[rb->moved_pos[i]];
+		rb->out[pos[i]] = moved_out[pos[i]];
 }
 
 /*
@@ -802,14 +812,8 @@ gkv_put_many(PG_FUNCTION_ARGS)
 
 	nshards = GkvShardCount();
 	writers = palloc0(sizeof(GkvShardWriter *) * nshards);
-	items = palloc(sizeof(BatchItem) * (nkeys + 1));
 	results = palloc(sizeof(GkvWriteResult) * (nkeys + 1));
-	for (int i = 0; i < nkeys; i++)
-	{
-		items[i].index = i;
-		items[i].key = DatumGetTextPP(keys[i]);
-		items[i].shard = GkvShardOfKey(ns, items[i].key);
-	}
+	items = BatchItems(ns, keys, nkeys);
 	routed = RouteBatch(fcinfo, items, nkeys);
 	InitMaterializedSRF(fcinfo, 0);
 	qsort(items, nkeys, sizeof(BatchItem), BatchItemCompare);
@@ -896,13 +900,7 @@ gkv_get_many(PG_FUNCTION_ARGS)
 	}
 
 	nshards = GkvShardCount();
-	items = palloc(sizeof(BatchItem) * (nkeys + 1));
-	for (int i = 0; i < nkeys; i++)
-	{
-		items[i].index = i;
-		items[i].key = DatumGetTextPP(keys[i]);
-		items[i].shard = GkvShardOfKey(ns, items[i].key);
-	}
+	items = BatchItems(ns, keys, nkeys);
 	routed = RouteBatch(fcinfo, items, nkeys);
 	InitMaterializedSRF(fcinfo, 0);
 	readers = palloc0(sizeof(GkvShardReader *) * nshards);

@@ -177,6 +177,31 @@ IsConnectionError(int sqlerrcode)
 }
 
 /*
+ * AbsorbConnectionError, in a PG_CATCH around talking to r: an error of a
+ * broken or unreachable connection (class 08) is logged and swallowed and
+ * the node marked down, so the caller can try another node; any other
+ * error, or any error inside a remote transaction (which cannot move to
+ * another node), is re-thrown.
+ */
+static void
+AbsorbConnectionError(RemoteNode *r, MemoryContext cxt, const char *what)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
+		PG_RE_THROW();
+	FlushErrorState();
+	ereport(LOG,
+			(errmsg("globalkv: node \"%s\" %s; routing around it for %d ms",
+					r->name, what, NODE_DOWN_MS),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+	FreeErrorData(edata);
+	MarkDown(r);
+}
+
+/*
  * Connect makes sure r has a working connection, with a remote transaction
  * open when the caller is in a transaction block.  Returns false, with the
  * node marked down, when the node cannot be reached; the request has not
@@ -219,19 +244,7 @@ Connect(RemoteNode *r)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!IsConnectionError(edata->sqlerrcode))
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(LOG,
-				(errmsg("globalkv: node \"%s\" is unreachable, routing around it for %d ms",
-						r->name, NODE_DOWN_MS),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
-		FreeErrorData(edata);
-		MarkDown(r);
+		AbsorbConnectionError(r, cxt, "is unreachable");
 		ok = false;
 	}
 	PG_END_TRY();
@@ -291,15 +304,7 @@ GkvRouterSend(int32 node_id, const char *sql, int nparams, const char *const *va
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
-			PG_RE_THROW();
-		FlushErrorState();
-		FreeErrorData(edata);
-		MarkDown(r);
+		AbsorbConnectionError(r, cxt, "could not be sent a forwarded call");
 		ok = false;
 	}
 	PG_END_TRY();
@@ -331,18 +336,7 @@ GkvRouterReceive(int32 node_id)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(LOG,
-				(errmsg("globalkv: lost the connection to node \"%s\" during a forwarded call",
-						r->name)));
-		FreeErrorData(edata);
-		MarkDown(r);
+		AbsorbConnectionError(r, cxt, "dropped the connection during a forwarded call");
 		res = NULL;
 	}
 	PG_END_TRY();

@@ -15,9 +15,12 @@
 #include "globalkv.h"
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -51,15 +54,18 @@ static const struct config_enum_entry RoutingOptions[] = {
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 static void
 GkvShmemRequest(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(add_size(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
-											 GkvPeerStatusShmemSize()),
-									GkvFenceShmemSize()));
+	RequestAddinShmemSpace(add_size(add_size(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
+													  GkvPeerStatusShmemSize()),
+											 GkvFenceShmemSize()),
+									GkvCatalogShmemSize()));
+	GkvCatalogShmemRequest();
 }
 
 static void
@@ -72,13 +78,37 @@ GkvShmemStartup(void)
 	GkvStatsShmemInit();
 	GkvPeerStatusShmemInit();
 	GkvFenceShmemInit();
+	GkvCatalogShmemInit();
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * GkvObjectAccess: CREATE, ALTER or DROP EXTENSION may change what the
+ * catalog tables are, without firing their triggers: the catalog cache's
+ * generation must move when such a transaction commits.
+ */
+static void
+GkvObjectAccess(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+	if (classId == ExtensionRelationId &&
+		(access == OAT_POST_CREATE || access == OAT_POST_ALTER || access == OAT_DROP))
+		GkvCatalogNoteExtensionChange();
 }
 
 static void
 DefineSettings(void)
 {
 	/* sorted by name; docs/settings.md describes each one */
+	DefineCustomIntVariable("globalkv.catalog_cache_size",
+							"Shared memory for the copy of the catalog that new connections use.",
+							"A catalog larger than this is read by every backend itself (slower first calls).",
+							&GkvCatalogCacheSizeKb,
+							1024, 64, 1024 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("globalkv.database",
 							   "Database in which globalkv's background workers run.",
 							   "The database where CREATE EXTENSION globalkv was run.",
@@ -229,6 +259,19 @@ GkvWorkerTransactionEnd(void)
 }
 
 /*
+ * GkvWorkerConnect connects a background worker to globalkv.database under
+ * a name shown in pg_stat_activity.  Workers run only small internal
+ * queries: JIT would only add its compile time to them.
+ */
+void
+GkvWorkerConnect(const char *appname)
+{
+	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	pgstat_report_appname(appname);
+}
+
+/*
  * GkvFillWorker fills a globalkv background worker's description: started
  * after recovery, connected to globalkv.database.
  */
@@ -287,6 +330,9 @@ _PG_init(void)
 	shmem_request_hook = GkvShmemRequest;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = GkvShmemStartup;
+
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = GkvObjectAccess;
 
 	GkvClockRegisterXactCallbacks();
 	GkvRegisterStaticWorker("GkvExpiryWorkerMain", "globalkv expiry worker",

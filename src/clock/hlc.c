@@ -75,6 +75,8 @@ typedef struct GkvClockShared
 	pg_atomic_uint32 waiters[GKV_MAX_CHANGE_WAITERS];
 	/* shards a waiter waits for (GkvShardWaitBit); all bits while free */
 	pg_atomic_uint64 waiter_masks[GKV_MAX_CHANGE_WAITERS];
+	/* horizon a waiter found held back by an in-flight slot, 0 = not held */
+	pg_atomic_uint64 waiter_blocked[GKV_MAX_CHANGE_WAITERS];
 	int			nslots;
 	pg_atomic_uint64 inflight[FLEXIBLE_ARRAY_MEMBER];	/* 0 = none */
 } GkvClockShared;
@@ -119,6 +121,7 @@ GkvClockShmemInit(void)
 		{
 			pg_atomic_init_u32(&ClockShared->waiters[i], 0);
 			pg_atomic_init_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
+			pg_atomic_init_u64(&ClockShared->waiter_blocked[i], 0);
 		}
 		for (int i = 0; i < ClockShared->nslots; i++)
 			pg_atomic_init_u64(&ClockShared->inflight[i], 0);
@@ -267,15 +270,24 @@ GkvChangeSequenceBeginWrite(void)
 /* shards written by this transaction (GkvShardWaitBit), for waking waiters */
 static uint64 MyWrittenMask = 0;
 
-static void WakeWaitersFor(uint64 mask);
+static void WakeWaitersFor(uint64 mask, uint64 released);
 
+/*
+ * ClearInflightSlot clears this backend's slot and wakes the waiters of
+ * the shards in 'written_mask' and those the slot held back (see "Waiting
+ * for changes").
+ */
 static void
-ClearInflightSlot(void)
+ClearInflightSlot(uint64 written_mask)
 {
+	uint64		released = MyInflightSeq;
+
 	if (MyInflightSeq != 0 && MyProc != NULL)
 	{
 		pg_atomic_write_u64(&ClockShared->inflight[MyProc->pgprocno], 0);
 		MyInflightSeq = 0;
+		pg_memory_barrier();
+		WakeWaitersFor(written_mask, released);
 	}
 }
 
@@ -294,17 +306,13 @@ GkvClockXactCallback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (MyInflightSeq != 0)
-			{
-				ClearInflightSlot();
-				WakeWaitersFor(MyWrittenMask != 0 ? MyWrittenMask : PG_UINT64_MAX);
-			}
+			ClearInflightSlot(MyWrittenMask != 0 ? MyWrittenMask : PG_UINT64_MAX);
 			MyWrittenMask = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			ClearInflightSlot();
+			ClearInflightSlot(0);
 			MyWrittenMask = 0;
 			break;
 		default:
@@ -315,7 +323,7 @@ GkvClockXactCallback(XactEvent event, void *arg)
 static void
 GkvClockShmemExit(int code, Datum arg)
 {
-	ClearInflightSlot();
+	ClearInflightSlot(0);
 }
 
 void
@@ -358,6 +366,17 @@ GkvSafeHorizon(void)
  * globalkv rows sets the latches of the registered waiters when it commits
  * (after its rows became visible and its in-flight slot cleared).  This is
  * what gives low replication lag without tight polling.
+ *
+ * A committing writer wakes only the waiters of the shards it wrote.  That
+ * alone stalls a waiter whose rows are committed but above the horizon:
+ * the transaction holding the horizon back may write other shards, and
+ * its commit would not wake it -- the waiter slept to its timeout (up to a
+ * second; the "bursts after a stall" a reader saw).  So a waiter that finds
+ * nothing while the horizon is held back publishes that horizon H, and a
+ * backend clearing its slot (commit or abort) wakes every waiter held at
+ * H >= its slot - 1: it was the one holding them.  The waiter publishes H,
+ * then recomputes the horizon; the writer clears its slot, then reads H:
+ * with a barrier on each side, one of them always sees the other.
  * ----------------------------------------------------------------
  */
 
@@ -419,20 +438,49 @@ GkvUnregisterChangeWaiter(void)
 		if (pg_atomic_read_u32(&ClockShared->waiters[i]) != me)
 			continue;
 		pg_atomic_write_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
+		pg_atomic_write_u64(&ClockShared->waiter_blocked[i], 0);
 		pg_memory_barrier();
 		pg_atomic_write_u32(&ClockShared->waiters[i], 0);
 	}
 }
 
+/*
+ * GkvChangeWaiterHeldAt: this registered waiter found nothing new while
+ * the horizon was 'horizon'.  Returns true when it may sleep: the horizon
+ * is still there, and whoever holds it back will wake us when it clears
+ * its slot.  False: the horizon moved meanwhile, look again now.
+ */
+bool
+GkvChangeWaiterHeldAt(uint64 horizon)
+{
+	uint32		me = (uint32) MyProc->pgprocno + 1;
+	bool		held = horizon < GkvClockNow();
+
+	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
+		if (pg_atomic_read_u32(&ClockShared->waiters[i]) == me)
+			pg_atomic_write_u64(&ClockShared->waiter_blocked[i], held ? Max(horizon, 1) : 0);
+	pg_memory_barrier();
+	return !held || GkvSafeHorizon() == horizon;
+}
+
+/*
+ * WakeWaitersFor sets the latch of every waiter for a shard in 'mask', and
+ * of every waiter held back by a slot of value 'released' (0: none).
+ */
 static void
-WakeWaitersFor(uint64 mask)
+WakeWaitersFor(uint64 mask, uint64 released)
 {
 	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
 	{
 		uint32		w = pg_atomic_read_u32(&ClockShared->waiters[i]);
+		uint64		blocked;
 
 		pg_memory_barrier();
-		if (w != 0 && (pg_atomic_read_u64(&ClockShared->waiter_masks[i]) & mask) != 0)
+		if (w == 0)
+			continue;
+		blocked = pg_atomic_read_u64(&ClockShared->waiter_blocked[i]);
+		if ((pg_atomic_read_u64(&ClockShared->waiter_masks[i]) & mask) != 0 ||
+			(released != 0 && blocked != 0 && released <= blocked + 1))
 			SetLatch(&ProcGlobal->allProcs[w - 1].procLatch);
 	}
 }
@@ -441,7 +489,7 @@ WakeWaitersFor(uint64 mask)
 void
 GkvWakeChangeWaiters(void)
 {
-	WakeWaitersFor(PG_UINT64_MAX);
+	WakeWaitersFor(PG_UINT64_MAX, 0);
 }
 
 /*

@@ -155,8 +155,7 @@ GkvExpiryWorkerMain(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
-	pgstat_report_appname("globalkv expiry worker");
+	GkvWorkerConnect("globalkv expiry worker");
 	elog(LOG, "globalkv expiry worker started in database \"%s\"", GkvDatabaseName);
 
 	passcxt = AllocSetContextCreate(TopMemoryContext, "globalkv expiry pass",

@@ -110,6 +110,7 @@ extern bool GkvRegisterChangeWaiter(uint64 mask);
 extern uint64 GkvShardWaitBit(int shard);
 extern void GkvNoteWrittenShard(int shard);
 extern void GkvUnregisterChangeWaiter(void);
+extern bool GkvChangeWaiterHeldAt(uint64 horizon);
 extern void GkvWakeChangeWaiters(void);
 extern int64 GkvUnixMsNow(void);
 extern TimestampTz GkvUnixMsToTimestamp(int64 ms);
@@ -237,7 +238,12 @@ typedef struct GkvPolicy
 	Interval	ttl;
 } GkvPolicy;
 
+extern int	GkvCatalogCacheSizeKb;
 extern void GkvCatalogCacheInit(void);
+extern Size GkvCatalogShmemSize(void);
+extern void GkvCatalogShmemRequest(void);
+extern void GkvCatalogShmemInit(void);
+extern void GkvCatalogNoteExtensionChange(void);
 extern int32 GkvLocalNodeId(void);
 extern int	GkvShardCount(void);
 extern Oid	GkvShardRelid(int shard_id);
@@ -356,6 +362,7 @@ extern uint64 GkvStatsTotal(GkvStatCounter counter);
 extern bool GkvExtensionInstalled(void);
 extern void GkvWorkerTransactionBegin(void);
 extern void GkvWorkerTransactionEnd(void);
+extern void GkvWorkerConnect(const char *appname);
 struct BackgroundWorker;
 extern void GkvFillWorker(struct BackgroundWorker *worker, const char *function,
 						  const char *name, const char *type, int restart_seconds);

@@ -5,15 +5,39 @@
  *	  tables, the namespaces, the expiry policies, and the parade (nodes,
  *	  zones, shard placements, moves in progress).
  *
- * The hot path (every kv.put/kv.get) must not run SQL to check a namespace
- * or find a shard table, so each backend loads the catalog once with SPI
- * and keeps it in a memory context of its own.  It stays valid until a
- * catalog table changes: an AFTER STATEMENT trigger on each catalog table
- * (gkv_catalog_changed) queues a relcache invalidation of that table, which
- * PostgreSQL delivers to every backend at its next transaction start or lock
- * acquisition, and our relcache callback then marks the cache stale.  This
- * is PostgreSQL's own mechanism, so it is transactional: a change becomes
- * visible to other backends when it commits, never before.
+ The hot path (every kv.put/kv.get) must not run SQL to check a namespace
+ * or find a shard table, and neither may the FIRST call of a new
+ * connection: applications that connect per request (PHP, CGI, serverless)
+ * pay it on every call.  So the catalog lives twice:
+ *
+ *	- in shared memory, as one flat blob stamped with the generation it was
+ *	  read at;
+ *	- in each backend, as a copy of that blob, used while the shared
+ *	  generation has not moved.  Checking costs one atomic read per call;
+ *	  a new backend's first call costs a memcpy, not a dozen SQL queries.
+ *
+ * THE GENERATION RULE
+ *
+ * A transaction that changes the catalog (the AFTER STATEMENT trigger
+ * gkv_catalog_changed on every catalog table, a relcache invalidation of a
+ * catalog table, or CREATE/ALTER/DROP EXTENSION) bumps the shared generation
+ * in its COMMIT callback, which PostgreSQL 15 runs after the commit is
+ * visible (ProcArrayEndTransaction).  A backend that finds the shared copy
+ * stale reads the generation G, *then* takes a fresh snapshot and reads the
+ * tables, and publishes what it read only if the generation is still G.
+ * So a published blob never predates a committed change: if the change's
+ * bump came before the read of G, the snapshot sees the change; if after,
+ * the publication is refused (or lands with G and is immediately stale).
+ *
+ * Until it ends, the changing transaction reads the tables itself (its own
+ * uncommitted change must be visible to it, and to nobody else) and
+ * publishes nothing.  Internal queries run with jit off: compiling one
+ * costs 200-300 ms, which is what a new connection's first call used to pay.
+ *
+ * The shared copy holds one database's catalog (globalkv's workers run in
+ * one database); a backend of another database reads the tables itself.
+ * A catalog larger than globalkv.catalog_cache_size is not shared (logged
+ * once); every backend then reads it itself.
  *
  * src/metadata/catalog_cache.c
  *
@@ -27,7 +51,11 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
+#include "access/xact.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -35,11 +63,7 @@
 #include "utils/timestamp.h"
 
 #define GKV_NAME_MAX 64			/* namespace and policy names: < 64 bytes */
-
-typedef struct NamespaceEntry
-{
-	char		name[GKV_NAME_MAX];
-} NamespaceEntry;
+#define NUM_CATALOG_RELS 7
 
 typedef struct PolicyEntry
 {
@@ -47,48 +71,186 @@ typedef struct PolicyEntry
 	GkvPolicy	policy;
 } PolicyEntry;
 
-static bool CatalogValid = false;
-/* bumped by every invalidation: a load that saw one while it ran starts over */
-static uint64 CatalogInvalidations = 0;
-static bool CallbackRegistered = false;
-static MemoryContext CatalogContext = NULL;
-static int32 LocalNodeId = 0;
-static int	NumShards = 0;
-static Oid *ShardRelids = NULL;
-static HTAB *Namespaces = NULL;
-static HTAB *Policies = NULL;
-static Oid	CatalogRelids[7];
+/*
+ * THE BLOB
+ *
+ * The whole catalog as one flat, pointer-free buffer: what shared memory
+ * holds and what a backend copies.  A header, then arrays at the offsets it
+ * names; strings (connection strings) at the end.  Namespaces and policies
+ * are sorted by name (bsearch), zones by name (the default failover order).
+ */
+typedef struct CatalogBlobNode
+{
+	int32		node_id;
+	char		name[64];
+	char		zone[64];
+	Size		conninfo_off;	/* offset of a NUL-terminated string */
+} CatalogBlobNode;
+
+typedef struct CatalogBlob
+{
+	Size		length;			/* of the whole blob, header included */
+	Oid			dbid;
+	Oid			catalog_relids[NUM_CATALOG_RELS];
+	int32		local_node_id;
+	int			nshards;
+	int			nnodes;
+	int			nzones;
+	int			nnamespaces;
+	int			npolicies;
+	int			local_zone_index;
+	Size		off_shard_relids;	/* Oid[nshards] */
+	Size		off_nodes;		/* CatalogBlobNode[nnodes] */
+	Size		off_zones;		/* char[64][nzones] */
+	Size		off_holders;	/* int32[nshards * nzones] */
+	Size		off_move_sources;	/* int32[nshards] */
+	Size		off_move_targets;	/* int32[nshards] */
+	Size		off_namespaces; /* char[GKV_NAME_MAX][nnamespaces] */
+	Size		off_policies;	/* PolicyEntry[npolicies] */
+} CatalogBlob;
+
+#define BLOB_AT(blob, off) ((void *) ((char *) (blob) + (off)))
 
 /*
- * The parade.  Holders[shard * NumZones + zone] is the node holding the
- * shard's placement in that zone (globalkv.placement_map).  LocalZoneIndex
- * is -1 on a node that is not part of a parade (not in globalkv.nodes):
- * such a node serves every shard itself.
+ * The shared copy.  generation counts committed catalog changes; the blob
+ * is current when published_generation equals it.
  */
+typedef struct CatalogShared
+{
+	LWLock	   *lock;
+	pg_atomic_uint64 generation;
+	uint64		published_generation;	/* 0: nothing published */
+	bool		too_large_logged;
+	Size		capacity;
+	char		blob[FLEXIBLE_ARRAY_MEMBER];	/* CatalogBlob, MAXALIGNed */
+} CatalogShared;
+
+int			GkvCatalogCacheSizeKb = 1024;
+
+static CatalogShared *Shared = NULL;
+
+/* this backend's copy: valid while LocalGeneration is the shared one */
+static CatalogBlob *Local = NULL;
+static uint64 LocalGeneration = 0;
+static bool CatalogValid = false;
+static bool CallbackRegistered = false;
+static bool XactCallbackRegistered = false;
+
+/*
+ * This transaction changed the catalog (or may have): its own uncommitted
+ * change must be visible to it, so it reads the tables itself and publishes
+ * nothing until it ends; at commit it bumps the shared generation.
+ */
+static bool ChangedInXact = false;
+
+/* skip the shared copy once: a node said our map is stale */
+static bool BypassShared = false;
+
+/* views into Local, set by InstallBlob */
+static Oid *ShardRelids = NULL;
 static GkvNodeInfo *Nodes = NULL;
-static int	NumNodes = 0;
 static char (*Zones)[64] = NULL;
-static int	NumZones = 0;
 static int32 *Holders = NULL;
 static int32 *MoveSources = NULL;	/* per shard: source of a move to us, or 0 */
 static int32 *MoveTargets = NULL;	/* per shard: target of a move from us, or 0 */
-static int	LocalZoneIndex = -1;
+static char (*NamespaceNames)[GKV_NAME_MAX] = NULL;
+static PolicyEntry *Policies = NULL;
 static char LocalZone[64];
+static MemoryContext CatalogContext = NULL;
+
+#define NumShards (Local ? Local->nshards : 0)
+#define NumNodes (Local ? Local->nnodes : 0)
+#define NumZones (Local ? Local->nzones : 0)
+#define LocalZoneIndex (Local ? Local->local_zone_index : -1)
+#define LocalNodeId (Local ? Local->local_node_id : 0)
+
+Size
+GkvCatalogShmemSize(void)
+{
+	return add_size(offsetof(CatalogShared, blob),
+					mul_size((Size) GkvCatalogCacheSizeKb, 1024));
+}
+
+void
+GkvCatalogShmemRequest(void)
+{
+	RequestNamedLWLockTranche("globalkv catalog", 1);
+}
+
+void
+GkvCatalogShmemInit(void)
+{
+	bool		found;
+
+	Shared = ShmemInitStruct("globalkv catalog", GkvCatalogShmemSize(), &found);
+	if (!found)
+	{
+		Shared->lock = &(GetNamedLWLockTranche("globalkv catalog"))->lock;
+		pg_atomic_init_u64(&Shared->generation, 1);
+		Shared->published_generation = 0;
+		Shared->too_large_logged = false;
+		Shared->capacity = mul_size((Size) GkvCatalogCacheSizeKb, 1024);
+	}
+}
 
 static void
 CatalogInvalidate(Datum arg, Oid relid)
 {
 	bool		ours = relid == InvalidOid;
 
-	for (int i = 0; i < lengthof(CatalogRelids) && !ours; i++)
-		ours = CatalogRelids[i] == relid;
-	for (int i = 0; i < NumShards && ShardRelids != NULL && !ours; i++)
-		ours = ShardRelids[i] == relid;
-	if (ours)
+	for (int i = 0; Local != NULL && i < NUM_CATALOG_RELS && !ours; i++)
+		ours = Local->catalog_relids[i] == relid;
+	if (!ours)
+		return;
+	CatalogValid = false;
+
+	/*
+	 * A backend sees its own catalog DDL or DML here before it commits (at
+	 * the next command), others after.  A transaction with an xid may be the
+	 * one making the change: it must bump the generation when it commits.
+	 * For others the bump is redundant but harmless.
+	 */
+	if (IsTransactionState() && TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		ChangedInXact = true;
+}
+
+static void
+CatalogXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
 	{
-		CatalogValid = false;
-		CatalogInvalidations++;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+
+			/*
+			 * After ProcArrayEndTransaction: a loader that reads the new
+			 * generation takes its snapshot later and sees the change; one
+			 * that read the old generation cannot publish what it read.
+			 */
+			if (ChangedInXact && Shared != NULL)
+				pg_atomic_fetch_add_u64(&Shared->generation, 1);
+			if (ChangedInXact)
+				CatalogValid = false;
+			ChangedInXact = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			if (ChangedInXact)
+				CatalogValid = false;	/* it may hold the aborted change */
+			ChangedInXact = false;
+			break;
+		default:
+			break;
 	}
+}
+
+static void
+CatalogSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	/* a rolled-back savepoint may have changed what we loaded */
+	if (event == SUBXACT_EVENT_ABORT_SUB && ChangedInXact)
+		CatalogValid = false;
 }
 
 void
@@ -99,18 +261,12 @@ GkvCatalogCacheInit(void)
 		CacheRegisterRelcacheCallback(CatalogInvalidate, (Datum) 0);
 		CallbackRegistered = true;
 	}
-}
-
-static HTAB *
-CreateNameHash(const char *label, Size entrysize)
-{
-	HASHCTL		ctl;
-
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = GKV_NAME_MAX;
-	ctl.entrysize = entrysize;
-	ctl.hcxt = CatalogContext;
-	return hash_create(label, 32, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	if (!XactCallbackRegistered)
+	{
+		RegisterXactCallback(CatalogXactCallback, NULL);
+		RegisterSubXactCallback(CatalogSubXactCallback, NULL);
+		XactCallbackRegistered = true;
+	}
 }
 
 static Oid
@@ -127,138 +283,381 @@ CatalogRelid(const char *relname)
 }
 
 static int
-ZoneNameCompare(const void *a, const void *b)
+NameCompare(const void *a, const void *b)
 {
 	return strcmp((const char *) a, (const char *) b);
 }
 
 static int
-ZoneIndex(const char *zone)
+ZoneIndexIn(char (*zones)[64], int nzones, const char *zone)
 {
-	for (int i = 0; i < NumZones; i++)
-		if (strcmp(Zones[i], zone) == 0)
+	for (int i = 0; i < nzones; i++)
+		if (strcmp(zones[i], zone) == 0)
 			return i;
 	return -1;
 }
 
+/* a growing blob under construction */
+typedef struct BlobBuilder
+{
+	StringInfoData buf;
+} BlobBuilder;
+
+/* BlobReserve appends 'size' zeroed, MAXALIGNed bytes; returns their offset */
+static Size
+BlobReserve(BlobBuilder *b, Size size)
+{
+	Size		off;
+
+	while (b->buf.len % MAXIMUM_ALIGNOF != 0)
+		appendStringInfoCharMacro(&b->buf, '\0');
+	off = b->buf.len;
+	enlargeStringInfo(&b->buf, size);
+	memset(b->buf.data + off, 0, size);
+	b->buf.len += size;
+	b->buf.data[b->buf.len] = '\0';
+	return off;
+}
+
+static Size
+BlobString(BlobBuilder *b, const char *s)
+{
+	Size		off = b->buf.len;
+
+	appendBinaryStringInfo(&b->buf, s, strlen(s) + 1);
+	return off;
+}
+
+#define HDR(b) ((CatalogBlob *) (b)->buf.data)
+
 /*
- * LoadParade reads nodes, zones, placements and moves to this node (SPI is
- * connected).  Sets the file-level parade variables; they live in cxt.
+ * SPI helpers of ReadCatalog: run a read-only query, or raise an error
+ * naming what could not be read.
  */
 static void
-LoadParade(MemoryContext cxt, int32 node_id, int nshards)
+ReadQuery(const char *sql, const char *what)
 {
-	int			ret;
+	if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s", what);
+}
+
+static int32
+ResultInt(int row, int col)
+{
 	bool		isnull;
-	char	   *local_zone = NULL;
 
-	ret = SPI_execute("SELECT node_id, node_name, zone_name, conninfo FROM globalkv.nodes"
-					  " WHERE NOT dropped ORDER BY node_id", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read globalkv.nodes");
-	NumNodes = (int) SPI_processed;
-	Nodes = MemoryContextAllocZero(cxt, sizeof(GkvNodeInfo) * (NumNodes + 1));
-	Zones = MemoryContextAllocZero(cxt, sizeof(*Zones) * (NumNodes + 1));
-	NumZones = 0;
-	LocalZoneIndex = -1;
-	for (int i = 0; i < NumNodes; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		GkvNodeInfo *n = &Nodes[i];
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+									   col, &isnull));
+}
 
-		n->node_id = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		strlcpy(n->name, SPI_getvalue(tup, td, 2), sizeof(n->name));
-		strlcpy(n->zone, SPI_getvalue(tup, td, 3), sizeof(n->zone));
-		n->conninfo = MemoryContextStrdup(cxt, SPI_getvalue(tup, td, 4));
-		if (ZoneIndex(n->zone) < 0)
-			strlcpy(Zones[NumZones++], n->zone, sizeof(Zones[0]));
-		if (n->node_id == node_id)
-			local_zone = n->zone;
-	}
-	/* zones in name order: the default failover order */
-	qsort(Zones, NumZones, sizeof(Zones[0]), ZoneNameCompare);
-	if (local_zone != NULL)
-	{
-		LocalZoneIndex = ZoneIndex(local_zone);
-		strlcpy(LocalZone, local_zone, sizeof(LocalZone));
-	}
-	else
-		LocalZone[0] = '\0';
-
-	Holders = MemoryContextAllocZero(cxt, sizeof(int32) * (Max(NumZones, 1) * nshards));
-	MoveSources = MemoryContextAllocZero(cxt, sizeof(int32) * nshards);
-	MoveTargets = MemoryContextAllocZero(cxt, sizeof(int32) * nshards);
-	if (!OidIsValid(CatalogRelids[5]) || !OidIsValid(CatalogRelids[6]))
-		return;
-
-	ret = SPI_execute("SELECT shard_id, zone_name, node_id FROM globalkv.placement_map", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read globalkv.placement_map");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	td = SPI_tuptable->tupdesc;
-		int			shard = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-		int			zi = ZoneIndex(SPI_getvalue(tup, td, 2));
-
-		if (shard >= 0 && shard < nshards && zi >= 0)
-			Holders[shard * NumZones + zi] = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
-	}
-
-	if (local_zone != NULL)
-	{
-		Oid			argtypes[2] = {INT4OID, TEXTOID};
-		Datum		args[2] = {Int32GetDatum(node_id), CStringGetTextDatum(local_zone)};
-
-		ret = SPI_execute_with_args("SELECT shard_id, source_node, target_node FROM globalkv.shard_moves"
-									" WHERE NOT dropped AND $1 IN (source_node, target_node) AND zone_name = $2",
-									2, argtypes, args, NULL, true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read globalkv.shard_moves");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	td = SPI_tuptable->tupdesc;
-			int			shard = DatumGetInt32(SPI_getbinval(tup, td, 1, &isnull));
-			int32		source = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-			int32		target = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
-
-			if (shard < 0 || shard >= nshards)
-				continue;
-			if (target == node_id)
-				MoveSources[shard] = source;
-			else
-				MoveTargets[shard] = target;
-		}
-	}
+static char *
+ResultText(int row, int col)
+{
+	return SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
 }
 
 /*
- * LoadCatalog reads the whole catalog with SPI into a fresh context.  On
- * error the old cache stays marked invalid and is reloaded next time.
+ * ReadCatalog reads the whole catalog with SPI (connected, with a fresh
+ * snapshot pushed) into a blob allocated in the current memory context.
+ */
+static CatalogBlob *
+ReadCatalog(void)
+{
+	BlobBuilder b;
+	Oid			data_nsp;
+	Oid			relids[NUM_CATALOG_RELS];
+	int			nshards,
+				nnodes,
+				nzones = 0;
+	int32		node_id;
+	char	   *local_zone = NULL;
+	CatalogBlobNode *nodes;
+	char		(*zones)[64];
+
+	relids[0] = CatalogRelid("node");
+	relids[1] = CatalogRelid("shards");
+	relids[2] = CatalogRelid("namespaces");
+	relids[3] = CatalogRelid("expiry_policies");
+	relids[4] = CatalogRelid("nodes");
+	/* absent until ALTER EXTENSION globalkv UPDATE TO '0.2' */
+	relids[5] = CatalogRelid("placements");
+	relids[6] = CatalogRelid("shard_moves");
+	data_nsp = get_namespace_oid("globalkv_data", false);
+
+	initStringInfo(&b.buf);
+	(void) BlobReserve(&b, sizeof(CatalogBlob));
+	HDR(&b)->dbid = MyDatabaseId;
+	memcpy(HDR(&b)->catalog_relids, relids, sizeof(relids));
+
+	ReadQuery("SELECT node_id FROM globalkv.node", "globalkv.node");
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_NOT_INITIALIZED),
+				 errmsg("globalkv node identity is missing")));
+	node_id = ResultInt(0, 1);
+	HDR(&b)->local_node_id = node_id;
+
+	ReadQuery("SELECT shard_id, table_name FROM globalkv.shards ORDER BY shard_id",
+			  "globalkv.shards");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_NOT_INITIALIZED),
+				 errmsg("globalkv has no shards")));
+	nshards = (int) SPI_processed;
+	{
+		Size		off = BlobReserve(&b, sizeof(Oid) * nshards);
+
+		HDR(&b)->off_shard_relids = off;
+		for (int i = 0; i < nshards; i++)
+		{
+			if (ResultInt(i, 1) != i)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("globalkv shard ids are not 0..%d", nshards - 1)));
+			((Oid *) BLOB_AT(b.buf.data, off))[i] = get_relname_relid(ResultText(i, 2), data_nsp);
+		}
+	}
+	HDR(&b)->nshards = nshards;
+
+	/* namespaces and policies, sorted by name (the C collation: strcmp) */
+	ReadQuery("SELECT name FROM globalkv.namespaces WHERE NOT dropped"
+			  " AND octet_length(name) < 64 ORDER BY name COLLATE \"C\"",
+			  "globalkv.namespaces");
+	{
+		Size		off = BlobReserve(&b, GKV_NAME_MAX * SPI_processed);
+
+		HDR(&b)->off_namespaces = off;
+		HDR(&b)->nnamespaces = (int) SPI_processed;
+		for (uint64 i = 0; i < SPI_processed; i++)
+			strlcpy((char *) BLOB_AT(b.buf.data, off + i * GKV_NAME_MAX), ResultText(i, 1),
+					GKV_NAME_MAX);
+	}
+	ReadQuery("SELECT name, ttl FROM globalkv.expiry_policies WHERE NOT dropped"
+			  " AND octet_length(name) < 64 ORDER BY name COLLATE \"C\"",
+			  "globalkv.expiry_policies");
+	{
+		Size		off = BlobReserve(&b, sizeof(PolicyEntry) * SPI_processed);
+
+		HDR(&b)->off_policies = off;
+		HDR(&b)->npolicies = (int) SPI_processed;
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			PolicyEntry *e = (PolicyEntry *) BLOB_AT(b.buf.data, off) + i;
+			bool		isnull;
+			Datum		ttl = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+											&isnull);
+
+			strlcpy(e->name, ResultText(i, 1), GKV_NAME_MAX);
+			e->policy.expires = !isnull;
+			if (!isnull)
+				e->policy.ttl = *DatumGetIntervalP(ttl);
+		}
+	}
+
+	/* the parade: nodes (by id), zones (by name) */
+	ReadQuery("SELECT node_id, node_name, zone_name, conninfo FROM globalkv.nodes"
+			  " WHERE NOT dropped ORDER BY node_id", "globalkv.nodes");
+	nnodes = (int) SPI_processed;
+	HDR(&b)->nnodes = nnodes;
+	HDR(&b)->off_nodes = BlobReserve(&b, sizeof(CatalogBlobNode) * nnodes);
+	HDR(&b)->off_zones = BlobReserve(&b, 64 * Max(nnodes, 1));
+	for (int i = 0; i < nnodes; i++)
+	{
+		CatalogBlobNode *n = (CatalogBlobNode *) BLOB_AT(b.buf.data, HDR(&b)->off_nodes) + i;
+		Size		ci = BlobString(&b, ResultText(i, 4));
+
+		/* BlobString may have moved the buffer */
+		n = (CatalogBlobNode *) BLOB_AT(b.buf.data, HDR(&b)->off_nodes) + i;
+		zones = BLOB_AT(b.buf.data, HDR(&b)->off_zones);
+		n->node_id = ResultInt(i, 1);
+		strlcpy(n->name, ResultText(i, 2), sizeof(n->name));
+		strlcpy(n->zone, ResultText(i, 3), sizeof(n->zone));
+		n->conninfo_off = ci;
+		if (ZoneIndexIn(zones, nzones, n->zone) < 0)
+			strlcpy(zones[nzones++], n->zone, 64);
+	}
+	zones = BLOB_AT(b.buf.data, HDR(&b)->off_zones);
+	qsort(zones, nzones, 64, NameCompare);
+	HDR(&b)->nzones = nzones;
+	HDR(&b)->local_zone_index = -1;
+	nodes = BLOB_AT(b.buf.data, HDR(&b)->off_nodes);
+	for (int i = 0; i < nnodes; i++)
+		if (nodes[i].node_id == node_id)
+		{
+			local_zone = pstrdup(nodes[i].zone);
+			HDR(&b)->local_zone_index = ZoneIndexIn(zones, nzones, local_zone);
+		}
+
+	HDR(&b)->off_holders = BlobReserve(&b, sizeof(int32) * Max(nzones, 1) * nshards);
+	HDR(&b)->off_move_sources = BlobReserve(&b, sizeof(int32) * nshards);
+	HDR(&b)->off_move_targets = BlobReserve(&b, sizeof(int32) * nshards);
+
+	if (OidIsValid(relids[5]) && OidIsValid(relids[6]))
+	{
+		/* placement_map is the one place that decides who holds a shard */
+		ReadQuery("SELECT shard_id, zone_name, node_id FROM globalkv.placement_map",
+				  "globalkv.placement_map");
+		zones = BLOB_AT(b.buf.data, HDR(&b)->off_zones);
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			int			shard = ResultInt(i, 1);
+			int			zi = ZoneIndexIn(zones, nzones, ResultText(i, 2));
+
+			if (shard >= 0 && shard < nshards && zi >= 0)
+				((int32 *) BLOB_AT(b.buf.data, HDR(&b)->off_holders))[shard * nzones + zi] =
+					ResultInt(i, 3);
+		}
+
+		if (local_zone != NULL)
+		{
+			Oid			argtypes[2] = {INT4OID, TEXTOID};
+			Datum		args[2] = {Int32GetDatum(node_id), CStringGetTextDatum(local_zone)};
+
+			if (SPI_execute_with_args("SELECT shard_id, source_node, target_node FROM globalkv.shard_moves"
+									  " WHERE NOT dropped AND $1 IN (source_node, target_node) AND zone_name = $2",
+									  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "could not read globalkv.shard_moves");
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				int			shard = ResultInt(i, 1);
+				int32		source = ResultInt(i, 2);
+				int32		target = ResultInt(i, 3);
+
+				if (shard < 0 || shard >= nshards)
+					continue;
+				if (target == node_id)
+					((int32 *) BLOB_AT(b.buf.data, HDR(&b)->off_move_sources))[shard] = source;
+				else
+					((int32 *) BLOB_AT(b.buf.data, HDR(&b)->off_move_targets))[shard] = target;
+			}
+		}
+	}
+	HDR(&b)->length = b.buf.len;
+	return HDR(&b);
+}
+
+/*
+ * InstallBlob makes 'blob' (copied into a fresh context) this backend's
+ * catalog, replacing the previous one.
+ */
+static void
+InstallBlob(const CatalogBlob *blob, uint64 generation)
+{
+	MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext, "globalkv catalog cache",
+											  ALLOCSET_SMALL_SIZES);
+	CatalogBlob *copy = MemoryContextAlloc(cxt, blob->length);
+	CatalogBlobNode *bnodes;
+	GkvNodeInfo *nodes;
+
+	memcpy(copy, blob, blob->length);
+	bnodes = BLOB_AT(copy, copy->off_nodes);
+	nodes = MemoryContextAllocZero(cxt, sizeof(GkvNodeInfo) * (copy->nnodes + 1));
+	for (int i = 0; i < copy->nnodes; i++)
+	{
+		nodes[i].node_id = bnodes[i].node_id;
+		strlcpy(nodes[i].name, bnodes[i].name, sizeof(nodes[i].name));
+		strlcpy(nodes[i].zone, bnodes[i].zone, sizeof(nodes[i].zone));
+		nodes[i].conninfo = BLOB_AT(copy, bnodes[i].conninfo_off);
+	}
+
+	if (CatalogContext != NULL)
+		MemoryContextDelete(CatalogContext);
+	CatalogContext = cxt;
+	Local = copy;
+	LocalGeneration = generation;
+	ShardRelids = BLOB_AT(copy, copy->off_shard_relids);
+	Nodes = nodes;
+	Zones = BLOB_AT(copy, copy->off_zones);
+	Holders = BLOB_AT(copy, copy->off_holders);
+	MoveSources = BLOB_AT(copy, copy->off_move_sources);
+	MoveTargets = BLOB_AT(copy, copy->off_move_targets);
+	NamespaceNames = BLOB_AT(copy, copy->off_namespaces);
+	Policies = BLOB_AT(copy, copy->off_policies);
+	if (copy->local_zone_index >= 0)
+		strlcpy(LocalZone, Zones[copy->local_zone_index], sizeof(LocalZone));
+	else
+		LocalZone[0] = '\0';
+}
+
+/*
+ * CopyShared installs the shared copy when it is current and belongs to
+ * this database; false otherwise.
+ */
+static bool
+CopyShared(uint64 generation)
+{
+	bool		copied = false;
+
+	if (Shared == NULL || BypassShared)
+		return false;
+	LWLockAcquire(Shared->lock, LW_SHARED);
+	if (Shared->published_generation == generation &&
+		((CatalogBlob *) Shared->blob)->dbid == MyDatabaseId)
+	{
+		InstallBlob((CatalogBlob *) Shared->blob, generation);
+		copied = true;
+	}
+	LWLockRelease(Shared->lock);
+	return copied;
+}
+
+/* Publish offers a blob read at 'generation' to the other backends */
+static void
+Publish(const CatalogBlob *blob, uint64 generation)
+{
+	if (Shared == NULL)
+		return;
+	if (blob->length > Shared->capacity)
+	{
+		if (!Shared->too_large_logged)
+		{
+			Shared->too_large_logged = true;
+			ereport(LOG,
+					(errmsg("globalkv catalog (%zu bytes) is larger than globalkv.catalog_cache_size",
+							blob->length),
+					 errhint("Each backend reads the catalog itself, which slows its first call; raise the setting.")));
+		}
+		return;
+	}
+	LWLockAcquire(Shared->lock, LW_EXCLUSIVE);
+	/* a change committed since we read the generation: what we read may be old */
+	if (pg_atomic_read_u64(&Shared->generation) == generation)
+	{
+		memcpy(Shared->blob, blob, blob->length);
+		Shared->published_generation = generation;
+	}
+	LWLockRelease(Shared->lock);
+}
+
+/*
+ * LoadCatalog makes this backend's copy current: from shared memory when
+ * it holds the current generation (a memcpy: a new connection's first call
+ * costs no SQL), else by reading the tables, then offering what it read to
+ * the others.  Internal queries never go through JIT: compiling one costs
+ * hundreds of milliseconds.
  */
 static void
 LoadCatalog(void)
 {
-	MemoryContext newcxt;
-	Oid			data_nsp;
-	int			ret;
-	uint64		invalidations_before = CatalogInvalidations;
+	uint64		generation = Shared ? pg_atomic_read_u64(&Shared->generation) : 0;
+	MemoryContext tmp;
+	MemoryContext old;
+	int			nestlevel;
+	CatalogBlob *blob;
 
-	newcxt = AllocSetContextCreate(CacheMemoryContext, "globalkv catalog cache",
-								   ALLOCSET_SMALL_SIZES);
+	/* the generation before the snapshot: see CatalogXactCallback */
+	pg_memory_barrier();
+	if (!ChangedInXact && CopyShared(generation))
+	{
+		CatalogValid = true;
+		return;
+	}
 
-	CatalogRelids[0] = CatalogRelid("node");
-	CatalogRelids[1] = CatalogRelid("shards");
-	CatalogRelids[2] = CatalogRelid("namespaces");
-	CatalogRelids[3] = CatalogRelid("expiry_policies");
-	CatalogRelids[4] = CatalogRelid("nodes");
-	/* absent until ALTER EXTENSION globalkv UPDATE TO '0.2' */
-	CatalogRelids[5] = CatalogRelid("placements");
-	CatalogRelids[6] = CatalogRelid("shard_moves");
-	data_nsp = get_namespace_oid("globalkv_data", false);
-
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "globalkv catalog load",
+								ALLOCSET_DEFAULT_SIZES);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -268,125 +667,30 @@ LoadCatalog(void)
 	 * change committed after it, e.g. a drop_namespace a writer waited for.
 	 */
 	PushActiveSnapshot(GetLatestSnapshot());
-
-	PG_TRY();
-	{
-		MemoryContext prev = CatalogContext;
-		int32		node_id = 0;
-		int			nshards;
-		Oid		   *relids;
-		HTAB	   *namespaces;
-		HTAB	   *policies;
-		bool		isnull;
-
-		CatalogContext = newcxt;
-
-		ret = SPI_execute("SELECT node_id FROM globalkv.node", true, 0);
-		if (ret != SPI_OK_SELECT || SPI_processed != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_GKV_NOT_INITIALIZED),
-					 errmsg("globalkv node identity is missing")));
-		node_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, 1, &isnull));
-
-		ret = SPI_execute("SELECT shard_id, table_name FROM globalkv.shards ORDER BY shard_id",
-						  true, 0);
-		if (ret != SPI_OK_SELECT || SPI_processed == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_GKV_NOT_INITIALIZED),
-					 errmsg("globalkv has no shards")));
-		nshards = (int) SPI_processed;
-		relids = MemoryContextAllocZero(newcxt, sizeof(Oid) * nshards);
-		for (int i = 0; i < nshards; i++)
-		{
-			int			shard_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i],
-															   SPI_tuptable->tupdesc, 1, &isnull));
-			char	   *relname = SPI_getvalue(SPI_tuptable->vals[i],
-											   SPI_tuptable->tupdesc, 2);
-
-			if (shard_id != i)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("globalkv shard ids are not 0..%d", nshards - 1)));
-			relids[i] = get_relname_relid(relname, data_nsp);
-		}
-
-		namespaces = CreateNameHash("globalkv namespaces", sizeof(NamespaceEntry));
-		ret = SPI_execute("SELECT name FROM globalkv.namespaces WHERE NOT dropped", true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read globalkv.namespaces");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-
-			if (strlen(name) < GKV_NAME_MAX)
-				(void) hash_search(namespaces, name, HASH_ENTER, NULL);
-		}
-
-		policies = CreateNameHash("globalkv expiry policies", sizeof(PolicyEntry));
-		ret = SPI_execute("SELECT name, ttl FROM globalkv.expiry_policies WHERE NOT dropped", true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read globalkv.expiry_policies");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			Datum		ttl = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
-											&isnull);
-			PolicyEntry *e;
-
-			if (strlen(name) >= GKV_NAME_MAX)
-				continue;
-			e = hash_search(policies, name, HASH_ENTER, NULL);
-			e->policy.expires = !isnull;
-			if (!isnull)
-				e->policy.ttl = *DatumGetIntervalP(ttl);
-		}
-
-		LoadParade(newcxt, node_id, nshards);
-
-		LocalNodeId = node_id;
-		NumShards = nshards;
-		ShardRelids = relids;
-		Namespaces = namespaces;
-		Policies = policies;
-		if (prev != NULL)
-			MemoryContextDelete(prev);
-	}
-	PG_CATCH();
-	{
-		CatalogContext = NULL;
-		NumShards = 0;
-		Nodes = NULL;
-		NumNodes = 0;
-		Zones = NULL;
-		NumZones = 0;
-		Holders = NULL;
-		MoveSources = NULL;
-		MoveTargets = NULL;
-		LocalZoneIndex = -1;
-		ShardRelids = NULL;
-		Namespaces = NULL;
-		Policies = NULL;
-		MemoryContextDelete(newcxt);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
+	old = MemoryContextSwitchTo(tmp);
+	blob = ReadCatalog();
+	MemoryContextSwitchTo(old);
 	PopActiveSnapshot();
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 
-	/*
-	 * A change that committed while we were reading may be missing from
-	 * what we read (our snapshot predates it), and its invalidation has
-	 * already been consumed: then the cache is not valid, load it again.
-	 */
-	CatalogValid = CatalogInvalidations == invalidations_before;
+	InstallBlob(blob, generation);
+	/* an uncommitted change of our own is for nobody else to see */
+	if (!ChangedInXact)
+		Publish(blob, generation);
+	MemoryContextDelete(tmp);
+	BypassShared = false;
+	CatalogValid = true;
 }
 
 static inline void
 EnsureCatalog(void)
 {
-	for (int attempt = 0; !CatalogValid; attempt++)
+	for (int attempt = 0;
+		 !CatalogValid || Local == NULL ||
+		 (!ChangedInXact && Shared != NULL &&
+		  LocalGeneration != pg_atomic_read_u64(&Shared->generation));
+		 attempt++)
 	{
 		if (attempt == 100)
 			elog(ERROR, "globalkv catalog keeps changing while it is being read");
@@ -425,7 +729,7 @@ void
 GkvCatalogInvalidate(void)
 {
 	CatalogValid = false;
-	CatalogInvalidations++;
+	BypassShared = true;
 }
 
 const char *
@@ -539,7 +843,7 @@ GkvNamespaceExists(const char *name)
 	EnsureCatalog();
 	if (strlen(name) >= GKV_NAME_MAX)
 		return false;
-	return hash_search(Namespaces, name, HASH_FIND, NULL) != NULL;
+	return bsearch(name, NamespaceNames, Local->nnamespaces, GKV_NAME_MAX, NameCompare) != NULL;
 }
 
 /*
@@ -556,7 +860,7 @@ GkvRequireNamespace(text *ns)
 	{
 		memcpy(name, VARDATA_ANY(ns), len);
 		name[len] = '\0';
-		if (hash_search(Namespaces, name, HASH_FIND, NULL) != NULL)
+		if (bsearch(name, NamespaceNames, Local->nnamespaces, GKV_NAME_MAX, NameCompare) != NULL)
 			return;
 	}
 	ereport(ERROR,
@@ -576,13 +880,24 @@ GkvLookupPolicy(const char *name)
 
 	EnsureCatalog();
 	if (strlen(name) < GKV_NAME_MAX)
-		e = hash_search(Policies, name, HASH_FIND, NULL);
+		e = bsearch(name, Policies, Local->npolicies, sizeof(PolicyEntry), NameCompare);
 	if (e == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_UNKNOWN_POLICY),
 				 errmsg("expiry policy \"%.200s\" does not exist", name),
 				 errhint("Create it with kv.create_expiry_policy(), or pass a TTL in seconds.")));
 	return &e->policy;
+}
+
+/*
+ * GkvCatalogNoteExtensionChange: CREATE, ALTER or DROP EXTENSION changes what the
+ * catalog tables are; the transaction doing it must bump the generation.
+ */
+void
+GkvCatalogNoteExtensionChange(void)
+{
+	ChangedInXact = true;
+	CatalogValid = false;
 }
 
 PG_FUNCTION_INFO_V1(gkv_catalog_changed);
@@ -600,6 +915,8 @@ gkv_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "gkv_catalog_changed: not called as a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	GkvCatalogInvalidate();
+	GkvCatalogCacheInit();
+	ChangedInXact = true;
+	CatalogValid = false;
 	return PointerGetDatum(NULL);
 }

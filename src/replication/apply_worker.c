@@ -12,10 +12,36 @@
  *	2. in one local transaction, apply every row with GkvShardWrite (the
  *	   merge decides; rows already covered change nothing and are counted
  *	   as conflicts) and store the new cursors in globalkv.peer_cursors --
- *	   rows and cursors commit together, so a crash neither loses nor
- *	   repeats a batch;
+ *	   rows and cursors commit together, so a crash loses or repeats a
+ *	   batch only as a whole (and a repeated batch is harmless: the merge
+ *	   is idempotent);
  *	3. at most once a second, tell the peer how far we got
  *	   (globalkv.ack), which lets it purge tombstones.
+ *
+ * DURABILITY WITHOUT A FLUSH PER BATCH
+ *
+ * Apply transactions commit with synchronous_commit off, as PostgreSQL's
+ * own logical-replication apply workers do: waiting for a WAL flush per
+ * batch would put an fsync between every commit on the source and its
+ * visibility here.  What makes that safe:
+ *
+ *	- rows and their cursors commit atomically, so a crash that loses an
+ *	  unflushed batch loses its cursors too: after the restart the worker
+ *	  re-pulls from the older stored cursor, and the source still has every
+ *	  row (it purges nothing we have not acknowledged, see next point);
+ *	- an acknowledgement reports only cursors whose batch is flushed: each
+ *	  batch is remembered with the WAL position that covers it (its commit
+ *	  record, or the insert position when it committed nothing) and its
+ *	  cursors become acknowledgeable once GetFlushRecPtr() passes it.  So a
+ *	  tombstone is never purged on the strength of an apply a crash can
+ *	  undo;
+ *	- a batch whose rows the merge all skips (echoes of our own writes,
+ *	  rows relayed twice) writes nothing and commits nothing: its cursors
+ *	  stay in memory and are stored with the next batch that writes, or
+ *	  after CURSOR_STORE_EVERY_MS.  A crash before that re-pulls rows the
+ *	  merge skips again.
+ *
+ * docs/replication.md has the full argument.
  *
  * Rows of every origin come through, and applying stamps them with a new
  * local seq, so our own peers pull them from us in turn: changes relay.
@@ -23,9 +49,7 @@
  *
  * Errors (peer down, network, a failed batch) are caught in the loop: the
  * transaction is rolled back, the error is shown in kv.replication_status,
- * and the worker reconnects with exponential backoff (0.1 s to 10 s).  The
- * worker applies with synchronous_commit off: the source still has every
- * row, and the cursor commits with them.
+ * and the worker reconnects with exponential backoff (0.1 s to 10 s).
  *
  * src/replication/apply_worker.c
  *
@@ -36,6 +60,7 @@
 #include <setjmp.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "libpq-fe.h"
@@ -60,6 +85,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define ACK_EVERY_MS 1000
+#define CURSOR_STORE_EVERY_MS 1000
+#define ACK_QUEUE_LEN 64
 #define SKEW_WARN_EVERY_MS 60000
 
 /* everything the loop keeps across rounds (static: survives longjmp) */
@@ -71,6 +98,20 @@ static int	NumShards = 0;
 static uint64 *Cursors = NULL;	/* index 0: catalog, 1..S: shards 0..S-1 */
 static bool *CursorDirty = NULL;
 static bool *Wanted = NULL;		/* same indexes: pulled from this peer */
+static uint64 *AckCursors = NULL;	/* same indexes: flushed, acknowledgeable */
+static TimestampTz LastCursorStore = 0;
+
+/*
+ * Batches applied but maybe not flushed yet: the WAL position covering
+ * each, and the cursors it reached (oldest first).  See DURABILITY above.
+ */
+typedef struct PendingAck
+{
+	XLogRecPtr	lsn;
+	uint64	   *cursors;		/* NumShards + 1 */
+} PendingAck;
+static PendingAck AckQueue[ACK_QUEUE_LEN];
+static int	AckQueueLen = 0;
 static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
@@ -149,6 +190,10 @@ LoadPeer(void)
 			Cursors = palloc0(sizeof(uint64) * (NumShards + 1));
 			CursorDirty = palloc0(sizeof(bool) * (NumShards + 1));
 			Wanted = palloc0(sizeof(bool) * (NumShards + 1));
+			AckCursors = palloc0(sizeof(uint64) * (NumShards + 1));
+			for (int i = 0; i < ACK_QUEUE_LEN; i++)
+				AckQueue[i].cursors = palloc0(sizeof(uint64) * (NumShards + 1));
+			AckQueueLen = 0;
 			MemoryContextSwitchTo(old);
 			ret = SPI_execute_with_args(
 										"SELECT shard_id, cursor FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -166,6 +211,8 @@ LoadPeer(void)
 				if (shard >= GKV_CATALOG_SHARD && shard < NumShards)
 					Cursors[CURSOR_INDEX(shard)] = (uint64) c;
 			}
+			/* what the table holds after a restart was flushed */
+			memcpy(AckCursors, Cursors, sizeof(uint64) * (NumShards + 1));
 		}
 		ret = SPI_execute_with_args(
 									"SELECT coalesce(bool_or(full_resync), false) FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -236,9 +283,9 @@ ComputeWanted(void)
 	}
 }
 
-/* the wanted shard ids (cursors = false) or their cursors, as an array literal */
+/* the wanted shard ids (cursors NULL) or those cursors, as an array literal */
 static char *
-ArrayText(int n, bool cursors)
+ArrayText(int n, const uint64 *cursors)
 {
 	StringInfoData buf;
 	bool		first = true;
@@ -253,7 +300,7 @@ ArrayText(int n, bool cursors)
 			appendStringInfoChar(&buf, ',');
 		first = false;
 		if (cursors)
-			appendStringInfo(&buf, UINT64_FORMAT, Cursors[i]);
+			appendStringInfo(&buf, UINT64_FORMAT, cursors[i]);
 		else
 			appendStringInfo(&buf, "%d", i - 1);
 	}
@@ -364,6 +411,8 @@ ApplyItemCompare(const void *a, const void *b)
  * ApplyBatch applies one pull result in one transaction, cursors included.
  * Returns the number of document and catalog rows in it.
  */
+static void QueuePendingAck(void);
+
 static int
 ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflicts)
 {
@@ -374,6 +423,9 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	ApplyItem  *items;
 	int			nitems = 0;
 	int			ret;
+	bool		any_dirty;
+	bool		stored = false;
+	bool		moved = false;
 
 	*horizon_out = 0;
 	StartTransactionCommand();
@@ -422,6 +474,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			{
 				Cursors[CURSOR_INDEX(shard)] = cursor;
 				CursorDirty[CURSOR_INDEX(shard)] = true;
+				moved = true;
 			}
 			continue;
 		}
@@ -497,31 +550,52 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
 
-	/* cursors commit with the rows */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	/*
+	 * Cursors commit with the rows that moved them.  A batch that changed
+	 * nothing commits nothing: its cursors wait in memory for the next
+	 * batch that writes, or for CURSOR_STORE_EVERY_MS (see DURABILITY).
+	 */
+	any_dirty = false;
 	for (int i = 0; i <= NumShards; i++)
+		any_dirty |= CursorDirty[i];
+	if (any_dirty &&
+		(*applied > *conflicts || Resyncing ||
+		 TimestampDifferenceExceeds(LastCursorStore, GetCurrentTimestamp(), CURSOR_STORE_EVERY_MS)))
 	{
-		Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
-		Datum		args[3];
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		for (int i = 0; i <= NumShards; i++)
+		{
+			Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+			Datum		args[3];
 
-		if (!CursorDirty[i])
-			continue;
-		args[0] = Int32GetDatum(PeerId);
-		args[1] = Int32GetDatum(i - 1);
-		args[2] = Int64GetDatum((int64) Cursors[i]);
-		ret = SPI_execute_with_args(
-									"INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
-									" VALUES ($1, $2, $3, now())"
-									" ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
-									" SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
-									3, argtypes, args, NULL, false, 0);
-		if (ret != SPI_OK_INSERT)
-			elog(ERROR, "could not store the replication cursor");
+			if (!CursorDirty[i])
+				continue;
+			args[0] = Int32GetDatum(PeerId);
+			args[1] = Int32GetDatum(i - 1);
+			args[2] = Int64GetDatum((int64) Cursors[i]);
+			ret = SPI_execute_with_args(
+										"INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
+										" VALUES ($1, $2, $3, now())"
+										" ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
+										" SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
+										3, argtypes, args, NULL, false, 0);
+			if (ret != SPI_OK_INSERT)
+				elog(ERROR, "could not store the replication cursor");
+		}
+		SPI_finish();
+		stored = true;
 	}
-	GkvWorkerTransactionEnd();
-	for (int i = 0; i <= NumShards; i++)
-		CursorDirty[i] = false;
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	if (stored)
+	{
+		for (int i = 0; i <= NumShards; i++)
+			CursorDirty[i] = false;
+		LastCursorStore = GetCurrentTimestamp();
+	}
+	if (moved)
+		QueuePendingAck();
 	if (*applied > 0)
 	{
 		GkvStatsAdd(GKV_STAT_REPLICATED_ROWS, *applied);
@@ -530,15 +604,62 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	return ndata;
 }
 
+/*
+ * QueuePendingAck remembers the cursors just reached with the WAL position
+ * that covers them: everything this batch wrote, and every row whose state
+ * made the merge skip one of ours, is before the current insert position.
+ */
+static void
+QueuePendingAck(void)
+{
+	XLogRecPtr	lsn = GetXLogInsertRecPtr();
+	int			slot = AckQueueLen < ACK_QUEUE_LEN ? AckQueueLen++ : ACK_QUEUE_LEN - 1;
+
+	/* a full queue folds into its newest entry: acknowledged a bit later */
+	AckQueue[slot].lsn = lsn;
+	memcpy(AckQueue[slot].cursors, Cursors, sizeof(uint64) * (NumShards + 1));
+}
+
+/*
+ * FlushedCursors moves the cursors of every flushed batch to AckCursors,
+ * what an acknowledgement may report.
+ */
+static void
+FlushedCursors(void)
+{
+	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
+	int			done = 0;
+
+	while (done < AckQueueLen && AckQueue[done].lsn <= flushed)
+	{
+		memcpy(AckCursors, AckQueue[done].cursors, sizeof(uint64) * (NumShards + 1));
+		done++;
+	}
+	if (done == 0)
+		return;
+	for (int i = done; i < AckQueueLen; i++)
+	{
+		uint64	   *spare = AckQueue[i - done].cursors;
+
+		AckQueue[i - done].lsn = AckQueue[i].lsn;
+		AckQueue[i - done].cursors = AckQueue[i].cursors;
+		AckQueue[i].cursors = spare;
+	}
+	AckQueueLen -= done;
+}
+
 static void
 SendAck(void)
 {
 	char		node_id[16];
-	char	   *shards = ArrayText(NumShards + 1, false);
-	char	   *cursors = ArrayText(NumShards + 1, true);
+	char	   *shards;
+	char	   *cursors;
 	const char *params[3];
 	PGresult   *res;
 
+	FlushedCursors();
+	shards = ArrayText(NumShards + 1, NULL);
+	cursors = ArrayText(NumShards + 1, AckCursors);
 	snprintf(node_id, sizeof(node_id), "%d", MyNodeId);
 	params[0] = node_id;
 	params[1] = shards;
@@ -640,8 +761,8 @@ Round(void)
 	GkvWorkerTransactionBegin();	/* the catalog cache may need a reload */
 	ComputeWanted();
 	GkvWorkerTransactionEnd();
-	shards = ArrayText(NumShards + 1, false);
-	cursors = ArrayText(NumShards + 1, true);
+	shards = ArrayText(NumShards + 1, NULL);
+	cursors = ArrayText(NumShards + 1, Cursors);
 	snprintf(batch, sizeof(batch), "%d", GkvReplicationBatchRows);
 	snprintf(wait, sizeof(wait), "%d", GkvReplicationWaitMs);
 	snprintf(me, sizeof(me), "%d", MyNodeId);
@@ -706,14 +827,14 @@ GkvApplyWorkerMain(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
-	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	{
 		char		appname[NAMEDATALEN];
 
 		snprintf(appname, sizeof(appname), "globalkv apply from node %d", PeerId);
-		pgstat_report_appname(appname);
+		GkvWorkerConnect(appname);
 	}
+	/* see DURABILITY WITHOUT A FLUSH PER BATCH */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	Status = GkvPeerStatusSlot(PeerId);
 	if (Status == NULL)
 		ereport(ERROR,

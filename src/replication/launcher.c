@@ -177,8 +177,7 @@ GkvReplicationLauncherMain(Datum main_arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(GkvDatabaseName, NULL, 0);
-	pgstat_report_appname("globalkv replication launcher");
+	GkvWorkerConnect("globalkv replication launcher");
 
 	/* bring the clock past the stored sequences right away (clock/hlc.c) */
 	InitClockAtStartup();

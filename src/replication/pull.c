@@ -264,6 +264,14 @@ gkv_pull(PG_FUNCTION_ARGS)
 		if (emitted > 0 || any_fenced || wait_ms == 0 || GetCurrentTimestamp() >= deadline)
 			break;
 
+		/*
+		 * Nothing new.  When an in-flight writer holds the horizon back,
+		 * its end must wake us even if it writes none of our shards; and
+		 * if the horizon moved while we said so, look again at once.
+		 */
+		if (registered && !GkvChangeWaiterHeldAt(horizon))
+			continue;
+
 		/* nothing new: wait for a commit (or the deadline), then look again */
 		pgstat_report_activity(STATE_RUNNING, "globalkv pull: waiting for changes");
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

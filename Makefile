@@ -31,6 +31,7 @@ OBJS = \
 	src/routing/fence.o \
 	src/routing/router.o \
 	src/storage/document.o \
+	src/storage/housekeeping.o \
 	src/storage/shard_store.o
 
 PG_CPPFLAGS = -I$(srcdir)/src/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir)

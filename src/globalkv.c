@@ -64,7 +64,7 @@ GkvShmemRequest(void)
 	RequestAddinShmemSpace(add_size(add_size(add_size(add_size(GkvClockShmemSize(), GkvStatsShmemSize()),
 													  GkvPeerStatusShmemSize()),
 											 GkvFenceShmemSize()),
-									GkvCatalogShmemSize()));
+									add_size(GkvCatalogShmemSize(), GkvHousekeepingShmemSize())));
 	GkvCatalogShmemRequest();
 }
 
@@ -79,6 +79,7 @@ GkvShmemStartup(void)
 	GkvPeerStatusShmemInit();
 	GkvFenceShmemInit();
 	GkvCatalogShmemInit();
+	GkvHousekeepingShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 

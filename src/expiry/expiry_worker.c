@@ -140,6 +140,63 @@ PurgeTombstones(void)
 	return purged;
 }
 
+/*
+ * EarliestExpiry returns the earliest expiry time stored in any shard
+ * (one probe of each shard's expires_at index), DT_NOEND when none.
+ */
+static TimestampTz
+EarliestExpiry(void)
+{
+	TimestampTz earliest = DT_NOEND;
+	StringInfoData sql;
+
+	GkvWorkerTransactionBegin();
+	if (GkvExtensionInstalled())
+	{
+		int			ret = SPI_execute("SELECT table_name FROM globalkv.shards ORDER BY shard_id", true, 0);
+
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read globalkv.shards");
+		initStringInfo(&sql);
+		appendStringInfoString(&sql, "SELECT min(m) FROM (");
+		for (uint64 i = 0; i < SPI_processed; i++)
+			appendStringInfo(&sql, "%s(SELECT min(expires_at) AS m FROM globalkv_data.%s)",
+							 i > 0 ? " UNION ALL " : "",
+							 quote_identifier(SPI_getvalue(SPI_tuptable->vals[i],
+														   SPI_tuptable->tupdesc, 1)));
+		appendStringInfoString(&sql, ") t");
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			Datum		d;
+
+			if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+				elog(ERROR, "could not look for the earliest expiry");
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				earliest = DatumGetTimestampTz(d);
+		}
+	}
+	GkvWorkerTransactionEnd();
+	return earliest;
+}
+
+/*
+ * THE LOOP
+ *
+ * Idle costs nothing: the worker sleeps until the earliest stored expiry,
+ * and writers set its latch when they store an earlier one
+ * (storage/housekeeping.c).  Passes are at least expiry_interval apart and
+ * together remove at most expiry_rows_per_second rows a second.
+ *
+ * Tombstones are purged once a second while any may be waiting: from a
+ * tombstone's storing until tombstone_min_age plus a minute after it (time
+ * for every peer to acknowledge it).  Past that, a sweep a minute catches
+ * the rest (peers that were away, the retention).
+ */
+#define TOMBSTONE_SWEEP_MS (60 * 1000)
+#define TOMBSTONE_ACK_MARGIN_MS (60 * 1000)
+
 void
 GkvExpiryWorkerMain(Datum main_arg)
 {
@@ -157,16 +214,18 @@ GkvExpiryWorkerMain(Datum main_arg)
 
 	GkvWorkerConnect("globalkv expiry worker");
 	elog(LOG, "globalkv expiry worker started in database \"%s\"", GkvDatabaseName);
+	GkvHousekeepingRegisterWorker();
 
 	passcxt = AllocSetContextCreate(TopMemoryContext, "globalkv expiry pass",
 									ALLOCSET_DEFAULT_SIZES);
 	last_pass = GetCurrentTimestamp();
 	for (;;)
 	{
-		int64		budget;
-		int64		removed;
 		MemoryContext oldcxt;
 		TimestampTz now;
+		TimestampTz wake;
+		bool		tombstones_recent;
+		long		timeout_ms;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -175,35 +234,50 @@ GkvExpiryWorkerMain(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		/*
-		 * The budget grows by rows_per_second for each second that passed,
-		 * fractions carried over, capped at one second's worth so that an
-		 * idle period does not turn into a burst.
-		 */
 		now = GetCurrentTimestamp();
-		allowance += (double) GkvExpiryRowsPerSecond * (now - last_pass) / USECS_PER_SEC;
-		allowance = Min(allowance, (double) GkvExpiryRowsPerSecond);
-		last_pass = now;
-		budget = (int64) allowance;
-		if (budget < 1)
+		if (now >= GkvHousekeepingWakeAt())
 		{
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 GkvExpiryIntervalMs, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			continue;
-		}
-		oldcxt = MemoryContextSwitchTo(passcxt);
-		pgstat_report_activity(STATE_RUNNING, "removing expired documents");
-		removed = ExpiryPass(budget);
-		allowance -= (double) removed;
-		if (removed < budget)
-			allowance = 0;		/* caught up: do not save up unused budget */
-		pgstat_report_activity(STATE_IDLE, NULL);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(passcxt);
+			int64		budget;
+			int64		removed;
+			TimestampTz next;
 
-		/* tombstones: at most once per second */
-		if (TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(), 1000))
+			/*
+			 * The budget grows by rows_per_second for each second that
+			 * passed, fractions carried over, capped at one second's worth
+			 * so that an idle period does not turn into a burst.
+			 */
+			allowance += (double) GkvExpiryRowsPerSecond * (now - last_pass) / USECS_PER_SEC;
+			allowance = Min(allowance, (double) GkvExpiryRowsPerSecond);
+			last_pass = now;
+			budget = Max((int64) allowance, 1);
+
+			/* from here on, any row stored with an expiry wakes us */
+			(void) GkvHousekeepingPlanWake(DT_NOEND);
+			oldcxt = MemoryContextSwitchTo(passcxt);
+			pgstat_report_activity(STATE_RUNNING, "removing expired documents");
+			removed = ExpiryPass(budget);
+			allowance = Max(allowance - (double) removed, 0);
+			if (removed < budget)
+			{
+				allowance = 0;	/* caught up: do not save up unused budget */
+				next = EarliestExpiry();
+			}
+			else
+				next = now;		/* more to remove: as soon as the interval allows */
+			pgstat_report_activity(STATE_IDLE, NULL);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(passcxt);
+			if (next != DT_NOEND)
+				next = Max(next, TimestampTzPlusMilliseconds(now, GkvExpiryIntervalMs));
+			(void) GkvHousekeepingPlanWake(next);
+			removed_since_log += removed;
+		}
+
+		tombstones_recent =
+			!TimestampDifferenceExceeds(GkvHousekeepingLastTombstone(), GetCurrentTimestamp(),
+										GkvTombstoneMinAgeS * 1000 + TOMBSTONE_ACK_MARGIN_MS);
+		if (TimestampDifferenceExceeds(last_purge, GetCurrentTimestamp(),
+									   tombstones_recent ? 1000 : TOMBSTONE_SWEEP_MS))
 		{
 			oldcxt = MemoryContextSwitchTo(passcxt);
 			purged_since_log += PurgeTombstones();
@@ -212,7 +286,6 @@ GkvExpiryWorkerMain(Datum main_arg)
 			last_purge = GetCurrentTimestamp();
 		}
 
-		removed_since_log += removed;
 		if ((removed_since_log > 0 || purged_since_log > 0) &&
 			TimestampDifferenceExceeds(last_log, GetCurrentTimestamp(), EXPIRY_LOG_EVERY_MS))
 		{
@@ -223,8 +296,16 @@ GkvExpiryWorkerMain(Datum main_arg)
 			last_log = GetCurrentTimestamp();
 		}
 
+		/* sleep until the next expiry, the next purge, or a writer's call */
+		now = GetCurrentTimestamp();
+		timeout_ms = TimestampDifferenceMilliseconds(now,
+													 TimestampTzPlusMilliseconds(last_purge,
+																				 tombstones_recent ? 1000 : TOMBSTONE_SWEEP_MS));
+		wake = GkvHousekeepingWakeAt();
+		if (wake != DT_NOEND)
+			timeout_ms = Min(timeout_ms, TimestampDifferenceMilliseconds(now, wake) + 1);
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 GkvExpiryIntervalMs, PG_WAIT_EXTENSION);
+						 Max(timeout_ms, 1), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }

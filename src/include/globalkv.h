@@ -221,6 +221,15 @@ extern GkvWriteResult GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text
 extern int	GkvShardOfKey(text *ns, text *key);
 extern uint64 GkvShardMaxSequence(int shard_id);
 
+/* hints for the housekeeping worker (src/storage/housekeeping.c) */
+extern Size GkvHousekeepingShmemSize(void);
+extern void GkvHousekeepingShmemInit(void);
+extern void GkvHousekeepingNoteStored(bool tombstone, bool has_expiry, TimestampTz expires_at);
+extern void GkvHousekeepingRegisterWorker(void);
+extern TimestampTz GkvHousekeepingPlanWake(TimestampTz when);
+extern TimestampTz GkvHousekeepingWakeAt(void);
+extern TimestampTz GkvHousekeepingLastTombstone(void);
+
 typedef struct GkvShardReader GkvShardReader;
 
 extern GkvShardReader *GkvShardReaderOpen(int shard_id);

@@ -319,6 +319,22 @@ BlobReserve(BlobBuilder *b, Size size)
 	return off;
 }
 
+/*
+ * BlobSection reserves a section and records its offset in the header
+ * field at 'field' (BLOB_SECTION): after the reservation, which may move
+ * the buffer.
+ */
+static Size
+BlobSection(BlobBuilder *b, Size field, Size size)
+{
+	Size		off = BlobReserve(b, size);
+
+	*(Size *) (b->buf.data + field) = off;
+	return off;
+}
+
+#define BLOB_SECTION(b, field, size) BlobSection((b), offsetof(CatalogBlob, field), (size))
+
 static Size
 BlobString(BlobBuilder *b, const char *s)
 {
@@ -405,9 +421,8 @@ ReadCatalog(void)
 				 errmsg("globalkv has no shards")));
 	nshards = (int) SPI_processed;
 	{
-		Size		off = BlobReserve(&b, sizeof(Oid) * nshards);
+		Size		off = BLOB_SECTION(&b, off_shard_relids, sizeof(Oid) * nshards);
 
-		HDR(&b)->off_shard_relids = off;
 		for (int i = 0; i < nshards; i++)
 		{
 			if (ResultInt(i, 1) != i)
@@ -424,9 +439,8 @@ ReadCatalog(void)
 			  " AND octet_length(name) < 64 ORDER BY name COLLATE \"C\"",
 			  "globalkv.namespaces");
 	{
-		Size		off = BlobReserve(&b, GKV_NAME_MAX * SPI_processed);
+		Size		off = BLOB_SECTION(&b, off_namespaces, GKV_NAME_MAX * SPI_processed);
 
-		HDR(&b)->off_namespaces = off;
 		HDR(&b)->nnamespaces = (int) SPI_processed;
 		for (uint64 i = 0; i < SPI_processed; i++)
 			strlcpy((char *) BLOB_AT(b.buf.data, off + i * GKV_NAME_MAX), ResultText(i, 1),
@@ -436,9 +450,8 @@ ReadCatalog(void)
 			  " AND octet_length(name) < 64 ORDER BY name COLLATE \"C\"",
 			  "globalkv.expiry_policies");
 	{
-		Size		off = BlobReserve(&b, sizeof(PolicyEntry) * SPI_processed);
+		Size		off = BLOB_SECTION(&b, off_policies, sizeof(PolicyEntry) * SPI_processed);
 
-		HDR(&b)->off_policies = off;
 		HDR(&b)->npolicies = (int) SPI_processed;
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
@@ -459,15 +472,15 @@ ReadCatalog(void)
 			  " WHERE NOT dropped ORDER BY node_id", "globalkv.nodes");
 	nnodes = (int) SPI_processed;
 	HDR(&b)->nnodes = nnodes;
-	HDR(&b)->off_nodes = BlobReserve(&b, sizeof(CatalogBlobNode) * nnodes);
-	HDR(&b)->off_zones = BlobReserve(&b, 64 * Max(nnodes, 1));
+	BLOB_SECTION(&b, off_nodes, sizeof(CatalogBlobNode) * nnodes);
+	BLOB_SECTION(&b, off_zones, 64 * Max(nnodes, 1));
 	for (int i = 0; i < nnodes; i++)
 	{
-		CatalogBlobNode *n = (CatalogBlobNode *) BLOB_AT(b.buf.data, HDR(&b)->off_nodes) + i;
 		Size		ci = BlobString(&b, ResultText(i, 4));
 
-		/* BlobString may have moved the buffer */
-		n = (CatalogBlobNode *) BLOB_AT(b.buf.data, HDR(&b)->off_nodes) + i;
+		/* pointers into the buffer only after BlobString, which may move it */
+		CatalogBlobNode *n = (CatalogBlobNode *) BLOB_AT(b.buf.data, HDR(&b)->off_nodes) + i;
+
 		zones = BLOB_AT(b.buf.data, HDR(&b)->off_zones);
 		n->node_id = ResultInt(i, 1);
 		strlcpy(n->name, ResultText(i, 2), sizeof(n->name));
@@ -488,9 +501,9 @@ ReadCatalog(void)
 			HDR(&b)->local_zone_index = ZoneIndexIn(zones, nzones, local_zone);
 		}
 
-	HDR(&b)->off_holders = BlobReserve(&b, sizeof(int32) * Max(nzones, 1) * nshards);
-	HDR(&b)->off_move_sources = BlobReserve(&b, sizeof(int32) * nshards);
-	HDR(&b)->off_move_targets = BlobReserve(&b, sizeof(int32) * nshards);
+	BLOB_SECTION(&b, off_holders, sizeof(int32) * Max(nzones, 1) * nshards);
+	BLOB_SECTION(&b, off_move_sources, sizeof(int32) * nshards);
+	BLOB_SECTION(&b, off_move_targets, sizeof(int32) * nshards);
 
 	if (OidIsValid(relids[5]) && OidIsValid(relids[6]))
 	{

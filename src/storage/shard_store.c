@@ -341,6 +341,7 @@ FillStoreSlot(GkvShardWriter *w, text *ns, text *key, const GkvDocState *doc,
 		s->tts_isnull[Anum_shard_crdt - 1] = true;
 	s->tts_values[Anum_shard_seq - 1] = Int64GetDatum((int64) seq);
 	ExecStoreVirtualTuple(s);
+	GkvHousekeepingNoteStored(doc->value == NULL, doc->has_expiry, doc->expires_at);
 }
 
 /*

@@ -66,6 +66,7 @@ GkvShmemRequest(void)
 											 GkvFenceShmemSize()),
 									add_size(GkvCatalogShmemSize(), GkvHousekeepingShmemSize())));
 	GkvCatalogShmemRequest();
+	GkvClockShmemRequest();
 }
 
 static void

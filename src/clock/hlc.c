@@ -19,6 +19,16 @@
  * tick after startup one backend reads max(seq) of every shard table (an
  * index probe each) and moves the clock past it: GkvClockEnsureInitialized.
  *
+ * A restart must also never hand out a sequence at or below a cursor a
+ * peer already holds, or that peer would skip the rows stamped with it.
+ * Peers learn cursors only from pulls, and a pull's cursors are at most the
+ * clock's value when it ran -- a value that may be above every stored seq
+ * (the clock moved past a remote version whose apply was not flushed yet,
+ * or rolled back).  So before a pull hands out a cursor, the clock's floor
+ * is made durable in $PGDATA/globalkv_clock (GkvClockPersistFloor): a
+ * little ahead of what is needed, so one fsync covers a second of cursors.
+ * After a restart the clock starts above that floor too.
+ *
  * THE SAFE HORIZON
  *
  * A peer pulls rows with seq in (cursor, horizon].  The horizon must be a
@@ -48,10 +58,14 @@
  */
 #include "globalkv.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "access/twophase.h"
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/latch.h"
@@ -67,9 +81,14 @@
 
 #define GKV_MAX_CHANGE_WAITERS 64
 
+#define GKV_CLOCK_FILE "globalkv_clock"
+#define GKV_CLOCK_FLOOR_AHEAD_MS 1000
+
 typedef struct GkvClockShared
 {
 	pg_atomic_uint64 clock;
+	pg_atomic_uint64 persisted_floor;	/* durable in GKV_CLOCK_FILE */
+	LWLock	   *floor_lock;		/* one writer of the file at a time */
 	pg_atomic_uint32 initialized;	/* clock moved past stored seqs */
 	/* pgprocno + 1 of processes waiting for new changes, 0 = free slot */
 	pg_atomic_uint32 waiters[GKV_MAX_CHANGE_WAITERS];
@@ -99,6 +118,12 @@ GkvProcSlotCount(void)
 	return MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts;
 }
 
+void
+GkvClockShmemRequest(void)
+{
+	RequestNamedLWLockTranche("globalkv clock floor", 1);
+}
+
 Size
 GkvClockShmemSize(void)
 {
@@ -115,6 +140,8 @@ GkvClockShmemInit(void)
 	if (!found)
 	{
 		pg_atomic_init_u64(&ClockShared->clock, 0);
+		pg_atomic_init_u64(&ClockShared->persisted_floor, 0);
+		ClockShared->floor_lock = &(GetNamedLWLockTranche("globalkv clock floor"))->lock;
 		pg_atomic_init_u32(&ClockShared->initialized, 0);
 		ClockShared->nslots = GkvProcSlotCount();
 		for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
@@ -206,6 +233,74 @@ GkvClockObserve(uint64 remote_hlc)
 	}
 }
 
+/* the floor stored in GKV_CLOCK_FILE, 0 when there is none */
+static uint64
+ReadPersistedFloor(void)
+{
+	uint64		floor = 0;
+	int			fd = OpenTransientFile(GKV_CLOCK_FILE, O_RDONLY | PG_BINARY);
+
+	if (fd < 0)
+	{
+		if (errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open file \"%s\": %m", GKV_CLOCK_FILE)));
+		return 0;
+	}
+	if (read(fd, &floor, sizeof(floor)) != sizeof(floor))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("file \"%s\" is damaged", GKV_CLOCK_FILE),
+				 errhint("Remove it only after making sure the node's clock is past every replication cursor its peers hold.")));
+	CloseTransientFile(fd);
+	pg_atomic_write_u64(&ClockShared->persisted_floor, floor);
+	return floor;
+}
+
+/*
+ * GkvClockPersistFloor makes sure that after a restart the clock starts
+ * above 'value' (see the header): cheap when an earlier call already
+ * covered it, otherwise one small file written and fsynced, covering
+ * GKV_CLOCK_FLOOR_AHEAD_MS more.
+ */
+void
+GkvClockPersistFloor(uint64 value)
+{
+	char		tmp[MAXPGPATH];
+	uint64		floor;
+	int			fd;
+
+	if (value <= pg_atomic_read_u64(&ClockShared->persisted_floor))
+		return;
+	LWLockAcquire(ClockShared->floor_lock, LW_EXCLUSIVE);
+	if (value <= pg_atomic_read_u64(&ClockShared->persisted_floor))
+	{
+		LWLockRelease(ClockShared->floor_lock);
+		return;
+	}
+	/* ahead of the clock, never moving it: it only bounds a restart */
+	floor = value + GkvHlcFromMs(GKV_CLOCK_FLOOR_AHEAD_MS);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", GKV_CLOCK_FILE);
+	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 ||
+		write(fd, &floor, sizeof(floor)) != sizeof(floor) ||
+		pg_fsync(fd) != 0 ||
+		CloseTransientFile(fd) != 0 ||
+		durable_rename(tmp, GKV_CLOCK_FILE, ERROR) != 0)
+	{
+		int			save_errno = errno;
+
+		LWLockRelease(ClockShared->floor_lock);
+		errno = save_errno;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", GKV_CLOCK_FILE)));
+	}
+	pg_atomic_write_u64(&ClockShared->persisted_floor, floor);
+	LWLockRelease(ClockShared->floor_lock);
+}
+
 /*
  * GkvClockEnsureInitialized moves the clock past every seq stored in the
  * shard tables, once per postmaster lifetime (see the header comment).
@@ -229,6 +324,7 @@ GkvClockEnsureInitialized(void)
 	for (int shard = 0; shard < nshards; shard++)
 		max_seq = Max(max_seq, GkvShardMaxSequence(shard));
 	GkvClockObserve(max_seq);
+	GkvClockObserve(ReadPersistedFloor());
 	pg_memory_barrier();
 	pg_atomic_write_u32(&ClockShared->initialized, 1);
 	elog(DEBUG1, "globalkv: clock initialized past stored sequence " UINT64_FORMAT,

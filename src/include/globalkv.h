@@ -102,6 +102,8 @@ extern uint64 GkvClockNow(void);
 extern uint64 GkvClockTick(void);
 extern void GkvClockObserve(uint64 remote_hlc);
 extern void GkvClockEnsureInitialized(void);
+extern void GkvClockPersistFloor(uint64 value);
+extern void GkvClockShmemRequest(void);
 extern void GkvChangeSequenceBeginWrite(void);
 extern bool GkvTransactionHasWritten(void);
 extern void GkvClockRegisterXactCallbacks(void);

@@ -662,6 +662,7 @@ LoadCatalog(void)
 	pg_memory_barrier();
 	if (!ChangedInXact && CopyShared(generation))
 	{
+		elog(DEBUG1, "globalkv: catalog copied from shared memory");
 		CatalogValid = true;
 		return;
 	}
@@ -687,6 +688,7 @@ LoadCatalog(void)
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
 
+	elog(DEBUG1, "globalkv: catalog read from its tables");
 	InstallBlob(blob, generation);
 	/* an uncommitted change of our own is for nobody else to see */
 	if (!ChangedInXact)
@@ -909,6 +911,7 @@ GkvLookupPolicy(const char *name)
 void
 GkvCatalogNoteExtensionChange(void)
 {
+	GkvCatalogCacheInit();		/* the commit callback must see the flag */
 	ChangedInXact = true;
 	CatalogValid = false;
 }

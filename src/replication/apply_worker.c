@@ -29,12 +29,11 @@
  *	  unflushed batch loses its cursors too: after the restart the worker
  *	  re-pulls from the older stored cursor, and the source still has every
  *	  row (it purges nothing we have not acknowledged, see next point);
- *	- an acknowledgement reports only cursors whose batch is flushed: each
- *	  batch is remembered with the WAL position that covers it (its commit
- *	  record, or the insert position when it committed nothing) and its
- *	  cursors become acknowledgeable once GetFlushRecPtr() passes it.  So a
- *	  tombstone is never purged on the strength of an apply a crash can
- *	  undo;
+ *	- an acknowledgement reports only what is flushed: before sending one
+ *	  (once a second) the worker flushes the WAL up to the current insert
+ *	  position, which covers every batch it applied and every state that
+ *	  made the merge skip a row.  So a tombstone is never purged on the
+ *	  strength of an apply a crash can undo;
  *	- a batch whose rows the merge all skips (echoes of our own writes,
  *	  rows relayed twice) writes nothing and commits nothing: its cursors
  *	  stay in memory and are stored with the next batch that writes, or
@@ -86,7 +85,6 @@
 #define BACKOFF_MAX_MS 10000
 #define ACK_EVERY_MS 1000
 #define CURSOR_STORE_EVERY_MS 1000
-#define ACK_QUEUE_LEN 64
 #define SKEW_WARN_EVERY_MS 60000
 
 /* everything the loop keeps across rounds (static: survives longjmp) */
@@ -98,20 +96,7 @@ static int	NumShards = 0;
 static uint64 *Cursors = NULL;	/* index 0: catalog, 1..S: shards 0..S-1 */
 static bool *CursorDirty = NULL;
 static bool *Wanted = NULL;		/* same indexes: pulled from this peer */
-static uint64 *AckCursors = NULL;	/* same indexes: flushed, acknowledgeable */
 static TimestampTz LastCursorStore = 0;
-
-/*
- * Batches applied but maybe not flushed yet: the WAL position covering
- * each, and the cursors it reached (oldest first).  See DURABILITY above.
- */
-typedef struct PendingAck
-{
-	XLogRecPtr	lsn;
-	uint64	   *cursors;		/* NumShards + 1 */
-} PendingAck;
-static PendingAck AckQueue[ACK_QUEUE_LEN];
-static int	AckQueueLen = 0;
 static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
@@ -190,10 +175,6 @@ LoadPeer(void)
 			Cursors = palloc0(sizeof(uint64) * (NumShards + 1));
 			CursorDirty = palloc0(sizeof(bool) * (NumShards + 1));
 			Wanted = palloc0(sizeof(bool) * (NumShards + 1));
-			AckCursors = palloc0(sizeof(uint64) * (NumShards + 1));
-			for (int i = 0; i < ACK_QUEUE_LEN; i++)
-				AckQueue[i].cursors = palloc0(sizeof(uint64) * (NumShards + 1));
-			AckQueueLen = 0;
 			MemoryContextSwitchTo(old);
 			ret = SPI_execute_with_args(
 										"SELECT shard_id, cursor FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -211,8 +192,7 @@ LoadPeer(void)
 				if (shard >= GKV_CATALOG_SHARD && shard < NumShards)
 					Cursors[CURSOR_INDEX(shard)] = (uint64) c;
 			}
-			/* what the table holds after a restart was flushed */
-			memcpy(AckCursors, Cursors, sizeof(uint64) * (NumShards + 1));
+
 		}
 		ret = SPI_execute_with_args(
 									"SELECT coalesce(bool_or(full_resync), false) FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -411,8 +391,6 @@ ApplyItemCompare(const void *a, const void *b)
  * ApplyBatch applies one pull result in one transaction, cursors included.
  * Returns the number of document and catalog rows in it.
  */
-static void QueuePendingAck(void);
-
 static int
 ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflicts)
 {
@@ -425,7 +403,6 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	int			ret;
 	bool		any_dirty;
 	bool		stored = false;
-	bool		moved = false;
 
 	*horizon_out = 0;
 	StartTransactionCommand();
@@ -474,7 +451,6 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			{
 				Cursors[CURSOR_INDEX(shard)] = cursor;
 				CursorDirty[CURSOR_INDEX(shard)] = true;
-				moved = true;
 			}
 			continue;
 		}
@@ -594,58 +570,12 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			CursorDirty[i] = false;
 		LastCursorStore = GetCurrentTimestamp();
 	}
-	if (moved)
-		QueuePendingAck();
 	if (*applied > 0)
 	{
 		GkvStatsAdd(GKV_STAT_REPLICATED_ROWS, *applied);
 		GkvStatsAdd(GKV_STAT_REPLICATION_CONFLICTS, *conflicts);
 	}
 	return ndata;
-}
-
-/*
- * QueuePendingAck remembers the cursors just reached with the WAL position
- * that covers them: everything this batch wrote, and every row whose state
- * made the merge skip one of ours, is before the current insert position.
- */
-static void
-QueuePendingAck(void)
-{
-	XLogRecPtr	lsn = GetXLogInsertRecPtr();
-	int			slot = AckQueueLen < ACK_QUEUE_LEN ? AckQueueLen++ : ACK_QUEUE_LEN - 1;
-
-	/* a full queue folds into its newest entry: acknowledged a bit later */
-	AckQueue[slot].lsn = lsn;
-	memcpy(AckQueue[slot].cursors, Cursors, sizeof(uint64) * (NumShards + 1));
-}
-
-/*
- * FlushedCursors moves the cursors of every flushed batch to AckCursors,
- * what an acknowledgement may report.
- */
-static void
-FlushedCursors(void)
-{
-	XLogRecPtr	flushed = GetFlushRecPtr(NULL);
-	int			done = 0;
-
-	while (done < AckQueueLen && AckQueue[done].lsn <= flushed)
-	{
-		memcpy(AckCursors, AckQueue[done].cursors, sizeof(uint64) * (NumShards + 1));
-		done++;
-	}
-	if (done == 0)
-		return;
-	for (int i = done; i < AckQueueLen; i++)
-	{
-		uint64	   *spare = AckQueue[i - done].cursors;
-
-		AckQueue[i - done].lsn = AckQueue[i].lsn;
-		AckQueue[i - done].cursors = AckQueue[i].cursors;
-		AckQueue[i].cursors = spare;
-	}
-	AckQueueLen -= done;
 }
 
 static void
@@ -657,9 +587,15 @@ SendAck(void)
 	const char *params[3];
 	PGresult   *res;
 
-	FlushedCursors();
+	/*
+	 * Acknowledge only what a crash cannot undo: flush the WAL first (see
+	 * DURABILITY).  Everything the applied batches wrote, and every state
+	 * that made the merge skip a row, is before the insert position.  At
+	 * most one flush a second, usually a no-op: the WAL writer got there.
+	 */
+	XLogFlush(GetXLogInsertRecPtr());
 	shards = ArrayText(NumShards + 1, NULL);
-	cursors = ArrayText(NumShards + 1, AckCursors);
+	cursors = ArrayText(NumShards + 1, Cursors);
 	snprintf(node_id, sizeof(node_id), "%d", MyNodeId);
 	params[0] = node_id;
 	params[1] = shards;

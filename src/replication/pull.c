@@ -171,6 +171,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 	TimestampTz deadline;
 	bool		registered = false;
 	uint64		horizon = 0;
+	uint64		highest_seq = 0;	/* of the rows returned */
 
 	for (int i = 0; i < 6; i++)
 		if (PG_ARGISNULL(i))
@@ -257,6 +258,8 @@ gkv_pull(PG_FUNCTION_ARGS)
 							  max_rows - emitted, rsinfo->setResult, rsinfo->setDesc, &last);
 			emitted += n;
 			new_cursors[i] = (emitted >= max_rows) ? last : Max(horizon, last);
+			if (n > 0)
+				highest_seq = Max(highest_seq, last);
 		}
 		UnregisterSnapshot(snapshot);
 
@@ -283,6 +286,9 @@ gkv_pull(PG_FUNCTION_ARGS)
 	}
 	if (registered)
 		GkvUnregisterChangeWaiter();
+
+	/* no cursor we hand out may be reused after a restart (clock/hlc.c) */
+	GkvClockPersistFloor(Max(horizon, highest_seq));
 
 	for (int i = 0; i < nshards; i++)
 		if (!shard_n[i])

@@ -50,15 +50,11 @@ is($rc1, 0, 'zone1 load ran') or diag($err1);
 # let zone2 acknowledge some writes, then kill it
 ok( poll_until(sub { -e $acked_file && (() = slurp_file($acked_file) =~ /\n/g) >= 30 }),
 	'zone2 acknowledged writes');
-my $n2pid = $n2->{_pid};
-$n2->kill9;
+kill9_and_wait($n2);
 waitpid($pid, 0);
 my @acked = split /\n/, slurp_file($acked_file);
 note(scalar(@acked) . ' writes acknowledged by zone2 before kill -9');
-for (1 .. 300) { last unless kill(0, $n2pid); select(undef, undef, undef, 0.1); }
-my $started = 0;
-for (1 .. 100) { last if ($started = $n2->start(fail_ok => 1)); select(undef, undef, undef, 0.2); }
-ok($started, 'zone2 restarted after kill -9');
+ok(start_after_crash($n2), 'zone2 restarted after kill -9');
 my $keys = join(',', map { "'$_'" } @acked);
 is( $n2->safe_psql('postgres', "SELECT count(value) FROM kv.get_many('f', ARRAY[$keys])"),
 	scalar(@acked), 'every acknowledged write survived kill -9 on zone2');

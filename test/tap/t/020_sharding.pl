@@ -165,11 +165,11 @@ sub acked_count
 	return scalar @l;
 }
 for (1 .. 600) { last if acked_count() >= 40; select(undef, undef, undef, 0.05); }
-$b1->kill9;
+kill9_and_wait($b1);
 my $at_kill = acked_count();
 for (1 .. 600) { last if acked_count() >= $at_kill + 80; select(undef, undef, undef, 0.05); }
 ok(acked_count() >= $at_kill + 80, 'writes go on while z1b is down');
-for (1 .. 100) { last if $b1->start(fail_ok => 1); select(undef, undef, undef, 0.2); }
+start_after_crash($b1);
 for (1 .. 600) { last if acked_count() >= $at_kill + 120; select(undef, undef, undef, 0.05); }
 open my $stop, '>', "$acked_file.stop"; close $stop;
 waitpid($pid, 0);

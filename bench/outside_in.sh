@@ -32,12 +32,12 @@
 #   BENCH_QUICK=1         smoke test: ~1.5 minutes (short runs, fewer keys)
 #   BENCH_KEYS            preloaded keys                  (default 100000; quick 50000)
 #   BENCH_CONN_SECONDS    seconds per pgbench -C run      (default 5; quick 2)
-#   BENCH_SECONDS         seconds per long-lived run      (default 10; quick 3)
-#   BENCH_LAG_SECONDS     seconds per lag run             (default 12; quick 5)
+#   BENCH_SECONDS         seconds per long-lived run      (default 10; quick 2)
+#   BENCH_LAG_SECONDS     seconds per lag run             (default 12; quick 4)
 #   BENCH_LAG_RATES       pgbench writes/s of part c      (default "1000 5000")
 #   BENCH_LAG_SYNC        synchronous_commit of part c    (default "on off")
 #   BENCH_PROBE_RATE      lag_probe probes/s              (default 50)
-#   BENCH_IDLE_SECONDS    sampling window of part d       (default 10; quick 5)
+#   BENCH_IDLE_SECONDS    sampling window of part d       (default 10; quick 4)
 #   BENCH_SINGLE=0        skip the standalone node of part a
 #   BENCH_DEADLINE        seconds after which the run gives up (default 720; quick 300)
 #   BENCH_KEEP=1          keep the parade directories (stopped) and work files
@@ -48,7 +48,7 @@
 # should own the servers.  Parades live in mktemp dirs under /tmp on free
 # ports of 127.0.0.1 and are stopped on exit, whatever happens; every wait
 # has a timeout and a watchdog ends the run after BENCH_DEADLINE seconds.
-# A full run takes about 6-7 minutes on 2 CPUs.  Report: bench/results/
+# A full run takes about 4.5-5 minutes on 2 CPUs (quick: ~1.5-2).  Report: bench/results/
 # outside-in-<timestamp>.txt, pgbench and lag_probe output in the .log.
 
 set -euo pipefail
@@ -62,9 +62,9 @@ GKV=${GLOBALKV:-$(command -v globalkv || echo "$ROOT/cli/globalkv")}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	KEYS=${BENCH_KEYS:-50000}
 	SECS_C=${BENCH_CONN_SECONDS:-2}
-	SECS_B=${BENCH_SECONDS:-3}
-	SECS_LAG=${BENCH_LAG_SECONDS:-5}
-	IDLE_SECS=${BENCH_IDLE_SECONDS:-5}
+	SECS_B=${BENCH_SECONDS:-2}
+	SECS_LAG=${BENCH_LAG_SECONDS:-4}
+	IDLE_SECS=${BENCH_IDLE_SECONDS:-4}
 	WARM=1
 	DEADLINE=${BENCH_DEADLINE:-300}
 	MODE=quick
@@ -291,8 +291,8 @@ setup_parade() {
 }
 
 # settle DIR PORT ZONES TIMEOUT_S: wait until no node of the parade has
-# applied a replicated row for a second (a backlog left by one run must not
-# land in the next); bounded.
+# applied a replicated row for half a second (a backlog left by one run
+# must not land in the next); bounded.
 NOTSETTLED=0
 settle() {
 	local dir=$1 port=$2 z=$3 t0=$SECONDS prev="" cur n
@@ -309,7 +309,7 @@ settle() {
 			NOTSETTLED=$((NOTSETTLED + 1))
 			return 0
 		fi
-		sleep 1
+		sleep 0.5
 	done
 }
 
@@ -418,6 +418,15 @@ conn_part() { # conn_part WHERE PORT
 
 SOFILE=$("$PG_CONFIG" --pkglibdir)/globalkv.so
 SOID="md5 $(md5sum "$SOFILE" | cut -c1-12), installed $(date -r "$SOFILE" '+%Y-%m-%d %H:%M:%S')"
+# loaded_so DIR: md5 of the globalkv.so node1 of a parade loaded at start
+# (other sessions reinstall it meanwhile): the mapped file itself where
+# /proc lets us open it (root), else the installed file, read right away
+loaded_so() {
+	local pm range
+	pm=$(head -n1 "$1/node1/postmaster.pid")
+	range=$(awk '/globalkv\.so/ { print $1; exit }' "/proc/$pm/maps" 2>/dev/null || true)
+	{ [ -n "$range" ] && md5sum <"/proc/$pm/map_files/$range" 2>/dev/null || md5sum <"$SOFILE"; } | cut -c1-12
+}
 log "$MODE run: $KEYS keys; -C runs ${SECS_C}s, long-lived runs ${SECS_B}s, lag runs ${SECS_LAG}s; globalkv.so $SOID"
 
 if [ "$SINGLE" = 1 ]; then
@@ -425,6 +434,7 @@ if [ "$SINGLE" = 1 ]; then
 	create_parade 1
 	SDIR=$PDIR
 	SPORT=$PPORT
+	SO_SINGLE=$(loaded_so "$SDIR")
 	setup_parade "$SDIR" "$SPORT" 1
 	conn_part "single node" "$SPORT"
 	forget_parade "$SDIR"
@@ -434,9 +444,11 @@ create_parade 3
 MDIR=$PDIR
 MPORT=$PPORT
 PM1=$(head -n1 "$MDIR/node1/postmaster.pid")
+SO_MULTI=$(loaded_so "$MDIR")
 log "preloading $KEYS keys into node1 (kv.put_many x $CHUNK, and bench_raw) and waiting for node2, node3"
 setup_parade "$MDIR" "$MPORT" 3
-CONF=$(q "$MDIR" "$MPORT" "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
+# the server's settings, not those of q's sessions (which turn JIT off)
+CONF=$(PGOPTIONS= "$PGBIN/psql" "host=$MDIR port=$MPORT user=postgres dbname=postgres" -X -A -t -q -c "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
 	WHERE name IN ('synchronous_commit', 'fsync', 'jit', 'shared_buffers', 'wal_writer_delay', 'max_connections')")
 PGVER=$(q "$MDIR" "$MPORT" "SHOW server_version")
 msettle() { settle "$MDIR" "$MPORT" 3 "${1:-60}"; }
@@ -606,6 +618,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null | wc -l)
 {
 	echo "globalkv outside-in benchmark  $(date '+%Y-%m-%d %H:%M:%S %Z')  mode=$MODE  ($((SECONDS - T_START)) s)"
 	echo "commit $COMMIT$([ "$DIRTY" -gt 0 ] && echo " (+$DIRTY uncommitted changes in src/ sql/)"), installed globalkv.so $SOID"
+	echo "globalkv.so the servers loaded: md5 $SO_MULTI (3-zone parade)$([ "$SINGLE" = 1 ] && echo ", $SO_SINGLE (single node)")"
 	echo "PostgreSQL $PGVER, $NCPU CPUs, load average at start: $LOAD0, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "parades made by \`globalkv parade create\` with its defaults; node1 runs with: $CONF"
 	echo "clients: over TCP 127.0.0.1 as role $ROLE (password, scram-sha-256; member of globalkv_client only);"
@@ -614,7 +627,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null | wc -l)
 	echo
 	echo "a. New connection per call: pgbench -C -M simple -n -T $SECS_C, -j min(c,2), simple_*.sql"
 	echo "   ms/call = 1000 x c / tps (connection, authentication and the call); extra = kv - raw"
-	[ "$SINGLE" = 1 ] && echo "   single node = a parade of one zone (globalkv parade create --zones 1), alone on the machine"
+	[ "$SINGLE" = 1 ] && echo "   single node = a parade of one zone (globalkv parade create --zones 1), measured before the 3-zone parade exists"
 	printf '   %-20s %-23s %2s %9s %9s %7s %-6s  %9s %9s %8s  %-10s %s\n' "where" "measure" "c" "raw tps" "kv tps" \
 		"kv/raw" "target" "raw ms" "kv ms" "extra ms" "conn ms" "other"
 	for r in "${ROWS_A[@]}"; do
@@ -623,7 +636,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null | wc -l)
 		printf '   %-20s %-23s %2s %9.1f %9.1f %7s %-6s  %9s %9s %8s  %-10s %s%s\n' "$where" "$what" "$c" "$rt" "$kt" \
 			"$ratio" ">=0.9 $(verdict "$ratio" 0.9 ge)" "$(ms_per_call "$c" "$rt")" "$(ms_per_call "$c" "$kt")" \
 			"$(awk -v c="$c" -v a="$rt" -v b="$kt" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", 1000 * c / b - 1000 * c / a; else print "n/a" }')" \
-			"${rcm:-?}/${kcm:-?}" "$oth%" "$([ "$fl" = 1 ] && echo "  FAILED")"
+			"$(fdiv "${rcm:-0}" 1 %.1f)/$(fdiv "${kcm:-0}" 1 %.1f)" "$oth%" "$([ "$fl" = 1 ] && echo "  FAILED")"
 	done
 	echo
 	echo "b. Long-lived connections, node1 of the 3-zone parade: pgbench -M prepared -n -T $SECS_B -j min(c,2)"
@@ -663,7 +676,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- src sql 2>/dev/null | wc -l)
 	printf '   %-36s %s %% of a core on the busiest node  target <= 0.1  %s\n' "globalkv workers, sum per node" "$GKV_IDLE" \
 		"$(verdict "$GKV_IDLE" 0.1 le)"
 	echo
-	[ "$SO_REPLACED" = 1 ] && echo "NOTE: globalkv.so was reinstalled during the run; the servers used the one they loaded at start (md5 above)."
+	[ "$SO_REPLACED" = 1 ] && echo "NOTE: globalkv.so was reinstalled while the 3-zone parade ran; it kept the one it loaded (md5 above)."
 	((NOTSETTLED > 0)) && echo "NOTE: $NOTSETTLED time(s) the parade was still replicating when the next measurement started."
 	((OTHER_MAX >= 10)) && echo "WARNING: other processes used up to $OTHER_MAX% of the CPUs during a measurement: those figures are disturbed."
 	true

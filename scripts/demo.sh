@@ -23,6 +23,7 @@ else
     make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null 2>&1 ||
         sudo -n make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 fi
+make -C "$ROOT/bench" -s PG_CONFIG="$PG_CONFIG" lag_probe >/dev/null
 GKV=$(command -v globalkv || echo "$ROOT/cli/globalkv")
 PSQL="$($PG_CONFIG --bindir)/psql"
 
@@ -68,17 +69,16 @@ echo "--- write in zone1, read back in zone2 and zone3"
 z 1 "SELECT kv.put('shop', 'user:42', '{\"name\": \"Ada\", \"plan\": \"pro\"}')" >/dev/null
 wait_all "SELECT kv.get('shop', 'user:42') IS NOT NULL"
 for zone in 1 2 3; do show "zone$zone" "$(z $zone "SELECT kv.get('shop', 'user:42')")"; done
-echo "    replication delay of 200 writes from zone1 to zone2 and zone3 (ms, measured in SQL):"
-z 1 "SELECT count(*) FROM kv.put_many('shop', (SELECT array_agg('probe:' || i) FROM generate_series(1, 200) i),
-      (SELECT array_agg(jsonb_build_object('t', extract(epoch FROM clock_timestamp()))) FROM generate_series(1, 200) i))" >/dev/null
-wait_all "SELECT count(value) = 200 FROM kv.get_many('shop', (SELECT array_agg('probe:' || i) FROM generate_series(1, 200) i))"
-# a replicated row's seq is the receiving node's clock when it was applied
-for zone in 2 3; do
-    show "zone$zone" "$(z $zone "SELECT format('p50 %s ms, max %s ms',
-        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY d)::numeric, 1), round(max(d)::numeric, 1))
-      FROM (SELECT (seq >> 16) - (value->>'t')::float8 * 1000 AS d
-              FROM globalkv.shard_rows() WHERE namespace = 'shop' AND key LIKE 'probe:%') s")"
-done
+# the delay a reader sees: a client puts probe keys in zone1 on a warm
+# connection, other clients poll zone2 and zone3 until each appears
+echo "    replication delay, put returning in zone1 -> first read that sees it (200 probes, 100/s):"
+LAG_OUT=$("$ROOT/bench/lag_probe" -w "host=$DIR port=$PORT user=postgres dbname=postgres" \
+    -r "host=$DIR port=$((PORT + 1)) user=postgres dbname=postgres" \
+    -r "host=$DIR port=$((PORT + 2)) user=postgres dbname=postgres" \
+    -n shop -T 2 -R 100 -i demo 2>&1) || { echo "$LAG_OUT"; exit 1; }
+echo "$LAG_OUT" | awk '/^LAG / {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    printf "    %-8s p50 %s ms, p99 %s ms, max %s ms (%s probes, %s lost)\n", v["reader"], v["p50"], v["p99"], v["max"], v["n"], v["lost"] }'
 
 echo
 echo "--- one counter, 1,000 increments in each zone at the same time"

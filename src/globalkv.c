@@ -41,6 +41,7 @@ int			GkvExpiryRowsPerSecond = 10000;
 int			GkvMaxDocumentSize = 1024 * 1024;
 int			GkvMaxClockSkewMs = 5000;
 int			GkvMaxKeyLength = 1024;
+int			GkvReplicationBatchDelayMs = 2;
 int			GkvReplicationBatchRows = 10000;
 int			GkvReplicationWaitMs = 1000;
 int			GkvTombstoneMinAgeS = 60;
@@ -182,6 +183,15 @@ DefineSettings(void)
 							1024, 1, 65536,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.replication_batch_delay",
+							"Shortest time between two answers with rows to one peer's pulls.",
+							"Rows written meanwhile travel together: fewer round trips under load, "
+							"at most this much more lag. Idle streams are not delayed.",
+							&GkvReplicationBatchDelayMs,
+							2, 0, 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.replication_batch_rows",
 							"Most rows one replication pull returns and one apply transaction applies.",

@@ -81,6 +81,9 @@
 
 #define GKV_MAX_CHANGE_WAITERS 64
 
+/* highest seq stamped per shard, shards folded modulo this (conservative) */
+#define GKV_SHARD_SEQ_SLOTS 1024
+
 #define GKV_CLOCK_FILE "globalkv_clock"
 #define GKV_CLOCK_FLOOR_AHEAD_MS 1000
 
@@ -96,6 +99,8 @@ typedef struct GkvClockShared
 	pg_atomic_uint64 waiter_masks[GKV_MAX_CHANGE_WAITERS];
 	/* horizon a waiter found held back by an in-flight slot, 0 = not held */
 	pg_atomic_uint64 waiter_blocked[GKV_MAX_CHANGE_WAITERS];
+	/* GkvShardSeqAdvance: the highest seq stamped in each shard slot */
+	pg_atomic_uint64 shard_max_seq[GKV_SHARD_SEQ_SLOTS];
 	int			nslots;
 	pg_atomic_uint64 inflight[FLEXIBLE_ARRAY_MEMBER];	/* 0 = none */
 } GkvClockShared;
@@ -150,6 +155,8 @@ GkvClockShmemInit(void)
 			pg_atomic_init_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
 			pg_atomic_init_u64(&ClockShared->waiter_blocked[i], 0);
 		}
+		for (int i = 0; i < GKV_SHARD_SEQ_SLOTS; i++)
+			pg_atomic_init_u64(&ClockShared->shard_max_seq[i], 0);
 		for (int i = 0; i < ClockShared->nslots; i++)
 			pg_atomic_init_u64(&ClockShared->inflight[i], 0);
 	}
@@ -322,13 +329,45 @@ GkvClockEnsureInitialized(void)
 	 */
 	nshards = GkvShardCount();
 	for (int shard = 0; shard < nshards; shard++)
-		max_seq = Max(max_seq, GkvShardMaxSequence(shard));
+	{
+		uint64		shard_seq = GkvShardMaxSequence(shard);
+
+		GkvShardSeqAdvance(shard, shard_seq);
+		max_seq = Max(max_seq, shard_seq);
+	}
 	GkvClockObserve(max_seq);
 	GkvClockObserve(ReadPersistedFloor());
+	/* catalog rows: any seq handed out so far (their tables are not probed) */
+	GkvShardSeqAdvance(GKV_CATALOG_SHARD, GkvClockNow());
 	pg_memory_barrier();
 	pg_atomic_write_u32(&ClockShared->initialized, 1);
 	elog(DEBUG1, "globalkv: clock initialized past stored sequence " UINT64_FORMAT,
 		 max_seq);
+}
+
+/*
+ * GkvShardSeqAdvance records that 'seq' was stamped on a row of the shard:
+ * a pull skips a shard whose highest stamped seq is at or below its cursor,
+ * without opening it.  Called after the tick and before the commit that
+ * lets the horizon pass the seq, so a puller that computed a horizon >= seq
+ * sees it (GkvShardSeqMax after GkvSafeHorizon).
+ */
+void
+GkvShardSeqAdvance(int shard, uint64 seq)
+{
+	pg_atomic_uint64 *slot = &ClockShared->shard_max_seq[(uint32) shard % GKV_SHARD_SEQ_SLOTS];
+	uint64		old = pg_atomic_read_u64(slot);
+
+	while (old < seq && !pg_atomic_compare_exchange_u64(slot, &old, seq))
+		;
+}
+
+/* GkvShardSeqMax: no row of the shard has a seq above this */
+uint64
+GkvShardSeqMax(int shard)
+{
+	pg_memory_barrier();
+	return pg_atomic_read_u64(&ClockShared->shard_max_seq[(uint32) shard % GKV_SHARD_SEQ_SLOTS]);
 }
 
 /*

@@ -103,6 +103,8 @@ extern uint64 GkvClockTick(void);
 extern void GkvClockObserve(uint64 remote_hlc);
 extern void GkvClockEnsureInitialized(void);
 extern void GkvClockPersistFloor(uint64 value);
+extern void GkvShardSeqAdvance(int shard, uint64 seq);
+extern uint64 GkvShardSeqMax(int shard);
 extern void GkvClockShmemRequest(void);
 extern void GkvChangeSequenceBeginWrite(void);
 extern bool GkvTransactionHasWritten(void);
@@ -338,6 +340,7 @@ extern PGDLLEXPORT void GkvApplyWorkerMain(Datum main_arg);
 extern Size GkvPeerStatusShmemSize(void);
 extern void GkvPeerStatusShmemInit(void);
 extern int	GkvMaxClockSkewMs;
+extern int	GkvReplicationBatchDelayMs;
 extern int	GkvReplicationBatchRows;
 extern int	GkvReplicationWaitMs;
 

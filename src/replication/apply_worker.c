@@ -11,10 +11,10 @@
  *	   globalkv.replication_wait for one (pull.c);
  *	2. in one local transaction, apply every row with GkvShardWrite (the
  *	   merge decides; rows already covered change nothing and are counted
- *	   as conflicts) and store the new cursors in globalkv.peer_cursors --
- *	   rows and cursors commit together, so a crash loses or repeats a
- *	   batch only as a whole (and a repeated batch is harmless: the merge
- *	   is idempotent);
+ *	   as conflicts); once a second, the new cursors are stored in
+ *	   globalkv.peer_cursors in that same transaction -- never ahead of the
+ *	   rows they cover, so a crash repeats at most a second of batches, and
+ *	   a repeated batch is harmless (the merge is idempotent);
  *	3. at most once a second, tell the peer how far we got
  *	   (globalkv.ack), which lets it purge tombstones.
  *
@@ -25,20 +25,19 @@
  * batch would put an fsync between every commit on the source and its
  * visibility here.  What makes that safe:
  *
- *	- rows and their cursors commit atomically, so a crash that loses an
- *	  unflushed batch loses its cursors too: after the restart the worker
- *	  re-pulls from the older stored cursor, and the source still has every
- *	  row (it purges nothing we have not acknowledged, see next point);
+ *	- a stored cursor is never ahead of the rows it covers (it commits with
+ *	  them or after them, and WAL is flushed in order), so a crash that
+ *	  loses an unflushed batch loses its cursors too: after the restart the
+ *	  worker re-pulls from the older stored cursor, and the source still has
+ *	  every row (it purges nothing we have not acknowledged, next point);
  *	- an acknowledgement reports only what is flushed: before sending one
  *	  (once a second) the worker flushes the WAL up to the current insert
  *	  position, which covers every batch it applied and every state that
  *	  made the merge skip a row.  So a tombstone is never purged on the
  *	  strength of an apply a crash can undo;
  *	- a batch whose rows the merge all skips (echoes of our own writes,
- *	  rows relayed twice) writes nothing and commits nothing: its cursors
- *	  stay in memory and are stored with the next batch that writes, or
- *	  after CURSOR_STORE_EVERY_MS.  A crash before that re-pulls rows the
- *	  merge skips again.
+ *	  rows relayed twice) writes nothing and commits nothing, unless it is
+ *	  the one that stores the cursors this second.
  *
  * docs/replication.md has the full argument.
  *
@@ -85,6 +84,11 @@
 #define BACKOFF_MAX_MS 10000
 #define ACK_EVERY_MS 1000
 #define CURSOR_STORE_EVERY_MS 1000
+
+#define PULL_SQL \
+	"SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq" \
+	" FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)"
+#define ACK_SQL "SELECT globalkv.ack($1::int, $2::int[], $3::bigint[])"
 #define SKEW_WARN_EVERY_MS 60000
 
 /* everything the loop keeps across rounds (static: survives longjmp) */
@@ -97,6 +101,7 @@ static uint64 *Cursors = NULL;	/* index 0: catalog, 1..S: shards 0..S-1 */
 static bool *CursorDirty = NULL;
 static bool *Wanted = NULL;		/* same indexes: pulled from this peer */
 static TimestampTz LastCursorStore = 0;
+static SPIPlanPtr StoreCursorPlan = NULL;	/* kept for the worker's life */
 static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
@@ -527,22 +532,37 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			GkvShardWriterClose(writers[s]);
 
 	/*
-	 * Cursors commit with the rows that moved them.  A batch that changed
-	 * nothing commits nothing: its cursors wait in memory for the next
-	 * batch that writes, or for CURSOR_STORE_EVERY_MS (see DURABILITY).
+	 * Cursors are stored at most once a second (and at every batch while
+	 * resyncing), in the transaction of whichever batch comes then: never
+	 * ahead of the rows they cover, which committed in this transaction or
+	 * an earlier one.  A crash re-pulls at most a second of rows, and the
+	 * merge skips what it already has.  See DURABILITY.
 	 */
 	any_dirty = false;
 	for (int i = 0; i <= NumShards; i++)
 		any_dirty |= CursorDirty[i];
 	if (any_dirty &&
-		(*applied > *conflicts || Resyncing ||
+		(Resyncing ||
 		 TimestampDifferenceExceeds(LastCursorStore, GetCurrentTimestamp(), CURSOR_STORE_EVERY_MS)))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		for (int i = 0; i <= NumShards; i++)
+		if (StoreCursorPlan == NULL)
 		{
 			Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
+			SPIPlanPtr	plan = SPI_prepare(
+										   "INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
+										   " VALUES ($1, $2, $3, now())"
+										   " ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
+										   " SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
+										   3, argtypes);
+
+			if (plan == NULL || SPI_keepplan(plan) != 0)
+				elog(ERROR, "could not prepare the replication cursor update");
+			StoreCursorPlan = plan;
+		}
+		for (int i = 0; i <= NumShards; i++)
+		{
 			Datum		args[3];
 
 			if (!CursorDirty[i])
@@ -550,12 +570,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			args[0] = Int32GetDatum(PeerId);
 			args[1] = Int32GetDatum(i - 1);
 			args[2] = Int64GetDatum((int64) Cursors[i]);
-			ret = SPI_execute_with_args(
-										"INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
-										" VALUES ($1, $2, $3, now())"
-										" ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
-										" SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
-										3, argtypes, args, NULL, false, 0);
+			ret = SPI_execute_plan(StoreCursorPlan, args, NULL, false, 0);
 			if (ret != SPI_OK_INSERT)
 				elog(ERROR, "could not store the replication cursor");
 		}
@@ -600,9 +615,8 @@ SendAck(void)
 	params[0] = node_id;
 	params[1] = shards;
 	params[2] = cursors;
-	res = GkvRemoteQuery(PeerConn, PeerName,
-						 "SELECT globalkv.ack($1::int, $2::int[], $3::bigint[])",
-						 3, params, 0, 30000);
+	GkvRemoteSend(PeerConn, PeerName, "gkv_ack", NULL, 3, params, 0);
+	res = GkvRemoteReceive(PeerConn, PeerName, 30000);
 	PQclear(res);
 	LastAck = GetCurrentTimestamp();
 }
@@ -686,6 +700,9 @@ Round(void)
 		}
 		snprintf(appname, sizeof(appname), "globalkv apply to node %d", MyNodeId);
 		PeerConn = GkvRemoteConnect(PeerConninfo, PeerName, appname, NULL, 15000);
+		/* parsed and planned once per connection, not once per round */
+		GkvRemotePrepare(PeerConn, PeerName, "gkv_pull", PULL_SQL, 30000);
+		GkvRemotePrepare(PeerConn, PeerName, "gkv_ack", ACK_SQL, 30000);
 		elog(LOG, "globalkv: connected to node \"%s\" (id %d)", PeerName, PeerId);
 		SpinLockAcquire(&Status->mutex);
 		strlcpy(Status->peer_name, PeerName, sizeof(Status->peer_name));
@@ -709,10 +726,8 @@ Round(void)
 	params[4] = batch;
 	params[5] = wait;
 	pgstat_report_activity(STATE_RUNNING, "pulling changes");
-	res = GkvRemoteQuery(PeerConn, PeerName,
-						 "SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq"
-						 " FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)",
-						 6, params, 1, GkvReplicationWaitMs + 60000L);
+	GkvRemoteSend(PeerConn, PeerName, "gkv_pull", NULL, 6, params, 1);
+	res = GkvRemoteReceive(PeerConn, PeerName, GkvReplicationWaitMs + 60000L);
 	pgstat_report_activity(STATE_RUNNING, "applying changes");
 	PG_TRY();
 	{

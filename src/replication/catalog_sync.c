@@ -60,6 +60,33 @@
 	"        hlc, origin, seq FROM globalkv.shard_moves WHERE seq > $1 AND seq <= $2"
 
 /*
+ * CatalogPullPlan returns the catalog pull's plan, prepared once per
+ * backend (a pull runs many times a second under load) and kept; the plan
+ * cache replans it when the catalog tables change.  SPI is connected.
+ */
+static SPIPlanPtr
+CatalogPullPlan(void)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	/* a node not yet updated to 0.2 has no placements to send */
+	Oid			nsp = get_namespace_oid("globalkv", false);
+	bool		v02 = OidIsValid(get_relname_relid("shard_moves", nsp));
+
+	if (plans[v02] == NULL)
+	{
+		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+		SPIPlanPtr	plan = SPI_prepare(psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""),
+									   3, argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare the catalog pull: %s",
+				 SPI_result_code_string(SPI_result));
+		plans[v02] = plan;
+	}
+	return plans[v02];
+}
+
+/*
  * GkvCatalogPull appends catalog rows with cursor < seq <= horizon, read
  * with the given snapshot, to the pull's tuplestore.
  */
@@ -67,23 +94,13 @@ int64
 GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot, int64 budget,
 			   Tuplestorestate *store, TupleDesc desc, uint64 *last_seq)
 {
-	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
 	Datum		args[3];
 	SPIPlanPtr	plan;
 	int64		n = 0;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	{
-		/* a node not yet updated to 0.2 has no placements to send */
-		Oid			nsp = get_namespace_oid("globalkv", false);
-		bool		v02 = OidIsValid(get_relname_relid("shard_moves", nsp));
-
-		plan = SPI_prepare(psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""), 3, argtypes);
-	}
-	if (plan == NULL)
-		elog(ERROR, "could not prepare the catalog pull: %s",
-			 SPI_result_code_string(SPI_result));
+	plan = CatalogPullPlan();
 	args[0] = Int64GetDatum((int64) cursor);
 	args[1] = Int64GetDatum((int64) horizon);
 	args[2] = Int64GetDatum(budget);
@@ -158,10 +175,14 @@ PG_FUNCTION_INFO_V1(gkv_stamp);
 Datum
 gkv_stamp(PG_FUNCTION_ARGS)
 {
+	uint64		seq;
+
 	GkvClockEnsureInitialized();
 	GkvChangeSequenceBeginWrite();
 	GkvNoteWrittenShard(GKV_CATALOG_SHARD);
-	PG_RETURN_INT64((int64) GkvClockTick());
+	seq = GkvClockTick();
+	GkvShardSeqAdvance(GKV_CATALOG_SHARD, seq);
+	PG_RETURN_INT64((int64) seq);
 }
 
 /*
@@ -171,14 +192,23 @@ gkv_stamp(PG_FUNCTION_ARGS)
 bool
 GkvPeerNeedsResync(int32 peer_node_id)
 {
-	Oid			argtypes[1] = {INT4OID};
+	static SPIPlanPtr plan = NULL;
 	Datum		args[1] = {Int32GetDatum(peer_node_id)};
 	bool		result = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT globalkv.peer_needs_resync($1)", 1, argtypes, args,
-							  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	/* asked at every pull and every applied batch: prepared once */
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {INT4OID};
+		SPIPlanPtr	p = SPI_prepare("SELECT globalkv.peer_needs_resync($1)", 1, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			elog(ERROR, "could not prepare the resync check");
+		plan = p;
+	}
+	if (SPI_execute_plan(plan, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
 

@@ -153,6 +153,9 @@ PutCursorRow(Tuplestorestate *store, TupleDesc desc, int shard_id, uint64 cursor
 
 PG_FUNCTION_INFO_V1(gkv_pull);
 
+/* when this backend last answered a pull with rows (one peer per backend) */
+static TimestampTz LastAnswer = 0;
+
 Datum
 gkv_pull(PG_FUNCTION_ARGS)
 {
@@ -205,6 +208,28 @@ gkv_pull(PG_FUNCTION_ARGS)
 	 * of a node that takes no new writes.
 	 */
 	GkvClockEnsureInitialized();
+
+	/*
+	 * Rows travel in batches, not one round trip each: a peer that was
+	 * answered less than replication_batch_delay ago waits out the rest of
+	 * it before we look, so a steady stream of writes is sent a few
+	 * milliseconds' worth at a time.  Every round has fixed costs on both
+	 * sides (a snapshot, a transaction, the network); at thousands of
+	 * writes a second they, not the rows, would use the CPU.  An idle
+	 * stream is not delayed: its last answer is long past.
+	 */
+	if (wait_ms > 0 && GkvReplicationBatchDelayMs > 0)
+	{
+		TimestampTz until = TimestampTzPlusMilliseconds(LastAnswer, GkvReplicationBatchDelayMs);
+
+		for (TimestampTz now = GetCurrentTimestamp(); now < until; now = GetCurrentTimestamp())
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 Max(1, TimestampDifferenceMilliseconds(now, until)), PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 
 	for (;;)
@@ -250,6 +275,13 @@ gkv_pull(PG_FUNCTION_ARGS)
 			any_fenced |= fenced;
 			if ((!fenced && cursor >= horizon) || emitted >= max_rows)
 				continue;
+
+			/* nothing stamped past the cursor: done without opening the shard */
+			if (!fenced && GkvShardSeqMax(shard_id) <= cursor)
+			{
+				new_cursors[i] = horizon;
+				continue;
+			}
 			if (shard_id == GKV_CATALOG_SHARD)
 				n = GkvCatalogPull(cursor, horizon, snapshot, max_rows - emitted,
 								   rsinfo->setResult, rsinfo->setDesc, &last);
@@ -290,6 +322,8 @@ gkv_pull(PG_FUNCTION_ARGS)
 	/* no cursor we hand out may be reused after a restart (clock/hlc.c) */
 	GkvClockPersistFloor(Max(horizon, highest_seq));
 
+	if (highest_seq > 0)
+		LastAnswer = GetCurrentTimestamp();
 	for (int i = 0; i < nshards; i++)
 		if (!shard_n[i])
 			PutCursorRow(rsinfo->setResult, rsinfo->setDesc, DatumGetInt32(shard_d[i]),

@@ -351,9 +351,13 @@ FillStoreSlot(GkvShardWriter *w, text *ns, text *key, const GkvDocState *doc,
 static uint64
 NextSequence(GkvShardWriter *w)
 {
+	uint64		seq;
+
 	GkvChangeSequenceBeginWrite();
 	GkvNoteWrittenShard(w->shard_id);
-	return GkvClockTick();
+	seq = GkvClockTick();
+	GkvShardSeqAdvance(w->shard_id, seq);
+	return seq;
 }
 
 /*

@@ -112,6 +112,15 @@ DefineSettings(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.catalog_catchup_timeout",
+							"How long a call naming a namespace or policy known elsewhere in the parade waits for it.",
+							"A name created on another node moments ago arrives through the catalog stream; "
+							"a name no reachable node knows is reported at once.",
+							&GkvCatalogCatchupTimeoutMs,
+							5000, 0, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomStringVariable("globalkv.database",
 							   "Database in which globalkv's background workers run.",
 							   "The database where CREATE EXTENSION globalkv was run.",

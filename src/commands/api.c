@@ -129,12 +129,31 @@ typedef struct GkvExpirySpec
 	TimestampTz expires_at;
 } GkvExpirySpec;
 
+/*
+ * RequireNamespace raises GK001 unless ns names a namespace known here or,
+ * once it has arrived, elsewhere in the parade (GkvAwaitCatalogName).
+ */
+static void
+RequireNamespace(text *ns)
+{
+	if (GkvNamespaceKnown(ns))
+		return;
+	if (VARSIZE_ANY_EXHDR(ns) > 0)
+		(void) GkvAwaitCatalogName(GKV_CATALOG_NAMESPACE, text_to_cstring(ns));
+	GkvRequireNamespace(ns);
+}
+
 static GkvExpirySpec
 ExpiryFromPolicy(text *policy_name)
 {
 	GkvExpirySpec spec = {false, 0};
 	char	   *name = text_to_cstring(policy_name);
-	const GkvPolicy *policy = GkvLookupPolicy(name);
+	const GkvPolicy *policy;
+
+	/* like RequireNamespace: a policy just created elsewhere is awaited */
+	if (GkvFindPolicy(name) == NULL)
+		(void) GkvAwaitCatalogName(GKV_CATALOG_POLICY, name);
+	policy = GkvLookupPolicy(name);
 
 	if (policy->expires)
 	{
@@ -345,7 +364,7 @@ PutCommon(text *ns, text *key, int shard, Jsonb *value, GkvExpirySpec expiry,
 static void
 CheckCall(text *ns, text *key, Jsonb *doc)
 {
-	GkvRequireNamespace(ns);
+	RequireNamespace(ns);
 	GkvCheckKey(key);
 	if (doc)
 		GkvCheckDocument(doc);
@@ -402,7 +421,7 @@ gkv_put(PG_FUNCTION_ARGS)
 	REQUIRE_ARGS(4);
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
-	GkvRequireNamespace(ns);
+	RequireNamespace(ns);
 	GkvCheckKey(key);
 	/* the holder checks the document and the expiry: not parsed twice */
 	shard = GkvShardOfKey(ns, key);
@@ -440,7 +459,7 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 				 errmsg("only expected_version may be null in kv.put_if_version")));
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
-	GkvRequireNamespace(ns);
+	RequireNamespace(ns);
 	GkvCheckKey(key);
 	shard = GkvShardOfKey(ns, key);
 	ROUTE(fcinfo, shard, false);	/* the holder checks the rest */
@@ -782,7 +801,7 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	keys_arr = PG_GETARG_ARRAYTYPE_P(1);
 	vals_arr = PG_GETARG_ARRAYTYPE_P(2);
 	values_are_jsonb = ARR_ELEMTYPE(vals_arr) == JSONBOID;
-	GkvRequireNamespace(ns);
+	RequireNamespace(ns);
 	expiry = ExpiryArg(fcinfo, 3);
 	DeconstructTextArray(keys_arr, "keys", &keys, &key_nulls, &nkeys);
 	DeconstructTextArray(vals_arr, "values", &vals, &val_nulls, &nvals);
@@ -888,7 +907,7 @@ gkv_get_many(PG_FUNCTION_ARGS)
 
 	REQUIRE_ARGS(2);
 	ns = PG_GETARG_TEXT_PP(0);
-	GkvRequireNamespace(ns);
+	RequireNamespace(ns);
 	DeconstructTextArray(PG_GETARG_ARRAYTYPE_P(1), "keys", &keys, &key_nulls, &nkeys);
 	for (int i = 0; i < nkeys; i++)
 	{

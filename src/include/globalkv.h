@@ -263,6 +263,8 @@ extern Oid	GkvShardRelid(int shard_id);
 extern bool GkvNamespaceExists(const char *name);
 extern void GkvRequireNamespace(text *ns);
 extern const GkvPolicy *GkvLookupPolicy(const char *name);
+extern const GkvPolicy *GkvFindPolicy(const char *name);
+extern bool GkvNamespaceKnown(text *ns);
 extern int	GkvShardForHash(uint32 hash, int nshards);
 
 /* the parade as the catalog describes it (placements, nodes, moves) */
@@ -308,6 +310,15 @@ extern bool GkvRouterSend(int32 node_id, const char *sql, int nparams,
 						  const char *const *values);
 extern struct pg_result *GkvRouterReceive(int32 node_id);
 extern Datum GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent);
+
+typedef enum GkvCatalogNameKind
+{
+	GKV_CATALOG_NAMESPACE,
+	GKV_CATALOG_POLICY
+} GkvCatalogNameKind;
+
+extern int	GkvCatalogCatchupTimeoutMs;
+extern bool GkvAwaitCatalogName(GkvCatalogNameKind kind, const char *name);
 typedef struct GkvBatchForward GkvBatchForward;
 extern GkvBatchForward *GkvBatchForwardStart(FunctionCallInfo fcinfo, int nout, int npos,
 											 const int *pos, const int *shard);

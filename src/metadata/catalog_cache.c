@@ -862,22 +862,32 @@ GkvNamespaceExists(const char *name)
 }
 
 /*
- * GkvRequireNamespace raises GK001 unless ns names an existing namespace.
+ * GkvNamespaceKnown: does ns name a namespace this node knows?  No error.
  */
-void
-GkvRequireNamespace(text *ns)
+bool
+GkvNamespaceKnown(text *ns)
 {
 	char		name[GKV_NAME_MAX];
 	int			len = VARSIZE_ANY_EXHDR(ns);
 
 	EnsureCatalog();
-	if (len > 0 && len < GKV_NAME_MAX)
-	{
-		memcpy(name, VARDATA_ANY(ns), len);
-		name[len] = '\0';
-		if (bsearch(name, NamespaceNames, Local->nnamespaces, GKV_NAME_MAX, NameCompare) != NULL)
-			return;
-	}
+	if (len <= 0 || len >= GKV_NAME_MAX)
+		return false;
+	memcpy(name, VARDATA_ANY(ns), len);
+	name[len] = '\0';
+	return bsearch(name, NamespaceNames, Local->nnamespaces, GKV_NAME_MAX, NameCompare) != NULL;
+}
+
+/*
+ * GkvRequireNamespace raises GK001 unless ns names an existing namespace.
+ */
+void
+GkvRequireNamespace(text *ns)
+{
+	int			len = VARSIZE_ANY_EXHDR(ns);
+
+	if (GkvNamespaceKnown(ns))
+		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_GKV_UNKNOWN_NAMESPACE),
 			 errmsg("namespace \"%.*s\" does not exist", Min(len, 200), VARDATA_ANY(ns)),
@@ -891,17 +901,26 @@ GkvRequireNamespace(text *ns)
 const GkvPolicy *
 GkvLookupPolicy(const char *name)
 {
+	const GkvPolicy *policy = GkvFindPolicy(name);
+
+	if (policy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_UNKNOWN_POLICY),
+				 errmsg("expiry policy \"%.200s\" does not exist", name),
+				 errhint("Create it with kv.create_expiry_policy(), or pass a TTL in seconds.")));
+	return policy;
+}
+
+/* GkvFindPolicy: the named expiry policy, or NULL.  No error. */
+const GkvPolicy *
+GkvFindPolicy(const char *name)
+{
 	PolicyEntry *e = NULL;
 
 	EnsureCatalog();
 	if (strlen(name) < GKV_NAME_MAX)
 		e = bsearch(name, Policies, Local->npolicies, sizeof(PolicyEntry), NameCompare);
-	if (e == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_UNKNOWN_POLICY),
-				 errmsg("expiry policy \"%.200s\" does not exist", name),
-				 errhint("Create it with kv.create_expiry_policy(), or pass a TTL in seconds.")));
-	return &e->policy;
+	return e ? &e->policy : NULL;
 }
 
 /*

@@ -84,6 +84,8 @@
 #define BACKOFF_MAX_MS 10000
 #define ACK_EVERY_MS 1000
 #define CURSOR_STORE_EVERY_MS 1000
+/* an idle stream's cursors only move with the peer's clock: rarely worth a write */
+#define IDLE_EVERY_MS 30000
 
 #define PULL_SQL \
 	"SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq" \
@@ -105,6 +107,8 @@ static SPIPlanPtr StoreCursorPlan = NULL;	/* kept for the worker's life */
 static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
+static bool AppliedSinceAck = false;	/* rows arrived since the last ack */
+static bool AppliedSinceStore = false;	/* ... since cursors were stored */
 static TimestampTz LastSkewWarning = 0;
 static MemoryContext RoundContext = NULL;
 static int32 MyNodeId = 0;
@@ -541,9 +545,11 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	any_dirty = false;
 	for (int i = 0; i <= NumShards; i++)
 		any_dirty |= CursorDirty[i];
+	AppliedSinceStore |= ndata > 0;
 	if (any_dirty &&
 		(Resyncing ||
-		 TimestampDifferenceExceeds(LastCursorStore, GetCurrentTimestamp(), CURSOR_STORE_EVERY_MS)))
+		 TimestampDifferenceExceeds(LastCursorStore, GetCurrentTimestamp(),
+									AppliedSinceStore ? CURSOR_STORE_EVERY_MS : IDLE_EVERY_MS)))
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -584,6 +590,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		for (int i = 0; i <= NumShards; i++)
 			CursorDirty[i] = false;
 		LastCursorStore = GetCurrentTimestamp();
+		AppliedSinceStore = false;
 	}
 	if (*applied > 0)
 	{
@@ -619,6 +626,7 @@ SendAck(void)
 	res = GkvRemoteReceive(PeerConn, PeerName, 30000);
 	PQclear(res);
 	LastAck = GetCurrentTimestamp();
+	AppliedSinceAck = false;
 }
 
 /* FinishResync: a full pull from this peer is complete */
@@ -763,7 +771,13 @@ Round(void)
 
 	if (Resyncing && caught_up)
 		FinishResync();
-	if (TimestampDifferenceExceeds(LastAck, GetCurrentTimestamp(), ACK_EVERY_MS))
+	/*
+	 * Acknowledgements let the peer purge tombstones: due once a second
+	 * while rows arrive, and otherwise only as a slow heartbeat.
+	 */
+	AppliedSinceAck |= ndata > 0;
+	if (TimestampDifferenceExceeds(LastAck, GetCurrentTimestamp(),
+								   AppliedSinceAck ? ACK_EVERY_MS : IDLE_EVERY_MS))
 		SendAck();
 }
 

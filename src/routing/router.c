@@ -48,6 +48,8 @@
 #include "funcapi.h"
 #include "libpq-fe.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -924,4 +926,82 @@ gkv_shard_map(PG_FUNCTION_ARGS)
 				appendStringInfo(&buf, "placement\t%d\t%s\t%d\n", s, GkvZoneName(z), holder);
 		}
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf.data, buf.len));
+}
+
+/* ----------------------------------------------------------------
+ * Catalog names another node knows first
+ *
+ * A namespace or expiry policy created on one node reaches the others
+ * through the catalog stream, milliseconds later.  A call that arrives in
+ * between -- forwarded by the node that created it, or sent straight here
+ * by a client that just created it elsewhere -- must not fail with "does
+ * not exist".  So a name this node does not know is not reported at once:
+ * GkvAwaitCatalogName asks every other node of the parade, in parallel,
+ * whether the name exists there; if one says yes, this node waits (at
+ * most globalkv.catalog_catchup_timeout) until its own catalog has it,
+ * which the stream brings (the creating commit woke the pulls waiting on
+ * it).  Only a name no reachable node knows is reported as unknown.  The
+ * hot path pays nothing: this runs only when a name is not found.
+ * ----------------------------------------------------------------
+ */
+int			GkvCatalogCatchupTimeoutMs = 5000;
+
+static bool
+CatalogNameKnownHere(GkvCatalogNameKind kind, const char *name)
+{
+	return kind == GKV_CATALOG_NAMESPACE ? GkvNamespaceExists(name) : GkvFindPolicy(name) != NULL;
+}
+
+/*
+ * GkvAwaitCatalogName returns true once this node's catalog has the name,
+ * false when no other reachable node has it either (or it did not arrive in
+ * time).  Unreachable nodes count as not knowing it.
+ */
+bool
+GkvAwaitCatalogName(GkvCatalogNameKind kind, const char *name)
+{
+	const char *sql = kind == GKV_CATALOG_NAMESPACE
+		? "SELECT 1 FROM globalkv.namespaces WHERE name = $1 AND NOT dropped"
+		: "SELECT 1 FROM globalkv.expiry_policies WHERE name = $1 AND NOT dropped";
+	int32		me = GkvLocalNodeId();
+	int			nnodes = GkvNodeCount();
+	int32	   *asked = palloc(sizeof(int32) * Max(nnodes, 1));
+	int			nasked = 0;
+	bool		known_elsewhere = false;
+	TimestampTz deadline;
+
+	for (int i = 0; i < nnodes; i++)
+	{
+		int32		id = GkvNodeByIndex(i)->node_id;
+
+		if (id != me && GkvRouterSend(id, sql, 1, &name))
+			asked[nasked++] = id;
+	}
+	for (int i = 0; i < nasked; i++)
+	{
+		PGresult   *res = GkvRouterReceive(asked[i]);
+
+		if (res != NULL && PQntuples(res) > 0)
+			known_elsewhere = true;
+		if (res != NULL)
+			PQclear(res);
+	}
+	pfree(asked);
+	if (!known_elsewhere)
+		return false;
+
+	ereport(DEBUG1,
+			(errmsg("globalkv: %s \"%s\" is known elsewhere in the parade, waiting for it to arrive",
+					kind == GKV_CATALOG_NAMESPACE ? "namespace" : "expiry policy", name)));
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), GkvCatalogCatchupTimeoutMs);
+	while (!CatalogNameKnownHere(kind, name))
+	{
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 2,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
 }

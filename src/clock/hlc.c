@@ -17,7 +17,10 @@
  * back, because the change sequence (seq) of every shard row is a clock
  * value and replication cursors depend on it growing.  So before the first
  * tick after startup one backend reads max(seq) of every shard table (an
- * index probe each) and moves the clock past it: GkvClockEnsureInitialized.
+ * index probe each) and the greatest catalog version, and moves the clock
+ * past them: GkvClockEnsureInitialized.  (Catalog versions too: a catalog
+ * change is stamped with the next tick and must win over every version it
+ * replaces, including one written by a peer whose clock runs ahead.)
  *
  * A restart must also never hand out a sequence at or below a cursor a
  * peer already holds, or that peer would skip the rows stamped with it.
@@ -337,6 +340,8 @@ GkvClockEnsureInitialized(void)
 	}
 	GkvClockObserve(max_seq);
 	GkvClockObserve(ReadPersistedFloor());
+	/* catalog versions too: a catalog change made here must win over them */
+	GkvClockObserve(GkvCatalogMaxHlc());
 	/* catalog rows: any seq handed out so far (their tables are not probed) */
 	GkvShardSeqAdvance(GKV_CATALOG_SHARD, GkvClockNow());
 	pg_memory_barrier();

@@ -265,6 +265,7 @@ extern void GkvRequireNamespace(text *ns);
 extern const GkvPolicy *GkvLookupPolicy(const char *name);
 extern const GkvPolicy *GkvFindPolicy(const char *name);
 extern bool GkvNamespaceKnown(text *ns);
+extern uint64 GkvCatalogMaxHlc(void);
 extern int	GkvShardForHash(uint32 hash, int nshards);
 
 /* the parade as the catalog describes it (placements, nodes, moves) */

@@ -862,6 +862,42 @@ GkvNamespaceExists(const char *name)
 }
 
 /*
+ * GkvCatalogMaxHlc returns the greatest version hlc of any catalog row
+ * (the clock starts above it after a restart, see clock/hlc.c).  Needs a
+ * transaction.
+ */
+uint64
+GkvCatalogMaxHlc(void)
+{
+	uint64		max_hlc = 0;
+	bool		v02 = OidIsValid(CatalogRelid("shard_moves"));
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "SELECT max(m) FROM (SELECT max(hlc) AS m FROM globalkv.namespaces"
+						   " UNION ALL SELECT max(hlc) FROM globalkv.expiry_policies"
+						   " UNION ALL SELECT max(hlc) FROM globalkv.nodes");
+	if (v02)
+		appendStringInfoString(&sql,
+							   " UNION ALL SELECT max(hlc) FROM globalkv.placements"
+							   " UNION ALL SELECT max(hlc) FROM globalkv.shard_moves");
+	appendStringInfoString(&sql, ") t");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql.data, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			max_hlc = (uint64) DatumGetInt64(d);
+	}
+	SPI_finish();
+	return max_hlc;
+}
+
+/*
  * GkvNamespaceKnown: does ns name a namespace this node knows?  No error.
  */
 bool

@@ -144,6 +144,12 @@ GkvCatalogApply(const char *table, const char *key, Jsonb *value, GkvVersion ver
 	int			ret;
 	bool		changed;
 
+	/*
+	 * Move the clock past the version first, as documents do: a later
+	 * catalog change made here (globalkv.stamp()) then wins over it, even
+	 * when the node that wrote it runs ahead of our clock.
+	 */
+	GkvClockObserve(version.hlc);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = CStringGetTextDatum(table);

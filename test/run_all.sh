@@ -11,8 +11,12 @@
 #
 # Suites: unit (standalone C, with ASan/UBSan), regress (pg_regress),
 # isolation (pg_isolation_regress), tap (PostgreSQL::Test::Cluster).  Each
-# test case counts once; the last line is "N passed, M failed", and the exit
-# status is non-zero when anything failed or no test ran.
+# test case counts once; the last line is "N passed, M failed, K skipped",
+# and the exit status is non-zero when anything failed.  Nothing passes by
+# accident: a regression or isolation test file missing from its schedule
+# fails, a suite that ran no test fails, a TAP file that made no assertion
+# fails, TAP skips are counted as skips (not passes), and no suite's count
+# can go below zero to cancel another's failures.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -59,11 +63,37 @@ export TMPDIR=/tmp
 RESULTS=$(mktemp -d /tmp/gkv-results.XXXXXX)
 PASSED=0
 FAILED=0
+SKIPPED=0
 
-count() {  # count SUITE PASSED FAILED
-    printf '%-10s %4d passed, %d failed\n' "$1" "$2" "$3" >>"$RESULTS/summary"
-    PASSED=$((PASSED + $2))
-    FAILED=$((FAILED + $3))
+# count SUITE PASSED FAILED [SKIPPED]: a suite that ran nothing has failed,
+# and a failure count never goes below zero (no suite's surplus of passes
+# can cancel another's failures)
+count() {
+    local p=$2 f=$3 s=${4:-0}
+    [ "$f" -lt 0 ] && f=1
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "suite $1 ran no test"
+        f=1
+    fi
+    printf '%-10s %4d passed, %d failed, %d skipped\n' "$1" "$p" "$f" "$s" >>"$RESULTS/summary"
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    SKIPPED=$((SKIPPED + s))
+}
+
+# unscheduled SUITE DIR PATTERN SUBDIR: a test file that exists but is not in the
+# suite's schedule would never run -- each one counts as a failure
+unscheduled() {  # unscheduled SUITE DIR PATTERN SUBDIR
+    local suite=$1 dir=$2 pattern=$3 sub=$4 n=0 f name
+    for f in "$dir/$sub"/$pattern; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f"); name=${name%.*}
+        if ! grep -qx "test: $name" "$dir/schedule"; then
+            echo "$suite: $f is not in $dir/schedule"
+            n=$((n + 1))
+        fi
+    done
+    echo "$n" >"$RESULTS/unscheduled-$suite"
 }
 
 # only=SUITE[,SUITE] runs a subset: e.g. `make test only=tap`
@@ -97,12 +127,16 @@ run_pg_regress() {  # run_pg_regress SUITE DRIVER DIR
     # every scheduled test that did not print "ok" failed, whatever it printed
     # (a missing expected file makes pg_regress print neither ok nor FAILED)
     f=$(( $(echo "$tests" | wc -w) - p ))
+    [ "$f" -lt 0 ] && f=0
+    f=$((f + $(cat "$RESULTS/unscheduled-$suite")))
     if [ -s "$dir/output/regression.diffs" ]; then
         log "$suite differences:"
         head -200 "$dir/output/regression.diffs"
     fi
     count "$suite" "$p" "$f"
 }
+unscheduled regress test/regress '*.sql' sql
+unscheduled isolation test/isolation '*.spec' specs
 want regress && run_pg_regress regress "$PG_REGRESS" test/regress
 want isolation && run_pg_regress isolation "$PGXS_SRC/test/isolation/pg_isolation_regress" test/isolation
 
@@ -112,6 +146,7 @@ if want tap; then
     rm -rf test/tap/tmp_check
     p=0
     f=0
+    sk=0
     for t in test/tap/t/*.pl; do
         [ -e "$t" ] || continue
         case "$(basename "$t")" in *"${TAP_ONLY:-}"*) ;; *) continue ;; esac
@@ -120,10 +155,16 @@ if want tap; then
             timeout 600 perl -I "$PGXS_SRC/test/perl" -I test/tap "$t" \
             >"$RESULTS/tap-$name.log" 2>&1
         rc=$?
-        tp=$(grep -cE '^ok [0-9]+' "$RESULTS/tap-$name.log")
+        ts=$(grep -cE '^ok [0-9]+.*# *skip' "$RESULTS/tap-$name.log")
+        tp=$(( $(grep -cE '^ok [0-9]+' "$RESULTS/tap-$name.log") - ts ))
         tf=$(grep -cE '^not ok [0-9]+' "$RESULTS/tap-$name.log")
         if [ $rc -ne 0 ] && [ "$tf" -eq 0 ]; then tf=1; fi
-        printf '  %-32s %3d passed, %d failed\n' "$name" "$tp" "$tf"
+        # a file that ends without a single assertion has tested nothing
+        if [ "$tp" -eq 0 ] && [ "$tf" -eq 0 ]; then
+            echo "  $name made no assertion"
+            tf=1
+        fi
+        printf '  %-32s %3d passed, %d failed, %d skipped\n' "$name" "$tp" "$tf" "$ts"
         if [ "$tf" -ne 0 ]; then
             grep -E '^(not ok|#)' "$RESULTS/tap-$name.log" | head -40
             tail -20 "$RESULTS/tap-$name.log"
@@ -133,13 +174,14 @@ if want tap; then
         fi
         p=$((p + tp))
         f=$((f + tf))
+        sk=$((sk + ts))
     done
-    count tap "$p" "$f"
+    count tap "$p" "$f" "$sk"
 fi
 
 echo
 cat "$RESULTS/summary"
 rm -rf "$RESULTS"
 if [ "$PASSED" -eq 0 ]; then FAILED=$((FAILED + 1)); fi
-echo "$PASSED passed, $FAILED failed"
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

@@ -69,34 +69,36 @@ GkvRemoteConnect(const char *conninfo, const char *node_name,
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory while connecting to node \"%s\"", node_name)));
-	for (;;)
+	/* an interrupt while waiting must not leak the half-open connection */
+	PG_TRY();
 	{
-		PostgresPollingStatusType st = PQconnectPoll(conn);
-		int			events;
-
-		if (st == PGRES_POLLING_OK)
-			break;
-		if (st == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
+		for (;;)
 		{
-			char	   *msg = pchomp(PQerrorMessage(conn));
+			PostgresPollingStatusType st = PQconnectPoll(conn);
+			int			events;
 
-			PQfinish(conn);
-			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-					 errmsg("could not connect to node \"%s\"", node_name),
-					 errdetail_internal("%s", msg)));
-		}
-		events = (st == PGRES_POLLING_READING) ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
-		if (GetCurrentTimestamp() >= deadline ||
-			!WaitForSocket(conn, events,
-						   TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline)))
-		{
-			PQfinish(conn);
-			ereport(ERROR,
-					(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
-					 errmsg("timed out connecting to node \"%s\"", node_name)));
+			if (st == PGRES_POLLING_OK)
+				break;
+			if (st == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
+				ereport(ERROR,
+						(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+						 errmsg("could not connect to node \"%s\"", node_name),
+						 errdetail_internal("%s", pchomp(PQerrorMessage(conn)))));
+			events = (st == PGRES_POLLING_READING) ? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+			if (GetCurrentTimestamp() >= deadline ||
+				!WaitForSocket(conn, events,
+							   TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline)))
+				ereport(ERROR,
+						(errcode(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION),
+						 errmsg("timed out connecting to node \"%s\"", node_name)));
 		}
 	}
+	PG_CATCH();
+	{
+		PQfinish(conn);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	if (PQsetnonblocking(conn, 1) != 0)
 	{
 		PQfinish(conn);

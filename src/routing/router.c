@@ -22,9 +22,11 @@
  * its node when it returns, like any single statement.  Inside one (BEGIN
  * ... COMMIT) the first forwarded call to a node opens a transaction there,
  * which commits when the caller's commits (before it, so a failure aborts
- * the caller's too) and rolls back when it rolls back.  This is not a
- * two-phase commit: if a node fails between the remote COMMIT and the
- * local one, the remote part stays committed.
+ * the caller's too) and rolls back when it rolls back; its savepoints
+ * follow the caller's (RouterSubXactCallback), so ROLLBACK TO SAVEPOINT
+ * undoes forwarded calls too.  This is not a two-phase commit: if a node
+ * fails between the remote COMMIT and the local one, the remote part stays
+ * committed.
  *
  * Failover.  A node that cannot be reached is marked down for
  * NODE_DOWN_MS and the call goes to the next candidate: the shard's
@@ -76,6 +78,7 @@ typedef struct RemoteNode
 	PGconn	   *conn;
 	TimestampTz down_until;
 	bool		in_xact;		/* a remote transaction is open for ours */
+	int			xact_depth;		/* our nesting level its savepoints mirror */
 	bool		busy;			/* a request was sent, its result not read */
 	int			nprepared;
 	char	  **prepared;		/* statement texts; name "gkv_fwd_<index>" */
@@ -86,6 +89,13 @@ static int	NumRemotes = 0;
 static int	MaxRemotes = 0;
 static bool XactCallbackRegistered = false;
 
+/*
+ * A rolled-back savepoint could not be rolled back on a node: that node's
+ * part of the transaction no longer matches ours, so ours must not commit.
+ * Holds the node's name; empty when all is well.
+ */
+static char RemoteXactLost[64] = "";
+
 static void
 Disconnect(RemoteNode *r)
 {
@@ -93,6 +103,7 @@ Disconnect(RemoteNode *r)
 		GkvRemoteDisconnect(r->conn);
 	r->conn = NULL;
 	r->in_xact = false;
+	r->xact_depth = 0;
 	r->busy = false;
 	for (int i = 0; i < r->nprepared; i++)
 		pfree(r->prepared[i]);
@@ -114,6 +125,20 @@ MarkDown(RemoteNode *r)
 static void
 RouterXactCallback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_PRE_COMMIT && RemoteXactLost[0] != '\0')
+	{
+		char		node[64];
+
+		strlcpy(node, RemoteXactLost, sizeof(node));
+		RemoteXactLost[0] = '\0';
+		ereport(ERROR,
+				(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+				 errmsg("cannot commit: a rolled-back savepoint could not be rolled back on node \"%s\"", node),
+				 errdetail("Calls forwarded to that node inside the savepoint might otherwise stay.")));
+	}
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
+		RemoteXactLost[0] = '\0';
 	for (int i = 0; i < NumRemotes; i++)
 	{
 		RemoteNode *r = &Remotes[i];
@@ -130,6 +155,117 @@ RouterXactCallback(XactEvent event, void *arg)
 		}
 		else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 			Disconnect(r);
+	}
+}
+
+/*
+ * CleanupCommand runs a command on r without raising an error (it runs
+ * while a subtransaction aborts); false when it failed or took longer than
+ * the forward timeout.
+ */
+static bool
+CleanupCommand(RemoteNode *r, const char *sql)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), GkvForwardTimeoutMs);
+	PGresult   *res;
+	bool		ok = true;
+
+	if (r->conn == NULL || r->busy || !PQsendQuery(r->conn, sql))
+		return false;
+	for (;;)
+	{
+		int			f = PQflush(r->conn);
+
+		if (f < 0)
+			return false;
+		while (f == 0 && PQisBusy(r->conn))
+		{
+			if (GetCurrentTimestamp() >= deadline)
+				return false;
+			(void) WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									 PQsocket(r->conn),
+									 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1,
+									 PG_WAIT_EXTENSION);
+			if (!PQconsumeInput(r->conn))
+				return false;
+		}
+		if (f == 0)
+			break;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		(void) WaitLatchOrSocket(NULL, WL_SOCKET_WRITEABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 PQsocket(r->conn), 100, PG_WAIT_EXTENSION);
+	}
+	while ((res = PQgetResult(r->conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ok = false;
+		PQclear(res);
+	}
+	return ok;
+}
+
+/*
+ * RouterSubXactCallback keeps each remote transaction's savepoints in step
+ * with ours (as postgres_fdw does): a savepoint is opened on a node the
+ * first time a call is forwarded there inside it (EnsureSavepoints),
+ * released with ours, and rolled back with ours -- so a forwarded write
+ * inside SAVEPOINT ... ROLLBACK TO, or inside a PL/pgSQL block that caught
+ * an error, is undone on its node too.  A node where the rollback fails
+ * makes the whole transaction fail at commit (RemoteXactLost): never a
+ * write silently kept.
+ */
+static void
+RouterSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (event != SUBXACT_EVENT_PRE_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
+		return;
+	for (int i = 0; i < NumRemotes; i++)
+	{
+		RemoteNode *r = &Remotes[i];
+		char		sql[96];
+
+		if (!r->in_xact || r->xact_depth < level)
+			continue;
+		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
+		{
+			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT gkv_s%d", level);
+			PQclear(GkvRemoteQuery(r->conn, r->name, sql, 0, NULL, 0, GkvForwardTimeoutMs));
+		}
+		else
+		{
+			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT gkv_s%d; RELEASE SAVEPOINT gkv_s%d",
+					 level, level);
+			if (!CleanupCommand(r, sql))
+			{
+				strlcpy(RemoteXactLost, r->name, sizeof(RemoteXactLost));
+				Disconnect(r);
+				continue;
+			}
+		}
+		r->xact_depth = level - 1;
+	}
+}
+
+/*
+ * EnsureSavepoints opens, on r's remote transaction, a savepoint for each
+ * of our subtransaction levels it does not mirror yet.
+ */
+static void
+EnsureSavepoints(RemoteNode *r)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	while (r->xact_depth < level)
+	{
+		char		sql[64];
+
+		snprintf(sql, sizeof(sql), "SAVEPOINT gkv_s%d", r->xact_depth + 1);
+		PQclear(GkvRemoteQuery(r->conn, r->name, sql, 0, NULL, 0, GkvForwardTimeoutMs));
+		r->xact_depth++;
 	}
 }
 
@@ -223,7 +359,12 @@ Connect(RemoteNode *r)
 					 errmsg("lost the connection to node \"%s\" inside a transaction", r->name)));
 		Disconnect(r);
 	}
-	if (r->conn != NULL && (r->in_xact || !IsTransactionBlock()))
+	if (r->conn != NULL && r->in_xact)
+	{
+		EnsureSavepoints(r);
+		return true;
+	}
+	if (r->conn != NULL && !IsTransactionBlock())
 		return true;
 	if (r->conn == NULL && r->down_until > GetCurrentTimestamp())
 		return false;
@@ -242,6 +383,7 @@ Connect(RemoteNode *r)
 		{
 			PQclear(GkvRemoteQuery(r->conn, r->name, "BEGIN", 0, NULL, 0, GkvForwardTimeoutMs));
 			r->in_xact = true;
+			r->xact_depth = 1;
 		}
 	}
 	PG_CATCH();
@@ -250,6 +392,8 @@ Connect(RemoteNode *r)
 		ok = false;
 	}
 	PG_END_TRY();
+	if (ok && r->in_xact)
+		EnsureSavepoints(r);
 	return ok;
 }
 
@@ -292,6 +436,7 @@ GkvRouterSend(int32 node_id, const char *sql, int nparams, const char *const *va
 	if (!XactCallbackRegistered)
 	{
 		RegisterXactCallback(RouterXactCallback, NULL);
+		RegisterSubXactCallback(RouterSubXactCallback, NULL);
 		XactCallbackRegistered = true;
 	}
 	r = GetRemote(node);
@@ -364,6 +509,7 @@ GkvRouterWarmUp(int shard_id)
 	if (!XactCallbackRegistered)
 	{
 		RegisterXactCallback(RouterXactCallback, NULL);
+		RegisterSubXactCallback(RouterSubXactCallback, NULL);
 		XactCallbackRegistered = true;
 	}
 	r = GetRemote(node);

@@ -136,6 +136,34 @@ like($err, qr/"z1b"/, '... naming the holder');
 $a1->safe_psql('postgres', "BEGIN; SELECT kv.put('r', '$b_key', '{\"rolled\": 1}'); ROLLBACK;");
 is($a1->safe_psql('postgres', "SELECT kv.get('r', '$b_key')"),
 	'{"i": ' . substr($b_key, 1) . '}', 'a forwarded write inside a rolled-back transaction is undone');
+
+# savepoints: forwarded writes follow ROLLBACK TO and RELEASE, and a
+# PL/pgSQL block that catches an error undoes its forwarded writes
+my @b_keys = (grep { holder_of([ $a1, $b1 ], $_)->name eq 'z1b' } map {"sp$_"} 1 .. 60)[ 0 .. 4 ];
+$a1->safe_psql('postgres', qq{
+	BEGIN;
+	SELECT kv.put('r', '$b_keys[0]', '{"kept": 0}');
+	SAVEPOINT a;
+	SELECT kv.put('r', '$b_keys[1]', '{"undone": 1}');
+	SAVEPOINT b;
+	SELECT kv.put('r', '$b_keys[2]', '{"undone": 2}');
+	ROLLBACK TO SAVEPOINT a;
+	SAVEPOINT c;
+	SELECT kv.put('r', '$b_keys[3]', '{"kept": 3}');
+	RELEASE SAVEPOINT c;
+	DO \$\$ BEGIN
+		PERFORM kv.put('r', '$b_keys[4]', '{"undone": 4}');
+		RAISE EXCEPTION 'caught';
+	EXCEPTION WHEN raise_exception THEN NULL;
+	END \$\$;
+	COMMIT;
+});
+is( $b1->safe_psql('postgres',
+		"SELECT string_agg(key || '=' || coalesce(kv.get('r', key)::text, 'none'), ' ' ORDER BY key)"
+		  . " FROM unnest(ARRAY['" . join("','", @b_keys) . "']) key"),
+	join(' ', map { $_ . '=' . ({ $b_keys[0] => '{"kept": 0}', $b_keys[3] => '{"kept": 3}' }->{$_} // 'none') }
+		sort @b_keys),
+	'savepoints on the holder follow the caller\'s: rolled back there too, released and committed');
 $a1->safe_psql('postgres', "BEGIN; SELECT kv.put('r', 'txc', '{\"c\": 1}'); SELECT kv.put('r', '$b_key', '{\"i\": 0}'); COMMIT;");
 is($b1->safe_psql('postgres', "SET globalkv.routing = direct; SELECT kv.get('r', '$b_key')"), '{"i": 0}',
 	'a forwarded write inside a committed transaction is committed on its holder');

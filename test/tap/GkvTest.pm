@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node pgbench_run crash_and_restart kill9_and_wait start_after_crash new_parade_node join_parade wait_connected wait_converged digest_of);
+our @EXPORT = qw(new_node pgbench_run crash_and_restart parade_2x2 kill9_and_wait start_after_crash new_parade_node join_parade wait_connected wait_converged digest_of);
 
 sub new_node
 {
@@ -107,6 +107,28 @@ sub wait_converged
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;
+}
+
+# parade_2x2(shards, conf): two zones of two nodes (z1a, z1b in zone1; z2a,
+# z2b in zone2), the shards spread over the nodes of each zone (shard s of
+# zone z on node (z-1)*2 + s%2 + 1), every node pulling from its 3 peers.
+# Returns the four nodes.
+sub parade_2x2
+{
+	my ($shards, $conf) = @_;
+	my @nodes = (
+		new_parade_node('z1a', 1, zone => 'zone1', conf => $conf),
+		new_parade_node('z1b', 2, zone => 'zone1', conf => $conf),
+		new_parade_node('z2a', 3, zone => 'zone2', conf => $conf),
+		new_parade_node('z2b', 4, zone => 'zone2', conf => $conf));
+	$_->safe_psql('postgres', "SELECT kv.init_shards($shards)") foreach @nodes;
+	join_parade(\@nodes, @nodes);
+	$_->safe_psql('postgres',
+		'SELECT kv.set_placement(s.shard_id, (z - 1) * 2 + s.shard_id % 2 + 1)'
+		  . ' FROM globalkv.shards s, generate_series(1, 2) z')
+	  foreach @nodes;
+	Test::More::ok(wait_connected($_, 3), $_->name . ' pulls from its 3 peers') foreach @nodes;
+	return @nodes;
 }
 
 # kill9_and_wait(node): kill -9 the postmaster (its children die when they

@@ -22,18 +22,7 @@ use GkvTest;
 
 my $rounds = 12;
 my $conf = "max_connections = 60\n";
-my @nodes = (
-	new_parade_node('z1a', 1, zone => 'zone1', conf => $conf),
-	new_parade_node('z1b', 2, zone => 'zone1', conf => $conf),
-	new_parade_node('z2a', 3, zone => 'zone2', conf => $conf),
-	new_parade_node('z2b', 4, zone => 'zone2', conf => $conf));
-$_->safe_psql('postgres', 'SELECT kv.init_shards(8)') foreach @nodes;
-join_parade(\@nodes, @nodes);
-$_->safe_psql('postgres',
-	'SELECT kv.set_placement(s.shard_id, (z - 1) * 2 + s.shard_id % 2 + 1)'
-	  . ' FROM globalkv.shards s, generate_series(1, 2) z')
-  foreach @nodes;
-ok(wait_connected($_, 3), $_->name . ' pulls from its 3 peers') foreach @nodes;
+my @nodes = parade_2x2(8, $conf);
 is( $nodes[0]->safe_psql('postgres',
 		q{SELECT count(DISTINCT node_id) FROM kv.placements WHERE zone_name = 'zone1'}),
 	'2', 'the shards of zone1 are spread over both of its nodes');

@@ -16,20 +16,8 @@ use GkvTest;
 
 my $shards = 8;
 my $conf = "synchronous_commit = on\nmax_connections = 60\n";
-my @nodes = (
-	new_parade_node('z1a', 1, zone => 'zone1', conf => $conf),
-	new_parade_node('z1b', 2, zone => 'zone1', conf => $conf),
-	new_parade_node('z2a', 3, zone => 'zone2', conf => $conf),
-	new_parade_node('z2b', 4, zone => 'zone2', conf => $conf));
+my @nodes = parade_2x2($shards, $conf);
 my ($a1, $b1, $a2, $b2) = @nodes;
-$_->safe_psql('postgres', "SELECT kv.init_shards($shards)") foreach @nodes;
-join_parade(\@nodes, @nodes);
-# shard s of zone z on node (z-1)*2 + s%2 + 1, written on every node
-$_->safe_psql('postgres',
-	"SELECT kv.set_placement(s.shard_id, (z - 1) * 2 + s.shard_id % 2 + 1)"
-	  . " FROM globalkv.shards s, generate_series(1, 2) z")
-  foreach @nodes;
-ok(wait_connected($_, 3), $_->name . ' pulls from its 3 peers') foreach @nodes;
 $a1->safe_psql('postgres', q{SELECT kv.create_namespace('r')});
 ok($_->poll_query_until('postgres', q{SELECT count(*) = 1 FROM kv.namespaces WHERE name = 'r'}),
 	$_->name . ' has the namespace') foreach @nodes;

@@ -521,10 +521,6 @@ GkvSafeHorizon(void)
  */
 
 /*
- * GkvRegisterChangeWaiter adds this process to the waiters; false when all
- * slots are taken (the caller then polls with its timeout).
- */
-/*
  * GkvShardWaitBit: the bit of a shard (GKV_CATALOG_SHARD for the catalog)
  * in waiter and writer masks.  Shards share bits modulo 63: a shared bit
  * only costs a waiter a wasted look.

@@ -29,8 +29,6 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#define GLOBALKV_VERSION_STR "0.1"
-
 /* ----------------------------------------------------------------
  * Error codes: class "GK" is globalkv's own.  docs/errors.md lists them.
  * ----------------------------------------------------------------

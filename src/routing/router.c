@@ -64,6 +64,7 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define STALE_RETRIES 2
 #define MAX_CANDIDATES 64
+#define MAX_PREPARED 64			/* statements prepared per connection */
 
 int			GkvRouting = GKV_ROUTING_FORWARD;
 char	   *GkvZoneOrder = NULL;
@@ -81,7 +82,8 @@ typedef struct RemoteNode
 	int			xact_depth;		/* our nesting level its savepoints mirror */
 	bool		busy;			/* a request was sent, its result not read */
 	int			nprepared;
-	char	  **prepared;		/* statement texts; name "gkv_fwd_<index>" */
+	char	  **prepared;		/* statement texts prepared on conn */
+	char	  **prepared_names; /* and their names, "gkv_fwd_<index>" */
 } RemoteNode;
 
 static RemoteNode *Remotes = NULL;
@@ -106,7 +108,12 @@ Disconnect(RemoteNode *r)
 	r->xact_depth = 0;
 	r->busy = false;
 	for (int i = 0; i < r->nprepared; i++)
+	{
 		pfree(r->prepared[i]);
+		if (r->prepared_names[i])
+			pfree(r->prepared_names[i]);
+		r->prepared_names[i] = NULL;
+	}
 	r->nprepared = 0;
 }
 
@@ -289,7 +296,8 @@ GetRemote(const GkvNodeInfo *node)
 		}
 		r = &Remotes[NumRemotes++];
 		r->node_id = node->node_id;
-		r->prepared = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * 64);
+		r->prepared = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * MAX_PREPARED);
+		r->prepared_names = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * MAX_PREPARED);
 	}
 	strlcpy(r->name, node->name, sizeof(r->name));
 	if (r->conninfo == NULL || strcmp(r->conninfo, node->conninfo) != 0)
@@ -397,25 +405,26 @@ Connect(RemoteNode *r)
 	return ok;
 }
 
-/* the prepared statement name for sql on r, preparing it if needed */
+/*
+ * Prepared returns the name of the statement prepared for sql on r,
+ * preparing it first if needed, or NULL when r has no room for another
+ * (then sql is sent unprepared).  The name lives as long as r's
+ * connection (Disconnect frees it).
+ */
 static const char *
 Prepared(RemoteNode *r, const char *sql)
 {
-	static char name[32];
 	int			i;
 
 	for (i = 0; i < r->nprepared; i++)
 		if (strcmp(r->prepared[i], sql) == 0)
-			break;
-	snprintf(name, sizeof(name), "gkv_fwd_%d", i);
-	if (i == r->nprepared)
-	{
-		if (r->nprepared == 64)
-			return NULL;		/* unusual: send it unprepared */
-		GkvRemotePrepare(r->conn, r->name, name, sql, GkvForwardTimeoutMs);
-		r->prepared[r->nprepared++] = MemoryContextStrdup(TopMemoryContext, sql);
-	}
-	return name;
+			return r->prepared_names[i];
+	if (r->nprepared == MAX_PREPARED)
+		return NULL;			/* unusual: send it unprepared */
+	r->prepared_names[i] = MemoryContextStrdup(TopMemoryContext, psprintf("gkv_fwd_%d", i));
+	GkvRemotePrepare(r->conn, r->name, r->prepared_names[i], sql, GkvForwardTimeoutMs);
+	r->prepared[r->nprepared++] = MemoryContextStrdup(TopMemoryContext, sql);
+	return r->prepared_names[i];
 }
 
 /*
@@ -559,7 +568,11 @@ GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes)
 	return n;
 }
 
-/* GkvRequireHolder raises GK017 in direct mode: the caller's map is stale */
+/*
+ * GkvRejectStale raises GK017, naming this zone's holder of the shard: a
+ * call arrived in direct mode (a forwarded call, or the client library) for
+ * a shard this node does not hold, so the caller's shard map is stale.
+ */
 void
 GkvRejectStale(int shard_id)
 {
@@ -791,6 +804,14 @@ GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
  * come back per position in the caller's arrays.  Batch calls are
  * idempotent, so a lost node's keys are resent to their next candidate.
  */
+/* where one key of a forwarded batch is */
+typedef enum BatchItemState
+{
+	BATCH_ITEM_PENDING,			/* not sent yet, or to be sent again */
+	BATCH_ITEM_SENT,			/* sent to a node, answer not read */
+	BATCH_ITEM_DONE				/* answered */
+} BatchItemState;
+
 struct GkvBatchForward
 {
 	FunctionCallInfo fcinfo;
@@ -802,7 +823,7 @@ struct GkvBatchForward
 	int		   *group;			/* group of a position in the current round */
 	int32	   *node_of_group;
 	bool	   *group_sent;		/* the group's request went out */
-	char	   *state;			/* per position: 'p'ending, 's'ent, 'd'one */
+	BatchItemState *state;		/* per position */
 	int			ngroups;
 	int			stale_retries;
 	char	  **out;			/* per caller position: column 2 of its row */
@@ -867,7 +888,7 @@ SendRound(GkvBatchForward *b)
 		int			g;
 
 		b->group[i] = -1;
-		if (b->state[i] != 'p')
+		if (b->state[i] != BATCH_ITEM_PENDING)
 			continue;
 		node = BatchCandidate(b, i);
 		if (node == 0)
@@ -903,7 +924,7 @@ SendRound(GkvBatchForward *b)
 			if (b->group[i] == g)
 			{
 				if (b->group_sent[g])
-					b->state[i] = 's';
+					b->state[i] = BATCH_ITEM_SENT;
 				else
 					b->attempt[i]++;
 			}
@@ -929,8 +950,9 @@ GkvBatchForwardStart(FunctionCallInfo fcinfo, int nout, int npos, const int *pos
 	b->group = palloc0(sizeof(int) * (npos + 1));
 	b->node_of_group = palloc0(sizeof(int32) * (npos + 1));
 	b->group_sent = palloc0(sizeof(bool) * (npos + 1));
-	b->state = palloc(npos + 1);
-	memset(b->state, 'p', npos);
+	b->state = palloc(sizeof(BatchItemState) * (npos + 1));
+	for (int i = 0; i < npos; i++)
+		b->state[i] = BATCH_ITEM_PENDING;
 	b->out = palloc0(sizeof(char *) * (nout + 1));
 	b->nout = nout;
 	SendRound(b);
@@ -983,11 +1005,11 @@ GkvBatchForwardFinish(GkvBatchForward *b)
 			}
 			for (int i = 0; i < b->npos; i++)
 			{
-				if (b->group[i] != g || b->state[i] != 's')
+				if (b->group[i] != g || b->state[i] != BATCH_ITEM_SENT)
 					continue;
 				if (res == NULL)
 				{
-					b->state[i] = 'p';
+					b->state[i] = BATCH_ITEM_PENDING;
 					if (!stale)
 						b->attempt[i]++;	/* lost: the next candidate */
 					continue;
@@ -996,14 +1018,14 @@ GkvBatchForwardFinish(GkvBatchForward *b)
 					elog(ERROR, "forwarded batch returned too few rows");
 				b->out[b->pos[i]] = PQgetisnull(res, row, 1) ? NULL :
 					pstrdup(PQgetvalue(res, row, 1));
-				b->state[i] = 'd';
+				b->state[i] = BATCH_ITEM_DONE;
 				row++;
 			}
 			if (res)
 				PQclear(res);
 		}
 		for (int i = 0; i < b->npos; i++)
-			pending |= b->state[i] == 'p';
+			pending |= b->state[i] == BATCH_ITEM_PENDING;
 		if (!pending)
 			return b->out;
 		SendRound(b);

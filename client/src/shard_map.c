@@ -328,6 +328,13 @@ done:
 	return 0;
 }
 
+/* a zone's name, for gkv_sort_zones_by_rank */
+static const char *
+MapZoneName(int zone, const void *arg)
+{
+	return ((const gkv_map *) arg)->zones[zone];
+}
+
 int
 gkv_map_candidates(const gkv_map *map, int shard, const char *zone, const char *zone_order,
 				   const unsigned char *down, int *out, int max)
@@ -346,17 +353,8 @@ gkv_map_candidates(const gkv_map *map, int shard, const char *zone, const char *
 	for (int z = 0; z < map->nzones && nz < GKV_MAX_CANDIDATES; z++)
 		if (z != home)
 			order[nz++] = z;
-	/* insertion sort of the other zones by failover rank (few zones) */
-	for (int i = first_sorted + 1; i < nz; i++)
-		for (int j = i; j > first_sorted &&
-			 gkv_zone_rank(map->zones[order[j]], zone_order, order[j]) <
-			 gkv_zone_rank(map->zones[order[j - 1]], zone_order, order[j - 1]); j--)
-		{
-			int			t = order[j];
-
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+	/* the other zones in failover order */
+	gkv_sort_zones_by_rank(order + first_sorted, nz - first_sorted, zone_order, MapZoneName, map);
 	for (int i = 0; i < nz && n < max; i++)
 	{
 		int			ni = map->holder[shard * map->nzones + order[i]];

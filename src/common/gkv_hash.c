@@ -156,3 +156,20 @@ gkv_zone_rank(const char *zone, const char *zone_order, int name_index)
 	}
 	return 1000000 + name_index;
 }
+
+void
+gkv_sort_zones_by_rank(int *order, int n, const char *zone_order,
+					   const char *(*name_of) (int zone, const void *arg), const void *arg)
+{
+	/* insertion sort: a handful of zones */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 &&
+			 gkv_zone_rank(name_of(order[j], arg), zone_order, order[j]) <
+			 gkv_zone_rank(name_of(order[j - 1], arg), zone_order, order[j - 1]); j--)
+		{
+			int			t = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+}

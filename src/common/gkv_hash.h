@@ -40,6 +40,16 @@ extern uint32_t gkv_key_hash(const char *ns, size_t nslen,
  */
 extern int	gkv_zone_rank(const char *zone, const char *zone_order, int name_index);
 
+/*
+ * gkv_sort_zones_by_rank sorts order[0 .. n-1], zone indexes, by their
+ * gkv_zone_rank (name_of gives a zone's name); stable, so zones of equal
+ * rank keep the caller's order.  The one failover order of the server and
+ * the client library.
+ */
+extern void gkv_sort_zones_by_rank(int *order, int n, const char *zone_order,
+								   const char *(*name_of) (int zone, const void *arg),
+								   const void *arg);
+
 /* shard index (0 .. nshards-1) of a key hash */
 static inline int
 gkv_shard_for_hash(uint32_t hash, int nshards)

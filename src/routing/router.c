@@ -526,6 +526,13 @@ GkvRouterWarmUp(int shard_id)
 		(void) Connect(r);
 }
 
+/* a zone's name, for gkv_sort_zones_by_rank */
+static const char *
+CatalogZoneName(int zone, const void *arg)
+{
+	return GkvZoneName(zone);
+}
+
 /*
  * GkvRouteCandidates lists, best first, the nodes that may serve a call
  * for the shard: its holder in this zone, then its holders in the other
@@ -547,17 +554,8 @@ GkvRouteCandidates(int shard_id, int32 *nodes, int max_nodes)
 	for (int z = 0; z < nzones && nz < MAX_CANDIDATES; z++)
 		if (strcmp(GkvZoneName(z), local_zone) != 0)
 			order[nz++] = z;
-	/* insertion sort by rank: a handful of zones */
-	for (int i = 1; i < nz; i++)
-		for (int j = i; j > 0 &&
-			 gkv_zone_rank(GkvZoneName(order[j]), GkvZoneOrder, order[j]) <
-			 gkv_zone_rank(GkvZoneName(order[j - 1]), GkvZoneOrder, order[j - 1]); j--)
-		{
-			int			t = order[j];
-
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
+	/* the same failover order as the client library's (src/common) */
+	gkv_sort_zones_by_rank(order, nz, GkvZoneOrder, CatalogZoneName, NULL);
 	for (int i = 0; i < nz && n < max_nodes; i++)
 	{
 		int32		holder = GkvShardHolder(shard_id, order[i]);

@@ -59,6 +59,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlog_internal.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "libpq-fe.h"
@@ -600,6 +601,26 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	return ndata;
 }
 
+/*
+ * EndOfInsertedWal: the end of the WAL inserted so far, the position to
+ * flush.  GetXLogInsertRecPtr() is where the next record would start: just
+ * past a page header when the last record ended on a page boundary, which
+ * is beyond the WAL generated -- XLogFlush refuses that ("request to flush
+ * past end of generated WAL"), so step back over the header.
+ */
+static XLogRecPtr
+EndOfInsertedWal(void)
+{
+	XLogRecPtr	pos = GetXLogInsertRecPtr();
+	uint32		in_page = pos % XLOG_BLCKSZ;
+
+	if (XLogSegmentOffset(pos, wal_segment_size) == SizeOfXLogLongPHD)
+		return pos - SizeOfXLogLongPHD;
+	if (in_page == SizeOfXLogShortPHD)
+		return pos - SizeOfXLogShortPHD;
+	return pos;
+}
+
 static void
 SendAck(void)
 {
@@ -615,7 +636,7 @@ SendAck(void)
 	 * that made the merge skip a row, is before the insert position.  At
 	 * most one flush a second, usually a no-op: the WAL writer got there.
 	 */
-	XLogFlush(GetXLogInsertRecPtr());
+	XLogFlush(EndOfInsertedWal());
 	shards = ArrayText(NumShards + 1, NULL);
 	cursors = ArrayText(NumShards + 1, Cursors);
 	snprintf(node_id, sizeof(node_id), "%d", MyNodeId);

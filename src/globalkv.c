@@ -280,6 +280,27 @@ GkvWorkerTransactionEnd(void)
 }
 
 /*
+ * GkvKeptPlan returns the plan in *slot, preparing sql and keeping it for
+ * the backend's life the first time (SPI is connected).  For internal
+ * statements run many times a second: parsed and planned once, replanned
+ * by the plan cache when the tables they read change.
+ */
+SPIPlanPtr
+GkvKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL || SPI_keepplan(plan) != 0)
+			elog(ERROR, "could not prepare an internal statement: %s",
+				 SPI_result_code_string(SPI_result));
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
  * GkvWorkerConnect connects a background worker to globalkv.database under
  * a name shown in pg_stat_activity.  Workers run only small internal
  * queries: JIT would only add its compile time to them.

@@ -352,6 +352,25 @@ GkvClockEnsureInitialized(void)
 }
 
 /*
+ * GkvStampSequence returns a fresh change sequence for a row of the shard
+ * (GKV_CATALOG_SHARD for a catalog row) about to be stored: the backend's
+ * in-flight slot is published first (see THE SAFE HORIZON), the shard is
+ * noted for waking its waiters at commit, and the shard's highest stamped
+ * seq is advanced.  The one way every row, document or catalog, is stamped.
+ */
+uint64
+GkvStampSequence(int shard)
+{
+	uint64		seq;
+
+	GkvChangeSequenceBeginWrite();
+	GkvNoteWrittenShard(shard);
+	seq = GkvClockTick();
+	GkvShardSeqAdvance(shard, seq);
+	return seq;
+}
+
+/*
  * GkvShardSeqAdvance records that 'seq' was stamped on a row of the shard:
  * a pull skips a shard whose highest stamped seq is at or below its cursor,
  * without opening it.  Called after the tick and before the commit that

@@ -252,3 +252,43 @@ GkvRemoteQuery(PGconn *conn, const char *node_name, const char *sql,
 	GkvRemoteSend(conn, node_name, NULL, sql, nparams, values, resultFormat);
 	return GkvRemoteReceive(conn, node_name, timeout_ms);
 }
+
+/*
+ * GkvRemoteCommandQuietly runs a command without raising an error and
+ * without serving interrupts -- for cleanup while a (sub)transaction
+ * aborts, where an ERROR is not allowed.  False when it failed, the
+ * connection broke, or timeout_ms passed; the caller then drops the
+ * connection.
+ */
+bool
+GkvRemoteCommandQuietly(PGconn *conn, const char *sql, long timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	PGresult   *res;
+	bool		ok = true;
+
+	if (conn == NULL || !PQsendQuery(conn, sql))
+		return false;
+	for (;;)
+	{
+		int			f = PQflush(conn);
+
+		if (f < 0 || GetCurrentTimestamp() >= deadline)
+			return false;
+		if (f == 0 && !PQisBusy(conn))
+			break;
+		(void) WaitLatchOrSocket(NULL, (f > 0 ? WL_SOCKET_WRITEABLE : 0) | WL_SOCKET_READABLE |
+								 WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, PQsocket(conn),
+								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1,
+								 PG_WAIT_EXTENSION);
+		if (!PQconsumeInput(conn))
+			return false;
+	}
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ok = false;
+		PQclear(res);
+	}
+	return ok;
+}

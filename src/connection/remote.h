@@ -23,6 +23,7 @@ extern void GkvRemoteSend(PGconn *conn, const char *node_name, const char *stmt_
 						  const char *sql, int nparams, const char *const *values,
 						  int resultFormat);
 extern PGresult *GkvRemoteReceive(PGconn *conn, const char *node_name, long timeout_ms);
+extern bool GkvRemoteCommandQuietly(PGconn *conn, const char *sql, long timeout_ms);
 extern void GkvRemotePrepare(PGconn *conn, const char *node_name, const char *stmt_name,
 							 const char *sql, long timeout_ms);
 

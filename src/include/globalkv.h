@@ -101,6 +101,7 @@ extern uint64 GkvClockTick(void);
 extern void GkvClockObserve(uint64 remote_hlc);
 extern void GkvClockEnsureInitialized(void);
 extern void GkvClockPersistFloor(uint64 value);
+extern uint64 GkvStampSequence(int shard);
 extern void GkvShardSeqAdvance(int shard, uint64 seq);
 extern uint64 GkvShardSeqMax(int shard);
 extern void GkvClockShmemRequest(void);
@@ -387,6 +388,9 @@ extern bool GkvExtensionInstalled(void);
 extern void GkvWorkerTransactionBegin(void);
 extern void GkvWorkerTransactionEnd(void);
 extern void GkvWorkerConnect(const char *appname);
+struct _SPI_plan;
+extern struct _SPI_plan *GkvKeptPlan(struct _SPI_plan **slot, const char *sql, int nargs,
+									 const Oid *argtypes);
 struct BackgroundWorker;
 extern void GkvFillWorker(struct BackgroundWorker *worker, const char *function,
 						  const char *name, const char *type, int restart_seconds);

@@ -202,7 +202,6 @@ LoadPeer(void)
 				if (shard >= GKV_CATALOG_SHARD && shard < NumShards)
 					Cursors[CURSOR_INDEX(shard)] = (uint64) c;
 			}
-
 		}
 		ret = SPI_execute_with_args(
 									"SELECT coalesce(bool_or(full_resync), false) FROM globalkv.peer_cursors WHERE peer_node_id = $1",
@@ -554,20 +553,12 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (StoreCursorPlan == NULL)
-		{
-			Oid			argtypes[3] = {INT4OID, INT4OID, INT8OID};
-			SPIPlanPtr	plan = SPI_prepare(
-										   "INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
-										   " VALUES ($1, $2, $3, now())"
-										   " ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
-										   " SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
-										   3, argtypes);
-
-			if (plan == NULL || SPI_keepplan(plan) != 0)
-				elog(ERROR, "could not prepare the replication cursor update");
-			StoreCursorPlan = plan;
-		}
+		(void) GkvKeptPlan(&StoreCursorPlan,
+						   "INSERT INTO globalkv.peer_cursors AS c (peer_node_id, shard_id, cursor, updated_at)"
+						   " VALUES ($1, $2, $3, now())"
+						   " ON CONFLICT (peer_node_id, shard_id) DO UPDATE"
+						   " SET cursor = greatest(c.cursor, EXCLUDED.cursor), updated_at = now()",
+						   3, (Oid[]) {INT4OID, INT4OID, INT8OID});
 		for (int i = 0; i <= NumShards; i++)
 		{
 			Datum		args[3];

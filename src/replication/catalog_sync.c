@@ -71,18 +71,11 @@ CatalogPullPlan(void)
 	/* a node not yet updated to 0.2 has no placements to send */
 	Oid			nsp = get_namespace_oid("globalkv", false);
 	bool		v02 = OidIsValid(get_relname_relid("shard_moves", nsp));
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
 
 	if (plans[v02] == NULL)
-	{
-		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
-		SPIPlanPtr	plan = SPI_prepare(psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""),
-									   3, argtypes);
-
-		if (plan == NULL || SPI_keepplan(plan) != 0)
-			elog(ERROR, "could not prepare the catalog pull: %s",
-				 SPI_result_code_string(SPI_result));
-		plans[v02] = plan;
-	}
+		(void) GkvKeptPlan(&plans[v02], psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""),
+						   3, argtypes);
 	return plans[v02];
 }
 
@@ -181,14 +174,8 @@ PG_FUNCTION_INFO_V1(gkv_stamp);
 Datum
 gkv_stamp(PG_FUNCTION_ARGS)
 {
-	uint64		seq;
-
 	GkvClockEnsureInitialized();
-	GkvChangeSequenceBeginWrite();
-	GkvNoteWrittenShard(GKV_CATALOG_SHARD);
-	seq = GkvClockTick();
-	GkvShardSeqAdvance(GKV_CATALOG_SHARD, seq);
-	PG_RETURN_INT64((int64) seq);
+	PG_RETURN_INT64((int64) GkvStampSequence(GKV_CATALOG_SHARD));
 }
 
 /*
@@ -199,22 +186,15 @@ bool
 GkvPeerNeedsResync(int32 peer_node_id)
 {
 	static SPIPlanPtr plan = NULL;
+	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(peer_node_id)};
 	bool		result = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* asked at every pull and every applied batch: prepared once */
-	if (plan == NULL)
-	{
-		Oid			argtypes[1] = {INT4OID};
-		SPIPlanPtr	p = SPI_prepare("SELECT globalkv.peer_needs_resync($1)", 1, argtypes);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the resync check");
-		plan = p;
-	}
-	if (SPI_execute_plan(plan, args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+	if (SPI_execute_plan(GkvKeptPlan(&plan, "SELECT globalkv.peer_needs_resync($1)", 1, argtypes),
+						 args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
 

@@ -166,53 +166,6 @@ RouterXactCallback(XactEvent event, void *arg)
 }
 
 /*
- * CleanupCommand runs a command on r without raising an error (it runs
- * while a subtransaction aborts); false when it failed or took longer than
- * the forward timeout.
- */
-static bool
-CleanupCommand(RemoteNode *r, const char *sql)
-{
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), GkvForwardTimeoutMs);
-	PGresult   *res;
-	bool		ok = true;
-
-	if (r->conn == NULL || r->busy || !PQsendQuery(r->conn, sql))
-		return false;
-	for (;;)
-	{
-		int			f = PQflush(r->conn);
-
-		if (f < 0)
-			return false;
-		while (f == 0 && PQisBusy(r->conn))
-		{
-			if (GetCurrentTimestamp() >= deadline)
-				return false;
-			(void) WaitLatchOrSocket(NULL, WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-									 PQsocket(r->conn),
-									 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1,
-									 PG_WAIT_EXTENSION);
-			if (!PQconsumeInput(r->conn))
-				return false;
-		}
-		if (f == 0)
-			break;
-		if (GetCurrentTimestamp() >= deadline)
-			return false;
-		(void) WaitLatchOrSocket(NULL, WL_SOCKET_WRITEABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-								 PQsocket(r->conn), 100, PG_WAIT_EXTENSION);
-	}
-	while ((res = PQgetResult(r->conn)) != NULL)
-	{
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			ok = false;
-		PQclear(res);
-	}
-	return ok;
-}
-
-/*
  * RouterSubXactCallback keeps each remote transaction's savepoints in step
  * with ours (as postgres_fdw does): a savepoint is opened on a node the
  * first time a call is forwarded there inside it (EnsureSavepoints),
@@ -246,7 +199,7 @@ RouterSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		{
 			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT gkv_s%d; RELEASE SAVEPOINT gkv_s%d",
 					 level, level);
-			if (!CleanupCommand(r, sql))
+			if (r->busy || !GkvRemoteCommandQuietly(r->conn, sql, GkvForwardTimeoutMs))
 			{
 				strlcpy(RemoteXactLost, r->name, sizeof(RemoteXactLost));
 				Disconnect(r);

@@ -351,13 +351,7 @@ FillStoreSlot(GkvShardWriter *w, text *ns, text *key, const GkvDocState *doc,
 static uint64
 NextSequence(GkvShardWriter *w)
 {
-	uint64		seq;
-
-	GkvChangeSequenceBeginWrite();
-	GkvNoteWrittenShard(w->shard_id);
-	seq = GkvClockTick();
-	GkvShardSeqAdvance(w->shard_id, seq);
-	return seq;
+	return GkvStampSequence(w->shard_id);
 }
 
 /*

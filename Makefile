@@ -15,24 +15,29 @@ DATA = $(wildcard sql/globalkv--*.sql)
 
 OBJS = \
 	src/globalkv.o \
+	src/guc.o \
 	src/clock/hlc.o \
 	src/commands/api.o \
 	src/common/gkv_hash.o \
+	src/connection/connection_cache.o \
 	src/connection/remote.o \
 	src/expiry/expiry_worker.o \
 	src/metadata/catalog_cache.o \
 	src/metrics/stats.o \
 	src/replication/apply_worker.o \
 	src/replication/catalog_sync.o \
+	src/replication/change_wait.o \
+	src/replication/fence.o \
 	src/replication/launcher.o \
 	src/replication/peer_status.o \
 	src/replication/pull.o \
 	src/replication/repair.o \
-	src/routing/fence.o \
 	src/routing/router.o \
 	src/storage/document.o \
 	src/storage/housekeeping.o \
-	src/storage/shard_store.o
+	src/storage/keyspace.o \
+	src/storage/shard_store.o \
+	src/utils/background.o
 
 PG_CPPFLAGS = -I$(srcdir)/src/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -std=gnu11 -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -56,7 +61,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS does not track header dependencies: every object depends on them
-$(OBJS): $(wildcard src/include/*.h src/common/*.h src/replication/*.h src/connection/*.h)
+$(OBJS): $(wildcard src/include/globalkv/*.h src/common/*.h src/replication/*.h)
 
 # the CLI is built and installed with the extension
 all: cli/globalkv

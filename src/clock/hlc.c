@@ -16,11 +16,12 @@
  * (NTP step, a node restored on another host).  The clock must never go
  * back, because the change sequence (seq) of every shard row is a clock
  * value and replication cursors depend on it growing.  So before the first
- * tick after startup one backend reads max(seq) of every shard table (an
- * index probe each) and the greatest catalog version, and moves the clock
- * past them: GkvClockEnsureInitialized.  (Catalog versions too: a catalog
- * change is stamped with the next tick and must win over every version it
- * replaces, including one written by a peer whose clock runs ahead.)
+ * tick after startup storage reads max(seq) of every shard table (an index
+ * probe each) and the greatest catalog version, and the clock starts past
+ * them: GkvClockStartPast, called by GkvStartClockPastStoredRows.  (Catalog
+ * versions too: a catalog change is stamped with the next tick and must win
+ * over every version it replaces, including one written by a peer whose
+ * clock runs ahead.)
  *
  * A restart must also never hand out a sequence at or below a cursor a
  * peer already holds, or that peer would skip the rows stamped with it.
@@ -60,7 +61,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -79,11 +80,12 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "globalkv/clock.h"
+#include "globalkv/guc.h"
+
 /* milliseconds between 1970-01-01 and 2000-01-01 (PostgreSQL's epoch) */
 #define GKV_PG_EPOCH_UNIX_MS \
 	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000)
-
-#define GKV_MAX_CHANGE_WAITERS 64
 
 /* highest seq stamped per shard, shards folded modulo this (conservative) */
 #define GKV_SHARD_SEQ_SLOTS 1024
@@ -97,12 +99,6 @@ typedef struct GkvClockShared
 	pg_atomic_uint64 persisted_floor;	/* durable in GKV_CLOCK_FILE */
 	LWLock	   *floor_lock;		/* one writer of the file at a time */
 	pg_atomic_uint32 initialized;	/* clock moved past stored seqs */
-	/* pgprocno + 1 of processes waiting for new changes, 0 = free slot */
-	pg_atomic_uint32 waiters[GKV_MAX_CHANGE_WAITERS];
-	/* shards a waiter waits for (GkvShardWaitBit); all bits while free */
-	pg_atomic_uint64 waiter_masks[GKV_MAX_CHANGE_WAITERS];
-	/* horizon a waiter found held back by an in-flight slot, 0 = not held */
-	pg_atomic_uint64 waiter_blocked[GKV_MAX_CHANGE_WAITERS];
 	/* GkvShardSeqAdvance: the highest seq stamped in each shard slot */
 	pg_atomic_uint64 shard_max_seq[GKV_SHARD_SEQ_SLOTS];
 	int			nslots;
@@ -115,6 +111,11 @@ static void GkvClockShmemExit(int code, Datum arg);
 
 /* this backend's published slot value, 0 when none (mirrors shared slot) */
 static uint64 MyInflightSeq = 0;
+
+/* shards this transaction stamped rows in (GkvShardBit) */
+static uint64 MyWrittenMask = 0;
+
+static void ChangeSequenceBeginWrite(void);
 
 /*
  * GkvProcSlotCount: one slot per PGPROC (pgprocno), including auxiliary
@@ -153,12 +154,6 @@ GkvClockShmemInit(void)
 		ClockShared->floor_lock = &(GetNamedLWLockTranche("globalkv clock floor"))->lock;
 		pg_atomic_init_u32(&ClockShared->initialized, 0);
 		ClockShared->nslots = GkvProcSlotCount();
-		for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
-		{
-			pg_atomic_init_u32(&ClockShared->waiters[i], 0);
-			pg_atomic_init_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
-			pg_atomic_init_u64(&ClockShared->waiter_blocked[i], 0);
-		}
 		for (int i = 0; i < GKV_SHARD_SEQ_SLOTS; i++)
 			pg_atomic_init_u64(&ClockShared->shard_max_seq[i], 0);
 		for (int i = 0; i < ClockShared->nslots; i++)
@@ -312,43 +307,31 @@ GkvClockPersistFloor(uint64 value)
 	LWLockRelease(ClockShared->floor_lock);
 }
 
+/* GkvClockStarted: has the clock been moved past what is stored yet? */
+bool
+GkvClockStarted(void)
+{
+	return pg_atomic_read_u32(&ClockShared->initialized) != 0;
+}
+
 /*
- * GkvClockEnsureInitialized moves the clock past every seq stored in the
- * shard tables, once per postmaster lifetime (see the header comment).
- * Must be called inside a transaction, before the first tick of a write.
+ * GkvClockStartPast moves the clock past 'greatest_stored' (the greatest
+ * seq or version stored anywhere on this node, which storage knows) and
+ * past the persisted floor, once per postmaster lifetime (see the header
+ * comment).  Must be called inside a transaction, before the first tick of
+ * a write.  No lock: callers that race here each bring a correct value,
+ * the clock only moves forward, and none of them ticks before its own call
+ * returns.
  */
 void
-GkvClockEnsureInitialized(void)
+GkvClockStartPast(uint64 greatest_stored)
 {
-	uint64		max_seq = 0;
-	int			nshards;
-
-	if (pg_atomic_read_u32(&ClockShared->initialized) != 0)
-		return;
-
-	/*
-	 * No lock: backends that race here each compute a correct floor, and
-	 * the clock only moves forward.  None of them ticks before its own
-	 * computation is done, and later ones see the flag.
-	 */
-	nshards = GkvShardCount();
-	for (int shard = 0; shard < nshards; shard++)
-	{
-		uint64		shard_seq = GkvShardMaxSequence(shard);
-
-		GkvShardSeqAdvance(shard, shard_seq);
-		max_seq = Max(max_seq, shard_seq);
-	}
-	GkvClockObserve(max_seq);
+	GkvClockObserve(greatest_stored);
 	GkvClockObserve(ReadPersistedFloor());
-	/* catalog versions too: a catalog change made here must win over them */
-	GkvClockObserve(GkvCatalogMaxHlc());
-	/* catalog rows: any seq handed out so far (their tables are not probed) */
-	GkvShardSeqAdvance(GKV_CATALOG_SHARD, GkvClockNow());
 	pg_memory_barrier();
 	pg_atomic_write_u32(&ClockShared->initialized, 1);
-	elog(DEBUG1, "globalkv: clock initialized past stored sequence " UINT64_FORMAT,
-		 max_seq);
+	elog(DEBUG1, "globalkv: clock started past stored value " UINT64_FORMAT,
+		 greatest_stored);
 }
 
 /*
@@ -363,8 +346,8 @@ GkvStampSequence(int shard)
 {
 	uint64		seq;
 
-	GkvChangeSequenceBeginWrite();
-	GkvNoteWrittenShard(shard);
+	ChangeSequenceBeginWrite();
+	MyWrittenMask |= GkvShardBit(shard);
 	seq = GkvClockTick();
 	GkvShardSeqAdvance(shard, seq);
 	return seq;
@@ -396,12 +379,12 @@ GkvShardSeqMax(int shard)
 }
 
 /*
- * GkvChangeSequenceBeginWrite publishes this backend's in-flight slot before
+ * ChangeSequenceBeginWrite publishes this backend's in-flight slot before
  * the transaction stamps its first seq.  Cheap after the first call in a
  * transaction.
  */
-void
-GkvChangeSequenceBeginWrite(void)
+static void
+ChangeSequenceBeginWrite(void)
 {
 	uint64		published;
 
@@ -427,15 +410,12 @@ GkvChangeSequenceBeginWrite(void)
 	MyInflightSeq = published;
 }
 
-/* shards written by this transaction (GkvShardWaitBit), for waking waiters */
-static uint64 MyWrittenMask = 0;
-
-static void WakeWaitersFor(uint64 mask, uint64 released);
+GkvSlotReleasedHook gkv_slot_released_hook = NULL;
 
 /*
- * ClearInflightSlot clears this backend's slot and wakes the waiters of
- * the shards in 'written_mask' and those the slot held back (see "Waiting
- * for changes").
+ * ClearInflightSlot clears this backend's slot and tells whoever listens
+ * (gkv_slot_released_hook: replication's change waiters) which shards the
+ * transaction wrote and which slot value stopped holding the horizon.
  */
 static void
 ClearInflightSlot(uint64 written_mask)
@@ -447,7 +427,8 @@ ClearInflightSlot(uint64 written_mask)
 		pg_atomic_write_u64(&ClockShared->inflight[MyProc->pgprocno], 0);
 		MyInflightSeq = 0;
 		pg_memory_barrier();
-		WakeWaitersFor(written_mask, released);
+		if (gkv_slot_released_hook)
+			gkv_slot_released_hook(written_mask, released);
 	}
 }
 
@@ -518,134 +499,15 @@ GkvSafeHorizon(void)
 	return horizon;
 }
 
-/* ----------------------------------------------------------------
- * Waiting for changes
- *
- * A replication pull that finds nothing new waits, for a bounded time, on
- * its latch instead of returning at once: every transaction that stored
- * globalkv rows sets the latches of the registered waiters when it commits
- * (after its rows became visible and its in-flight slot cleared).  This is
- * what gives low replication lag without tight polling.
- *
- * A committing writer wakes only the waiters of the shards it wrote.  That
- * alone stalls a waiter whose rows are committed but above the horizon:
- * the transaction holding the horizon back may write other shards, and
- * its commit would not wake it -- the waiter slept to its timeout (up to a
- * second; the "bursts after a stall" a reader saw).  So a waiter that finds
- * nothing while the horizon is held back publishes that horizon H, and a
- * backend clearing its slot (commit or abort) wakes every waiter held at
- * H >= its slot - 1: it was the one holding them.  The waiter publishes H,
- * then recomputes the horizon; the writer clears its slot, then reads H:
- * with a barrier on each side, one of them always sees the other.
- * ----------------------------------------------------------------
- */
-
 /*
- * GkvShardWaitBit: the bit of a shard (GKV_CATALOG_SHARD for the catalog)
- * in waiter and writer masks.  Shards share bits modulo 63: a shared bit
- * only costs a waiter a wasted look.
+ * GkvShardBit: the bit of a shard (GKV_CATALOG_SHARD, -1, for the catalog)
+ * in a mask of shards.  Shards share bits modulo 63: a shared bit only
+ * costs a waiter a wasted look.
  */
 uint64
-GkvShardWaitBit(int shard)
+GkvShardBit(int shard)
 {
 	return shard < 0 ? (UINT64CONST(1) << 63) : (UINT64CONST(1) << (shard % 63));
-}
-
-/* GkvNoteWrittenShard: this transaction writes rows of the shard */
-void
-GkvNoteWrittenShard(int shard)
-{
-	MyWrittenMask |= GkvShardWaitBit(shard);
-}
-
-/*
- * GkvRegisterChangeWaiter adds this process to the waiters, woken by
- * commits that wrote any shard in mask; false when all slots are taken
- * (the caller then polls with its timeout).  A free slot's mask is all
- * bits, so a writer that sees the slot taken before its mask is written
- * wakes the waiter once too often, never too rarely.
- */
-bool
-GkvRegisterChangeWaiter(uint64 mask)
-{
-	uint32		me = (uint32) MyProc->pgprocno + 1;
-
-	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
-	{
-		uint32		expected = 0;
-
-		if (pg_atomic_compare_exchange_u32(&ClockShared->waiters[i], &expected, me))
-		{
-			pg_atomic_write_u64(&ClockShared->waiter_masks[i], mask);
-			pg_memory_barrier();
-			return true;
-		}
-	}
-	return false;
-}
-
-void
-GkvUnregisterChangeWaiter(void)
-{
-	uint32		me = (uint32) MyProc->pgprocno + 1;
-
-	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
-	{
-		if (pg_atomic_read_u32(&ClockShared->waiters[i]) != me)
-			continue;
-		pg_atomic_write_u64(&ClockShared->waiter_masks[i], PG_UINT64_MAX);
-		pg_atomic_write_u64(&ClockShared->waiter_blocked[i], 0);
-		pg_memory_barrier();
-		pg_atomic_write_u32(&ClockShared->waiters[i], 0);
-	}
-}
-
-/*
- * GkvChangeWaiterHeldAt: this registered waiter found nothing new while
- * the horizon was 'horizon'.  Returns true when it may sleep: the horizon
- * is still there, and whoever holds it back will wake us when it clears
- * its slot.  False: the horizon moved meanwhile, look again now.
- */
-bool
-GkvChangeWaiterHeldAt(uint64 horizon)
-{
-	uint32		me = (uint32) MyProc->pgprocno + 1;
-	bool		held = horizon < GkvClockNow();
-
-	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
-		if (pg_atomic_read_u32(&ClockShared->waiters[i]) == me)
-			pg_atomic_write_u64(&ClockShared->waiter_blocked[i], held ? Max(horizon, 1) : 0);
-	pg_memory_barrier();
-	return !held || GkvSafeHorizon() == horizon;
-}
-
-/*
- * WakeWaitersFor sets the latch of every waiter for a shard in 'mask', and
- * of every waiter held back by a slot of value 'released' (0: none).
- */
-static void
-WakeWaitersFor(uint64 mask, uint64 released)
-{
-	for (int i = 0; i < GKV_MAX_CHANGE_WAITERS; i++)
-	{
-		uint32		w = pg_atomic_read_u32(&ClockShared->waiters[i]);
-		uint64		blocked;
-
-		pg_memory_barrier();
-		if (w == 0)
-			continue;
-		blocked = pg_atomic_read_u64(&ClockShared->waiter_blocked[i]);
-		if ((pg_atomic_read_u64(&ClockShared->waiter_masks[i]) & mask) != 0 ||
-			(released != 0 && blocked != 0 && released <= blocked + 1))
-			SetLatch(&ProcGlobal->allProcs[w - 1].procLatch);
-	}
-}
-
-/* wake every waiter (a fence went up: a fenced shard reads past the horizon) */
-void
-GkvWakeChangeWaiters(void)
-{
-	WakeWaitersFor(PG_UINT64_MAX, 0);
 }
 
 /*

@@ -18,7 +18,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -31,47 +31,14 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* ----------------------------------------------------------------
- * Input checks
- * ----------------------------------------------------------------
- */
+#include "gkv_hash.h"
 
-void
-GkvCheckKey(text *key)
-{
-	int			len = VARSIZE_ANY_EXHDR(key);
-
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key must not be empty")));
-	if (len > GkvMaxKeyLength)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key is too long (%d bytes)", len),
-				 errdetail("The limit is globalkv.max_key_length = %d bytes.",
-						   GkvMaxKeyLength)));
-	if (memchr(VARDATA_ANY(key), '\0', len) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key must not contain a NUL byte")));
-}
-
-void
-GkvCheckDocument(Jsonb *doc)
-{
-	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_DOCUMENT),
-				 errmsg("document must be a JSON object"),
-				 errdetail("globalkv stores JSON objects: wrap other values, e.g. {\"value\": 42}.")));
-	if (VARSIZE(doc) > (Size) GkvMaxDocumentSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_DOCUMENT_TOO_LARGE),
-				 errmsg("document is too large (%zu bytes)", (Size) VARSIZE(doc)),
-				 errdetail("The limit is globalkv.max_document_size = %d bytes.",
-						   GkvMaxDocumentSize)));
-}
+#include "globalkv/catalog.h"
+#include "globalkv/clock.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/metrics.h"
+#include "globalkv/routing.h"
+#include "globalkv/storage.h"
 
 /*
  * ParseJsonText turns text into jsonb, reporting invalid JSON as GK004 with
@@ -226,15 +193,6 @@ VersionFromText(text *t)
 	return v;
 }
 
-int
-GkvShardOfKey(text *ns, text *key)
-{
-	uint32		h = gkv_key_hash(VARDATA_ANY(ns), VARSIZE_ANY_EXHDR(ns),
-								 VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-
-	return GkvShardForHash(h, GkvShardCount());
-}
-
 /* ----------------------------------------------------------------
  * Write operations (build callbacks for GkvShardWrite)
  * ----------------------------------------------------------------
@@ -302,7 +260,7 @@ BuildPatch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incom
  * WriteOne writes one key through the merge.  Returns false, writing
  * nothing, when this node turns out not to hold the key's shard once it
  * has the shard table's lock: a move switched it away while we waited
- * (routing/fence.c); the caller forwards the call then.
+ * (replication/fence.c); the caller forwards the call then.
  */
 static bool
 WriteOne(text *ns, text *key, int shard, GkvBuildIncoming build, void *arg,

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "libpq-fe.h"
 #include "miscadmin.h"
@@ -24,7 +24,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "remote.h"
+
+#include "globalkv/connection.h"
 
 /*
  * WaitForSocket waits until the socket is readable/writable, the latch is

@@ -18,7 +18,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -34,6 +34,12 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+#include "globalkv/expiry.h"
+#include "globalkv/guc.h"
+#include "globalkv/metrics.h"
+#include "globalkv/storage.h"
+#include "globalkv/utils.h"
 
 #define EXPIRY_LOG_EVERY_MS (60 * 1000)
 

@@ -43,7 +43,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -61,6 +61,12 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+
+#include "gkv_hash.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
 
 #define GKV_NAME_MAX 64			/* namespace and policy names: < 64 bytes */
 #define NUM_CATALOG_RELS 7
@@ -124,8 +130,6 @@ typedef struct CatalogShared
 	Size		capacity;
 	char		blob[FLEXIBLE_ARRAY_MEMBER];	/* CatalogBlob, MAXALIGNed */
 } CatalogShared;
-
-int			GkvCatalogCacheSizeKb = 1024;
 
 static CatalogShared *Shared = NULL;
 

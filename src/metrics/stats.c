@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/twophase.h"
 #include "funcapi.h"
@@ -24,6 +24,9 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+
+#include "globalkv/clock.h"
+#include "globalkv/metrics.h"
 
 typedef struct GkvBackendStats
 {

@@ -53,7 +53,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include <setjmp.h>
 
@@ -78,7 +78,16 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "../connection/remote.h"
+#include "globalkv/catalog.h"
+#include "globalkv/clock.h"
+#include "globalkv/connection.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
+#include "globalkv/metrics.h"
+#include "globalkv/pull_format.h"
+#include "globalkv/replication.h"
+#include "globalkv/storage.h"
+#include "globalkv/utils.h"
 #include "peer_status.h"
 
 #define BACKOFF_MIN_MS 100
@@ -88,9 +97,9 @@
 /* an idle stream's cursors only move with the peer's clock: rarely worth a write */
 #define IDLE_EVERY_MS 30000
 
+/* every column, in the order of pull_format.h (gkv_pull checks its own) */
 #define PULL_SQL \
-	"SELECT shard, namespace, key, value, hlc, origin, expires_at, crdt, seq" \
-	" FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)"
+	"SELECT * FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)"
 #define ACK_SQL "SELECT globalkv.ack($1::int, $2::int[], $3::bigint[])"
 #define SKEW_WARN_EVERY_MS 60000
 
@@ -414,6 +423,12 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	bool		stored = false;
 
 	*horizon_out = 0;
+	if (PQnfields(res) != GKV_PULL_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("node \"%s\" sent pull rows of %d columns, expected %d",
+						PeerName, PQnfields(res), GKV_PULL_NATTS),
+				 errhint("Run the same globalkv version on every node.")));
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
@@ -447,14 +462,14 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	items = palloc(sizeof(ApplyItem) * (nrows + 1));
 	for (int r = 0; r < nrows; r++)
 	{
-		int32		shard = GetInt4(res, r, 0);
+		int32		shard = GetInt4(res, r, GKV_PULL_SHARD);
 
-		if (PQgetisnull(res, r, 2))
+		if (PQgetisnull(res, r, GKV_PULL_KEY))
 		{
 			/* a cursor row: where we may continue from for this shard */
-			uint64		cursor = (uint64) GetInt8(res, r, 8);
+			uint64		cursor = (uint64) GetInt8(res, r, GKV_PULL_SEQ);
 
-			*horizon_out = (uint64) GetInt8(res, r, 4);
+			*horizon_out = (uint64) GetInt8(res, r, GKV_PULL_HLC);
 			if (shard >= GKV_CATALOG_SHARD && shard < NumShards &&
 				cursor > Cursors[CURSOR_INDEX(shard)])
 			{
@@ -468,12 +483,12 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		{
 			MemoryContext old = MemoryContextSwitchTo(rowcxt);
 			GkvVersion	version;
-			Jsonb	   *value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
+			Jsonb	   *value = PQgetisnull(res, r, GKV_PULL_VALUE) ? NULL : DecodeJsonb(res, r, GKV_PULL_VALUE);
 
-			version.hlc = (uint64) GetInt8(res, r, 4);
-			version.origin = GetInt4(res, r, 5);
+			version.hlc = (uint64) GetInt8(res, r, GKV_PULL_HLC);
+			version.origin = GetInt4(res, r, GKV_PULL_ORIGIN);
 			CheckClockSkew(version.hlc);
-			if (!GkvCatalogApply(PQgetvalue(res, r, 1), PQgetvalue(res, r, 2), value, version))
+			if (!GkvCatalogApply(PQgetvalue(res, r, GKV_PULL_NAMESPACE), PQgetvalue(res, r, GKV_PULL_KEY), value, version))
 				(*conflicts)++;
 			(*applied)++;
 			MemoryContextSwitchTo(old);
@@ -481,8 +496,8 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			continue;
 		}
 		items[nitems].row = r;
-		items[nitems].ns = cstring_to_text_with_len(PQgetvalue(res, r, 1), PQgetlength(res, r, 1));
-		items[nitems].key = cstring_to_text_with_len(PQgetvalue(res, r, 2), PQgetlength(res, r, 2));
+		items[nitems].ns = cstring_to_text_with_len(PQgetvalue(res, r, GKV_PULL_NAMESPACE), PQgetlength(res, r, GKV_PULL_NAMESPACE));
+		items[nitems].key = cstring_to_text_with_len(PQgetvalue(res, r, GKV_PULL_KEY), PQgetlength(res, r, GKV_PULL_KEY));
 		items[nitems].shard = GkvShardOfKey(items[nitems].ns, items[nitems].key);
 		nitems++;
 	}
@@ -506,21 +521,21 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		if (!PullsShard(item->shard))
 			continue;
 		old = MemoryContextSwitchTo(rowcxt);
-		incoming.version.hlc = (uint64) GetInt8(res, r, 4);
-		incoming.version.origin = GetInt4(res, r, 5);
+		incoming.version.hlc = (uint64) GetInt8(res, r, GKV_PULL_HLC);
+		incoming.version.origin = GetInt4(res, r, GKV_PULL_ORIGIN);
 		CheckClockSkew(incoming.version.hlc);
-		incoming.value = PQgetisnull(res, r, 3) ? NULL : DecodeJsonb(res, r, 3);
-		incoming.has_expiry = !PQgetisnull(res, r, 6);
-		incoming.expires_at = incoming.has_expiry ? (TimestampTz) GetInt8(res, r, 6) : 0;
-		if (PQgetisnull(res, r, 7))
+		incoming.value = PQgetisnull(res, r, GKV_PULL_VALUE) ? NULL : DecodeJsonb(res, r, GKV_PULL_VALUE);
+		incoming.has_expiry = !PQgetisnull(res, r, GKV_PULL_EXPIRES_AT);
+		incoming.expires_at = incoming.has_expiry ? (TimestampTz) GetInt8(res, r, GKV_PULL_EXPIRES_AT) : 0;
+		if (PQgetisnull(res, r, GKV_PULL_CRDT))
 			incoming.crdt = NULL;
 		else
 		{
-			int			len = PQgetlength(res, r, 7);
+			int			len = PQgetlength(res, r, GKV_PULL_CRDT);
 			bytea	   *b = palloc(len + VARHDRSZ);
 
 			SET_VARSIZE(b, len + VARHDRSZ);
-			memcpy(VARDATA(b), PQgetvalue(res, r, 7), len);
+			memcpy(VARDATA(b), PQgetvalue(res, r, GKV_PULL_CRDT), len);
 			incoming.crdt = GkvCounterStateDeserialize(b);
 		}
 		if (GkvApplyRemoteState(writers[item->shard], item->ns, item->key, &incoming)

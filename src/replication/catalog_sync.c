@@ -20,7 +20,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
@@ -30,6 +30,13 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/clock.h"
+#include "globalkv/pull_format.h"
+#include "globalkv/replication.h"
+#include "globalkv/storage.h"
+#include "globalkv/utils.h"
 
 #define CATALOG_PULL_SQL \
 	"SELECT tbl, k, v, hlc, origin, seq FROM (" \
@@ -104,19 +111,23 @@ GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot, int64 budget,
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	td = SPI_tuptable->tupdesc;
-		Datum		values[9] = {0};
-		bool		nulls[9] = {false, false, false, false, false, false, true, true, false};
+		Datum		values[GKV_PULL_NATTS] = {0};
+		bool		nulls[GKV_PULL_NATTS];
 		bool		isnull;
 
-		values[0] = Int32GetDatum(GKV_CATALOG_SHARD);
-		values[1] = SPI_getbinval(tup, td, 1, &isnull);
-		values[2] = SPI_getbinval(tup, td, 2, &isnull);
-		values[3] = SPI_getbinval(tup, td, 3, &nulls[3]);
-		values[4] = SPI_getbinval(tup, td, 4, &isnull);
-		values[5] = SPI_getbinval(tup, td, 5, &isnull);
-		values[8] = SPI_getbinval(tup, td, 6, &isnull);
+		/* a catalog row (pull_format.h): no expiry, no counters */
+		for (int c = 0; c < GKV_PULL_NATTS; c++)
+			nulls[c] = false;
+		nulls[GKV_PULL_EXPIRES_AT] = nulls[GKV_PULL_CRDT] = true;
+		values[GKV_PULL_SHARD] = Int32GetDatum(GKV_CATALOG_SHARD);
+		values[GKV_PULL_NAMESPACE] = SPI_getbinval(tup, td, 1, &isnull);
+		values[GKV_PULL_KEY] = SPI_getbinval(tup, td, 2, &isnull);
+		values[GKV_PULL_VALUE] = SPI_getbinval(tup, td, 3, &nulls[GKV_PULL_VALUE]);
+		values[GKV_PULL_HLC] = SPI_getbinval(tup, td, 4, &isnull);
+		values[GKV_PULL_ORIGIN] = SPI_getbinval(tup, td, 5, &isnull);
+		values[GKV_PULL_SEQ] = SPI_getbinval(tup, td, 6, &isnull);
 		tuplestore_putvalues(store, desc, values, nulls);
-		*last_seq = (uint64) DatumGetInt64(values[8]);
+		*last_seq = (uint64) DatumGetInt64(values[GKV_PULL_SEQ]);
 		n++;
 	}
 	SPI_finish();
@@ -174,7 +185,7 @@ PG_FUNCTION_INFO_V1(gkv_stamp);
 Datum
 gkv_stamp(PG_FUNCTION_ARGS)
 {
-	GkvClockEnsureInitialized();
+	GkvStartClockPastStoredRows();
 	PG_RETURN_INT64((int64) GkvStampSequence(GKV_CATALOG_SHARD));
 }
 

@@ -15,7 +15,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "executor/spi.h"
@@ -30,6 +30,9 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "globalkv/replication.h"
+#include "globalkv/storage.h"
+#include "globalkv/utils.h"
 #include "peer_status.h"
 
 #define LAUNCHER_MAX_PEERS 64
@@ -166,7 +169,7 @@ InitClockAtStartup(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (GkvExtensionInstalled())
-		GkvClockEnsureInitialized();
+		GkvStartClockPastStoredRows();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }

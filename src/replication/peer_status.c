@@ -13,7 +13,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "globalkv/replication.h"
 #include "peer_status.h"
 
 #define GKV_MAX_PEERS 64

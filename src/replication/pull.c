@@ -40,7 +40,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/relscan.h"
@@ -61,7 +61,13 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#define PULL_NATTS 9
+#include "globalkv/catalog.h"
+#include "globalkv/clock.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
+#include "globalkv/pull_format.h"
+#include "globalkv/replication.h"
+#include "globalkv/storage.h"
 
 /*
  * OpenSeqIndex returns the shard table's single-column btree index on seq.
@@ -110,16 +116,16 @@ ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (n < budget && index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		Datum		values[PULL_NATTS];
-		bool		nulls[PULL_NATTS];
+		Datum		values[GKV_PULL_NATTS];
+		bool		nulls[GKV_PULL_NATTS];
 
 		slot_getallattrs(slot);
-		values[0] = Int32GetDatum(shard_id);
-		nulls[0] = false;
-		for (int att = 0; att < Natts_shard; att++)
+		values[GKV_PULL_SHARD] = Int32GetDatum(shard_id);
+		nulls[GKV_PULL_SHARD] = false;
+		for (int att = 1; att <= Natts_shard; att++)
 		{
-			values[att + 1] = slot->tts_values[att];
-			nulls[att + 1] = slot->tts_isnull[att];
+			values[GkvPullColumnOfAttr(att)] = slot->tts_values[att - 1];
+			nulls[GkvPullColumnOfAttr(att)] = slot->tts_isnull[att - 1];
 		}
 		tuplestore_putvalues(store, desc, values, nulls);
 		*last_seq = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_seq - 1]);
@@ -137,18 +143,36 @@ static void
 PutCursorRow(Tuplestorestate *store, TupleDesc desc, int shard_id, uint64 cursor,
 			 uint64 horizon)
 {
-	Datum		values[PULL_NATTS] = {0};
-	bool		nulls[PULL_NATTS];
+	Datum		values[GKV_PULL_NATTS] = {0};
+	bool		nulls[GKV_PULL_NATTS];
 
-	for (int i = 0; i < PULL_NATTS; i++)
+	for (int i = 0; i < GKV_PULL_NATTS; i++)
 		nulls[i] = true;
-	values[0] = Int32GetDatum(shard_id);
-	nulls[0] = false;
-	values[1 + Anum_shard_hlc - 1] = Int64GetDatum((int64) horizon);
-	nulls[1 + Anum_shard_hlc - 1] = false;
-	values[1 + Anum_shard_seq - 1] = Int64GetDatum((int64) cursor);
-	nulls[1 + Anum_shard_seq - 1] = false;
+	values[GKV_PULL_SHARD] = Int32GetDatum(shard_id);
+	nulls[GKV_PULL_SHARD] = false;
+	values[GKV_PULL_HLC] = Int64GetDatum((int64) horizon);
+	nulls[GKV_PULL_HLC] = false;
+	values[GKV_PULL_SEQ] = Int64GetDatum((int64) cursor);
+	nulls[GKV_PULL_SEQ] = false;
 	tuplestore_putvalues(store, desc, values, nulls);
+}
+
+/*
+ * CheckPullColumns: the SQL declaration of globalkv.pull has the columns
+ * of pull_format.h, in order (a mismatch would make peers misread rows).
+ */
+static void
+CheckPullColumns(TupleDesc desc)
+{
+	static const char *const names[GKV_PULL_NATTS] = {GKV_PULL_COLUMN_NAMES};
+
+	if (desc->natts != GKV_PULL_NATTS)
+		elog(ERROR, "globalkv.pull is declared with %d columns, this library sends %d",
+			 desc->natts, GKV_PULL_NATTS);
+	for (int i = 0; i < GKV_PULL_NATTS; i++)
+		if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), names[i]) != 0)
+			elog(ERROR, "column %d of globalkv.pull is \"%s\", this library sends \"%s\" there",
+				 i + 1, NameStr(TupleDescAttr(desc, i)->attname), names[i]);
 }
 
 PG_FUNCTION_INFO_V1(gkv_pull);
@@ -200,6 +224,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 				 errmsg("invalid globalkv.pull request")));
 
 	InitMaterializedSRF(fcinfo, 0);
+	CheckPullColumns(rsinfo->setDesc);
 	new_cursors = palloc(sizeof(uint64) * (nshards + 1));
 
 	/*
@@ -207,7 +232,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 	 * sequences; a horizon read before that would hide the whole backlog
 	 * of a node that takes no new writes.
 	 */
-	GkvClockEnsureInitialized();
+	GkvStartClockPastStoredRows();
 
 	/*
 	 * Rows travel in batches, not one round trip each: a peer that was
@@ -246,7 +271,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 
 			for (int i = 0; i < nshards; i++)
 				if (!shard_n[i])
-					mask |= GkvShardWaitBit(DatumGetInt32(shard_d[i]));
+					mask |= GkvShardBit(DatumGetInt32(shard_d[i]));
 			registered = GkvRegisterChangeWaiter(mask);
 		}
 
@@ -267,7 +292,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 				continue;
 
 			/*
-			 * A fenced shard (a move's last step, routing/fence.c) has no
+			 * A fenced shard (a move's last step, replication/fence.c) has no
 			 * write in flight: it is read to its end, past the horizon, and
 			 * every later write of it will get a greater sequence.
 			 */

@@ -14,10 +14,13 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+
+#include "globalkv/errcodes.h"
+#include "globalkv/storage.h"
 
 PG_FUNCTION_INFO_V1(gkv_apply_row);
 

@@ -18,21 +18,16 @@
  * Errors of the remote call come back with the remote SQLSTATE, message,
  * detail and hint, with the node named in the error context.
  *
- * Transactions.  Outside a transaction block a forwarded call commits on
- * its node when it returns, like any single statement.  Inside one (BEGIN
- * ... COMMIT) the first forwarded call to a node opens a transaction there,
- * which commits when the caller's commits (before it, so a failure aborts
- * the caller's too) and rolls back when it rolls back; its savepoints
- * follow the caller's (RouterSubXactCallback), so ROLLBACK TO SAVEPOINT
- * undoes forwarded calls too.  This is not a two-phase commit: if a node
- * fails between the remote COMMIT and the local one, the remote part stays
- * committed.
+ * Transactions.  Calls are sent through this backend's connection cache
+ * (src/connection/connection_cache.c): inside a transaction block a
+ * forwarded call joins a remote transaction that commits and rolls back,
+ * savepoints included, with the caller's.
  *
- * Failover.  A node that cannot be reached is marked down for
- * NODE_DOWN_MS and the call goes to the next candidate: the shard's
- * holders in the other zones, in globalkv.zone_order.  Reaching another
- * node is safe for any call whose request was not sent; once sent and
- * lost, only idempotent calls (put, get, delete, their batch forms) are
+ * Failover.  A node that cannot be reached is marked down for a moment
+ * (by the connection cache) and the call goes to the next candidate: the
+ * shard's holders in the other zones, in globalkv.zone_order.  Reaching
+ * another node is safe for any call whose request was not sent; once sent
+ * and lost, only idempotent calls (put, get, delete, their batch forms) are
  * retried elsewhere; patch_numeric and put_if_version report SQLSTATE
  * 08007 (outcome unknown) rather than risk applying twice.
  *
@@ -40,7 +35,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
@@ -58,399 +53,16 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
-#include "../connection/remote.h"
+#include "gkv_hash.h"
 
-#define NODE_DOWN_MS 2000
-#define CONNECT_TIMEOUT_MS 5000
+#include "globalkv/catalog.h"
+#include "globalkv/connection.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
+#include "globalkv/routing.h"
+
 #define STALE_RETRIES 2
 #define MAX_CANDIDATES 64
-#define MAX_PREPARED 64			/* statements prepared per connection */
-
-int			GkvRouting = GKV_ROUTING_FORWARD;
-char	   *GkvZoneOrder = NULL;
-int			GkvForwardTimeoutMs = 30000;
-
-/* one other node, as this backend talks to it */
-typedef struct RemoteNode
-{
-	int32		node_id;
-	char		name[64];
-	char	   *conninfo;		/* the conninfo the connection was made with */
-	PGconn	   *conn;
-	TimestampTz down_until;
-	bool		in_xact;		/* a remote transaction is open for ours */
-	int			xact_depth;		/* our nesting level its savepoints mirror */
-	bool		busy;			/* a request was sent, its result not read */
-	int			nprepared;
-	char	  **prepared;		/* statement texts prepared on conn */
-	char	  **prepared_names; /* and their names, "gkv_fwd_<index>" */
-} RemoteNode;
-
-static RemoteNode *Remotes = NULL;
-static int	NumRemotes = 0;
-static int	MaxRemotes = 0;
-static bool XactCallbackRegistered = false;
-
-/*
- * A rolled-back savepoint could not be rolled back on a node: that node's
- * part of the transaction no longer matches ours, so ours must not commit.
- * Holds the node's name; empty when all is well.
- */
-static char RemoteXactLost[64] = "";
-
-static void
-Disconnect(RemoteNode *r)
-{
-	if (r->conn != NULL)
-		GkvRemoteDisconnect(r->conn);
-	r->conn = NULL;
-	r->in_xact = false;
-	r->xact_depth = 0;
-	r->busy = false;
-	for (int i = 0; i < r->nprepared; i++)
-	{
-		pfree(r->prepared[i]);
-		if (r->prepared_names[i])
-			pfree(r->prepared_names[i]);
-		r->prepared_names[i] = NULL;
-	}
-	r->nprepared = 0;
-}
-
-static void
-MarkDown(RemoteNode *r)
-{
-	Disconnect(r);
-	r->down_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), NODE_DOWN_MS);
-}
-
-/*
- * RouterXactCallback commits the remote transactions opened for a
- * transaction block just before the local commit, and drops them (the
- * node rolls back when the connection closes) on abort.
- */
-static void
-RouterXactCallback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_PRE_COMMIT && RemoteXactLost[0] != '\0')
-	{
-		char		node[64];
-
-		strlcpy(node, RemoteXactLost, sizeof(node));
-		RemoteXactLost[0] = '\0';
-		ereport(ERROR,
-				(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
-				 errmsg("cannot commit: a rolled-back savepoint could not be rolled back on node \"%s\"", node),
-				 errdetail("Calls forwarded to that node inside the savepoint might otherwise stay.")));
-	}
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT)
-		RemoteXactLost[0] = '\0';
-	for (int i = 0; i < NumRemotes; i++)
-	{
-		RemoteNode *r = &Remotes[i];
-
-		/* an error between a send and its receive leaves a result behind */
-		if (r->busy && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
-			Disconnect(r);
-		if (!r->in_xact)
-			continue;
-		if (event == XACT_EVENT_PRE_COMMIT)
-		{
-			r->in_xact = false;
-			PQclear(GkvRemoteQuery(r->conn, r->name, "COMMIT", 0, NULL, 0, GkvForwardTimeoutMs));
-		}
-		else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-			Disconnect(r);
-	}
-}
-
-/*
- * RouterSubXactCallback keeps each remote transaction's savepoints in step
- * with ours (as postgres_fdw does): a savepoint is opened on a node the
- * first time a call is forwarded there inside it (EnsureSavepoints),
- * released with ours, and rolled back with ours -- so a forwarded write
- * inside SAVEPOINT ... ROLLBACK TO, or inside a PL/pgSQL block that caught
- * an error, is undone on its node too.  A node where the rollback fails
- * makes the whole transaction fail at commit (RemoteXactLost): never a
- * write silently kept.
- */
-static void
-RouterSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
-					  SubTransactionId parentSubid, void *arg)
-{
-	int			level = GetCurrentTransactionNestLevel();
-
-	if (event != SUBXACT_EVENT_PRE_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	for (int i = 0; i < NumRemotes; i++)
-	{
-		RemoteNode *r = &Remotes[i];
-		char		sql[96];
-
-		if (!r->in_xact || r->xact_depth < level)
-			continue;
-		if (event == SUBXACT_EVENT_PRE_COMMIT_SUB)
-		{
-			snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT gkv_s%d", level);
-			PQclear(GkvRemoteQuery(r->conn, r->name, sql, 0, NULL, 0, GkvForwardTimeoutMs));
-		}
-		else
-		{
-			snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT gkv_s%d; RELEASE SAVEPOINT gkv_s%d",
-					 level, level);
-			if (r->busy || !GkvRemoteCommandQuietly(r->conn, sql, GkvForwardTimeoutMs))
-			{
-				strlcpy(RemoteXactLost, r->name, sizeof(RemoteXactLost));
-				Disconnect(r);
-				continue;
-			}
-		}
-		r->xact_depth = level - 1;
-	}
-}
-
-/*
- * EnsureSavepoints opens, on r's remote transaction, a savepoint for each
- * of our subtransaction levels it does not mirror yet.
- */
-static void
-EnsureSavepoints(RemoteNode *r)
-{
-	int			level = GetCurrentTransactionNestLevel();
-
-	while (r->xact_depth < level)
-	{
-		char		sql[64];
-
-		snprintf(sql, sizeof(sql), "SAVEPOINT gkv_s%d", r->xact_depth + 1);
-		PQclear(GkvRemoteQuery(r->conn, r->name, sql, 0, NULL, 0, GkvForwardTimeoutMs));
-		r->xact_depth++;
-	}
-}
-
-static RemoteNode *
-GetRemote(const GkvNodeInfo *node)
-{
-	RemoteNode *r = NULL;
-
-	for (int i = 0; i < NumRemotes; i++)
-		if (Remotes[i].node_id == node->node_id)
-			r = &Remotes[i];
-	if (r == NULL)
-	{
-		if (NumRemotes == MaxRemotes)
-		{
-			MaxRemotes = Max(8, MaxRemotes * 2);
-			Remotes = Remotes == NULL ?
-				MemoryContextAllocZero(TopMemoryContext, sizeof(RemoteNode) * MaxRemotes) :
-				repalloc(Remotes, sizeof(RemoteNode) * MaxRemotes);
-			memset(&Remotes[NumRemotes], 0, sizeof(RemoteNode) * (MaxRemotes - NumRemotes));
-		}
-		r = &Remotes[NumRemotes++];
-		r->node_id = node->node_id;
-		r->prepared = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * MAX_PREPARED);
-		r->prepared_names = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * MAX_PREPARED);
-	}
-	strlcpy(r->name, node->name, sizeof(r->name));
-	if (r->conninfo == NULL || strcmp(r->conninfo, node->conninfo) != 0)
-	{
-		if (r->in_xact)
-			ereport(ERROR,
-					(errcode(ERRCODE_GKV_STALE_MAP),
-					 errmsg("the connection string of node \"%s\" changed during this transaction",
-							node->name)));
-		Disconnect(r);
-		if (r->conninfo)
-			pfree(r->conninfo);
-		r->conninfo = MemoryContextStrdup(TopMemoryContext, node->conninfo);
-	}
-	return r;
-}
-
-/* is this error one of a broken or unreachable connection (class 08)? */
-static bool
-IsConnectionError(int sqlerrcode)
-{
-	return ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
-}
-
-/*
- * AbsorbConnectionError, in a PG_CATCH around talking to r: an error of a
- * broken or unreachable connection (class 08) is logged and swallowed and
- * the node marked down, so the caller can try another node; any other
- * error, or any error inside a remote transaction (which cannot move to
- * another node), is re-thrown.
- */
-static void
-AbsorbConnectionError(RemoteNode *r, MemoryContext cxt, const char *what)
-{
-	ErrorData  *edata;
-
-	MemoryContextSwitchTo(cxt);
-	edata = CopyErrorData();
-	if (!IsConnectionError(edata->sqlerrcode) || r->in_xact)
-		PG_RE_THROW();
-	FlushErrorState();
-	ereport(LOG,
-			(errmsg("globalkv: node \"%s\" %s; routing around it for %d ms",
-					r->name, what, NODE_DOWN_MS),
-			 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
-	FreeErrorData(edata);
-	MarkDown(r);
-}
-
-/*
- * Connect makes sure r has a working connection, with a remote transaction
- * open when the caller is in a transaction block.  Returns false, with the
- * node marked down, when the node cannot be reached; the request has not
- * been sent then.  Other errors are raised.
- */
-static bool
-Connect(RemoteNode *r)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	if (r->conn != NULL && PQstatus(r->conn) != CONNECTION_OK)
-	{
-		if (r->in_xact)
-			ereport(ERROR,
-					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("lost the connection to node \"%s\" inside a transaction", r->name)));
-		Disconnect(r);
-	}
-	if (r->conn != NULL && r->in_xact)
-	{
-		EnsureSavepoints(r);
-		return true;
-	}
-	if (r->conn != NULL && !IsTransactionBlock())
-		return true;
-	if (r->conn == NULL && r->down_until > GetCurrentTimestamp())
-		return false;
-
-	PG_TRY();
-	{
-		if (r->conn == NULL)
-		{
-			char		appname[NAMEDATALEN];
-
-			snprintf(appname, sizeof(appname), "globalkv router of node %d", GkvLocalNodeId());
-			r->conn = GkvRemoteConnect(r->conninfo, r->name, appname,
-									   "-c globalkv.routing=direct", CONNECT_TIMEOUT_MS);
-		}
-		if (IsTransactionBlock() && !r->in_xact)
-		{
-			PQclear(GkvRemoteQuery(r->conn, r->name, "BEGIN", 0, NULL, 0, GkvForwardTimeoutMs));
-			r->in_xact = true;
-			r->xact_depth = 1;
-		}
-	}
-	PG_CATCH();
-	{
-		AbsorbConnectionError(r, cxt, "is unreachable");
-		ok = false;
-	}
-	PG_END_TRY();
-	if (ok && r->in_xact)
-		EnsureSavepoints(r);
-	return ok;
-}
-
-/*
- * Prepared returns the name of the statement prepared for sql on r,
- * preparing it first if needed, or NULL when r has no room for another
- * (then sql is sent unprepared).  The name lives as long as r's
- * connection (Disconnect frees it).
- */
-static const char *
-Prepared(RemoteNode *r, const char *sql)
-{
-	int			i;
-
-	for (i = 0; i < r->nprepared; i++)
-		if (strcmp(r->prepared[i], sql) == 0)
-			return r->prepared_names[i];
-	if (r->nprepared == MAX_PREPARED)
-		return NULL;			/* unusual: send it unprepared */
-	r->prepared_names[i] = MemoryContextStrdup(TopMemoryContext, psprintf("gkv_fwd_%d", i));
-	GkvRemotePrepare(r->conn, r->name, r->prepared_names[i], sql, GkvForwardTimeoutMs);
-	r->prepared[r->nprepared++] = MemoryContextStrdup(TopMemoryContext, sql);
-	return r->prepared_names[i];
-}
-
-/*
- * GkvRouterSend sends sql with text parameters to a node.  Returns false,
- * with the node marked down, when the node could not be reached or the
- * request could not be sent (the node did not get it).
- */
-bool
-GkvRouterSend(int32 node_id, const char *sql, int nparams, const char *const *values)
-{
-	const GkvNodeInfo *node = GkvNodeById(node_id);
-	RemoteNode *r;
-	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = true;
-
-	if (node == NULL)
-		return false;
-	if (!XactCallbackRegistered)
-	{
-		RegisterXactCallback(RouterXactCallback, NULL);
-		RegisterSubXactCallback(RouterSubXactCallback, NULL);
-		XactCallbackRegistered = true;
-	}
-	r = GetRemote(node);
-	if (!Connect(r))
-		return false;
-	PG_TRY();
-	{
-		const char *stmt = Prepared(r, sql);
-
-		GkvRemoteSend(r->conn, r->name, stmt, sql, nparams, values, 0);
-		r->busy = true;
-	}
-	PG_CATCH();
-	{
-		AbsorbConnectionError(r, cxt, "could not be sent a forwarded call");
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/*
- * GkvRouterReceive returns the result of the request sent last to the node
- * (the caller PQclears it).  Remote errors are raised with their SQLSTATE.
- * When the connection broke after the request went out, returns NULL and
- * marks the node down: the outcome is unknown.
- */
-PGresult *
-GkvRouterReceive(int32 node_id)
-{
-	RemoteNode *r = NULL;
-	MemoryContext cxt = CurrentMemoryContext;
-	PGresult   *volatile res = NULL;
-
-	for (int i = 0; i < NumRemotes; i++)
-		if (Remotes[i].node_id == node_id)
-			r = &Remotes[i];
-	if (r == NULL || r->conn == NULL)
-		elog(ERROR, "globalkv router: nothing was sent to node %d", node_id);
-	PG_TRY();
-	{
-		res = GkvRemoteReceive(r->conn, r->name, GkvForwardTimeoutMs);
-		r->busy = false;
-	}
-	PG_CATCH();
-	{
-		AbsorbConnectionError(r, cxt, "dropped the connection during a forwarded call");
-		res = NULL;
-	}
-	PG_END_TRY();
-	return res;
-}
 
 /*
  * GkvRouterWarmUp: while a shard this node holds is being moved away, a
@@ -463,20 +75,9 @@ void
 GkvRouterWarmUp(int shard_id)
 {
 	int32		target = GkvShardMoveTargetFromMe(shard_id);
-	const GkvNodeInfo *node;
-	RemoteNode *r;
 
-	if (target == 0 || (node = GkvNodeById(target)) == NULL)
-		return;
-	if (!XactCallbackRegistered)
-	{
-		RegisterXactCallback(RouterXactCallback, NULL);
-		RegisterSubXactCallback(RouterSubXactCallback, NULL);
-		XactCallbackRegistered = true;
-	}
-	r = GetRemote(node);
-	if (r->conn == NULL && !IsTransactionBlock())
-		(void) Connect(r);
+	if (target != 0)
+		GkvNodeConnectAhead(target);
 }
 
 /* a zone's name, for gkv_sort_zones_by_rank */
@@ -689,11 +290,11 @@ GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
 			if (node == NULL)
 				continue;
 			appendStringInfo(&tried, "%s\"%s\"", tried.len > 0 ? ", " : "", node->name);
-			if (!GkvRouterSend(nodes[c], sql, nargs, values))
+			if (!GkvNodeSend(nodes[c], sql, nargs, values))
 				continue;		/* not sent: try the next candidate */
 			PG_TRY();
 			{
-				res = GkvRouterReceive(nodes[c]);
+				res = GkvNodeReceive(nodes[c]);
 			}
 			PG_CATCH();
 			{
@@ -870,7 +471,7 @@ SendRound(GkvBatchForward *b)
 			getTypeOutputInfo(type, &output, &varlena);
 			values[a] = OidOutputFunctionCall(output, d);
 		}
-		b->group_sent[g] = GkvRouterSend(b->node_of_group[g], b->sql, nargs, values);
+		b->group_sent[g] = GkvNodeSend(b->node_of_group[g], b->sql, nargs, values);
 		for (int i = 0; i < b->npos; i++)
 			if (b->group[i] == g)
 			{
@@ -933,7 +534,7 @@ GkvBatchForwardFinish(GkvBatchForward *b)
 				continue;
 			PG_TRY();
 			{
-				res = GkvRouterReceive(b->node_of_group[g]);
+				res = GkvNodeReceive(b->node_of_group[g]);
 			}
 			PG_CATCH();
 			{
@@ -1063,7 +664,6 @@ gkv_shard_map(PG_FUNCTION_ARGS)
  * hot path pays nothing: this runs only when a name is not found.
  * ----------------------------------------------------------------
  */
-int			GkvCatalogCatchupTimeoutMs = 5000;
 
 static bool
 CatalogNameKnownHere(GkvCatalogNameKind kind, const char *name)
@@ -1093,12 +693,12 @@ GkvAwaitCatalogName(GkvCatalogNameKind kind, const char *name)
 	{
 		int32		id = GkvNodeByIndex(i)->node_id;
 
-		if (id != me && GkvRouterSend(id, sql, 1, &name))
+		if (id != me && GkvNodeSend(id, sql, 1, &name))
 			asked[nasked++] = id;
 	}
 	for (int i = 0; i < nasked; i++)
 	{
-		PGresult   *res = GkvRouterReceive(asked[i]);
+		PGresult   *res = GkvNodeReceive(asked[i]);
 
 		if (res != NULL && PQntuples(res) > 0)
 			known_elsewhere = true;

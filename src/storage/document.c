@@ -38,7 +38,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include <float.h>
 
@@ -46,6 +46,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
+
+#include "globalkv/clock.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/storage.h"
 
 #define GKV_CRDT_FORMAT 1
 #define GKV_CRDT_FLAG_RESET_DELETED 0x01

@@ -21,7 +21,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -29,6 +29,8 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
+
+#include "globalkv/storage.h"
 
 typedef struct HousekeepingShared
 {

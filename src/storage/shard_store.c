@@ -31,7 +31,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/genam.h"
 #include "access/heapam.h"
@@ -54,6 +54,11 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/clock.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/storage.h"
 
 /*
  * Readers and writers remember the memory context they were opened in and
@@ -273,7 +278,7 @@ GkvShardWriterOpen(int shard_id)
 	InitDirtySnapshot(w->dirty);
 	w->scan = index_beginscan(w->rel, w->pkindex, &w->dirty, 2, 0);
 
-	GkvClockEnsureInitialized();
+	GkvStartClockPastStoredRows();
 	return w;
 }
 
@@ -499,12 +504,12 @@ ShardWrite(GkvShardWriter *w, text *ns, text *key, GkvBuildIncoming build,
 }
 
 /*
- * GkvShardMaxSequence returns the greatest seq stored in a shard, counting
+ * ShardMaxSequence returns the greatest seq stored in a shard, counting
  * dead and uncommitted rows too (their sequences were handed out as well),
  * with one backward probe of the seq index.  0 for an empty shard.
  */
-uint64
-GkvShardMaxSequence(int shard_id)
+static uint64
+ShardMaxSequence(int shard_id)
 {
 	Relation	rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	List	   *indexes = RelationGetIndexList(rel);
@@ -564,4 +569,34 @@ GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text *key,
 {
 	GkvClockObserve(incoming->version.hlc);
 	return ShardWrite(writer, ns, key, BuildRemote, (void *) incoming, NULL, true);
+}
+
+/*
+ * GkvStartClockPastStoredRows moves the clock past every seq stored in the
+ * shard tables and every catalog version, once per postmaster lifetime,
+ * before the first change sequence is stamped (src/clock/hlc.c says why).
+ * It also seeds each shard's highest stamped seq, which lets a pull skip
+ * shards without opening them.  Needs a transaction.
+ */
+void
+GkvStartClockPastStoredRows(void)
+{
+	uint64		greatest = 0;
+	int			nshards;
+
+	if (GkvClockStarted())
+		return;
+	nshards = GkvShardCount();
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		uint64		shard_seq = ShardMaxSequence(shard);
+
+		GkvShardSeqAdvance(shard, shard_seq);
+		greatest = Max(greatest, shard_seq);
+	}
+	/* catalog versions too: a catalog change made here must win over them */
+	greatest = Max(greatest, GkvCatalogMaxHlc());
+	GkvClockStartPast(greatest);
+	/* catalog rows: any seq handed out so far (their tables are not probed) */
+	GkvShardSeqAdvance(GKV_CATALOG_SHARD, GkvClockNow());
 }

@@ -1,17 +1,21 @@
 /*-------------------------------------------------------------------------
  *
- * remote.h
- *	  Interruptible libpq connections to other nodes (remote.c).
+ * connection.h
+ *	  Talking to other nodes over libpq: interruptible calls whose errors
+ *	  come back with the remote SQLSTATE (src/connection/remote.c), and
+ *	  this backend's cache of one connection per node, its remote
+ *	  transaction in step with ours (src/connection/connection_cache.c).
  *
- * src/connection/remote.h
+ * src/include/globalkv/connection.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef GKV_REMOTE_H
-#define GKV_REMOTE_H
+#ifndef GLOBALKV_CONNECTION_H
+#define GLOBALKV_CONNECTION_H
 
 #include "libpq-fe.h"
 
+/* one connection, driven by its owner (remote.c) */
 extern PGconn *GkvRemoteConnect(const char *conninfo, const char *node_name,
 								const char *application_name, const char *options,
 								long timeout_ms);
@@ -27,4 +31,16 @@ extern bool GkvRemoteCommandQuietly(PGconn *conn, const char *sql, long timeout_
 extern void GkvRemotePrepare(PGconn *conn, const char *node_name, const char *stmt_name,
 							 const char *sql, long timeout_ms);
 
-#endif							/* GKV_REMOTE_H */
+/*
+ * The per-node connection cache (connection_cache.c).  GkvNodeSend sends a
+ * statement with text parameters (false: the node is unreachable or marked
+ * down, and did not get it); GkvNodeReceive returns its result (NULL: the
+ * connection broke after the send, outcome unknown).  One request per node
+ * at a time; several nodes may have one in flight at once.
+ */
+extern bool GkvNodeSend(int32 node_id, const char *sql, int nparams,
+						const char *const *values);
+extern PGresult *GkvNodeReceive(int32 node_id);
+extern void GkvNodeConnectAhead(int32 node_id);
+
+#endif							/* GLOBALKV_CONNECTION_H */

@@ -16,11 +16,11 @@
  * The fences live in shared memory, so the pull (another backend) can see
  * them; each is cleared when its transaction ends.
  *
- * src/routing/fence.c
+ * src/replication/fence.c
  *
  *-------------------------------------------------------------------------
  */
-#include "globalkv.h"
+#include "postgres.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -28,6 +28,10 @@
 #include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/replication.h"
 
 #define GKV_MAX_FENCES 64
 

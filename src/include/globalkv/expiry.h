@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * expiry.h
+ *	  The housekeeping background worker (src/expiry/expiry_worker.c):
+ *	  removes expired documents and purges acknowledged tombstones.
+ *
+ * src/include/globalkv/expiry.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GLOBALKV_EXPIRY_H
+#define GLOBALKV_EXPIRY_H
+
+#include "fmgr.h"
+
+extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);
+
+#endif							/* GLOBALKV_EXPIRY_H */

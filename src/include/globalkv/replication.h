@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * replication.h
+ *	  Multi-master replication (src/replication/): the pull a peer calls
+ *	  (pull.c), the apply worker per peer (apply_worker.c) and their
+ *	  launcher, catalog rows in the stream (catalog_sync.c), per-peer
+ *	  status, repair, shard fences, and the waits of pulls for changes.
+ *
+ * src/include/globalkv/replication.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GLOBALKV_REPLICATION_H
+#define GLOBALKV_REPLICATION_H
+
+#include "access/tupdesc.h"
+#include "fmgr.h"
+#include "utils/jsonb.h"
+#include "utils/snapshot.h"
+#include "utils/tuplestore.h"
+
+#include "globalkv/clock.h"
+
+/* advisory lock (two int4 keys) ordering applies against tombstone purges */
+#define GKV_PURGE_LOCK_KEY1 18251	/* "GK" */
+#define GKV_PURGE_LOCK_KEY2 1
+
+/* background workers */
+extern PGDLLEXPORT void GkvReplicationLauncherMain(Datum main_arg);
+extern PGDLLEXPORT void GkvApplyWorkerMain(Datum main_arg);
+
+/* catalog rows in the stream (catalog_sync.c) */
+extern int64 GkvCatalogPull(uint64 cursor, uint64 horizon, Snapshot snapshot,
+							int64 budget, Tuplestorestate *store, TupleDesc desc,
+							uint64 *last_seq);
+extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
+							GkvVersion version);
+
+/* peers (peer_status.c) */
+extern Size GkvPeerStatusShmemSize(void);
+extern void GkvPeerStatusShmemInit(void);
+extern bool GkvPeerNeedsResync(int32 peer_node_id);
+
+/* waiting for changes (change_wait.c) */
+extern Size GkvChangeWaitShmemSize(void);
+extern void GkvChangeWaitShmemInit(void);
+extern void GkvChangeWaitInit(void);
+extern bool GkvRegisterChangeWaiter(uint64 mask);
+extern void GkvUnregisterChangeWaiter(void);
+extern bool GkvChangeWaiterHeldAt(uint64 horizon);
+extern void GkvWakeChangeWaiters(void);
+
+/* shard fences of online moves (fence.c): a fenced shard reads to its end */
+extern Size GkvFenceShmemSize(void);
+extern void GkvFenceShmemInit(void);
+extern bool GkvShardFenced(int shard_id);
+
+#endif							/* GLOBALKV_REPLICATION_H */

@@ -68,7 +68,7 @@ all: cli/globalkv
 .PHONY: client-lib
 client-lib:
 	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG)
-cli/globalkv: client-lib cli/globalkv.c cli/cmd_shard.c cli/cmd_data.c cli/cli_common.h
+cli/globalkv: client-lib $(wildcard cli/*.c cli/*.h)
 	$(MAKE) -C cli PG_CONFIG=$(PG_CONFIG)
 install: install-cli
 .PHONY: install-cli

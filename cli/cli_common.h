@@ -1,7 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * cli_common.h
- *	  Helpers shared by the globalkv command's source files (globalkv.c).
+ *	  Helpers shared by the commands of the globalkv CLI (cli_common.c):
+ *	  errors, connections, queries and tables.
+ *
+ * Only helpers belong here, never a command: the commands' entry points
+ * are in their own headers (cmd_*.h), so that a command file cannot come
+ * to depend on another command, or on main.c, by way of this header.
  *
  * cli/cli_common.h
  *
@@ -10,9 +15,10 @@
 #ifndef GKV_CLI_COMMON_H
 #define GKV_CLI_COMMON_H
 
-#include <stdbool.h>
-
 #include "libpq-fe.h"
+
+/* the name every message of the tool starts with */
+#define CLI_PROGNAME "globalkv"
 
 /* print "globalkv: <message>" to stderr and exit 1 */
 extern void die(const char *fmt,...) __attribute__((format(printf, 1, 2), noreturn));
@@ -20,13 +26,5 @@ extern PGconn *connect_or_die(const char *conninfo);
 /* run a statement with text parameters; dies with the server's error */
 extern PGresult *query(PGconn *conn, const char *sql, int nparams, const char *const *params);
 extern void print_table(PGresult *res);
-extern char *path_join(const char *a, const char *b);
-
-/* cmd_shard.c */
-extern int	shard_command(int nargs, char **args, const char *conninfo, const char *to_node,
-						  bool rollback);
-extern int	rebalance_command(const char *conninfo, const char *zone);
-
-/* cmd_data.c: see cmd_data.h */
 
 #endif							/* GKV_CLI_COMMON_H */

@@ -35,6 +35,7 @@
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "cmd_shard.h"
 
 #define MAX_NODES 256
 #define FENCE_ATTEMPTS 5

@@ -1,14 +1,10 @@
 /*-------------------------------------------------------------------------
  *
- * globalkv.c
- *	  The globalkv command-line tool.
- *
- *	globalkv parade create --dir DIR --zones N [--port-base P] [--shards S]
- *	globalkv parade start|stop --dir DIR
- *	globalkv status -d CONNINFO
- *	globalkv put    -d CONNINFO NAMESPACE KEY JSON [--ttl SECONDS]
- *	globalkv get    -d CONNINFO NAMESPACE KEY
- *	globalkv delete -d CONNINFO NAMESPACE KEY
+ * cmd_parade.c
+ *	  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]
+ *							 [--port-base P | --ports P1,P2,..]
+ *	  globalkv parade add-node --dir DIR --zone ZONE
+ *	  globalkv parade start|stop --dir DIR
  *
  * "parade create" builds a local parade for development: one PostgreSQL 15
  * instance per zone on 127.0.0.1, globalkv loaded, the catalog wired on
@@ -20,16 +16,19 @@
  * creates the unprivileged user "globalkv" and runs the servers as it,
  * because PostgreSQL refuses to run as root.
  *
- * cli/globalkv.c
+ * DIR/parade.conf lists the nodes (id, port, zone); add-node, start and
+ * stop work from it.  The helpers below that run programs and write files
+ * serve only the parade, so they are kept here rather than in
+ * cli_common.c.
+ *
+ * cli/cmd_parade.c
  *
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libpq-fe.h"
 #include "cli_common.h"
-#include "cmd_data.h"
+#include "cmd_parade.h"
 
 #define RUN_AS_USER "globalkv"
 #define REPL_ROLE "globalkv_repl"
@@ -50,20 +48,10 @@
 #define MAX_NODES 64
 #define DEFAULT_PG_BINDIR "/usr/lib/postgresql/15/bin"
 
-static const char *progname = "globalkv";
-
-void
-die(const char *fmt,...)
-{
-	va_list		ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
+/* ----------------------------------------------------------------
+ * Programs and files
+ * ----------------------------------------------------------------
+ */
 
 static const char *
 pg_bindir(void)
@@ -95,7 +83,7 @@ run(char *const argv[], bool quiet)
 			}
 		}
 		execv(argv[0], argv);
-		fprintf(stderr, "%s: could not run %s: %s\n", progname, argv[0], strerror(errno));
+		fprintf(stderr, "%s: could not run %s: %s\n", CLI_PROGNAME, argv[0], strerror(errno));
 		_exit(127);
 	}
 	if (waitpid(pid, &status, 0) < 0)
@@ -103,7 +91,7 @@ run(char *const argv[], bool quiet)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-char *
+static char *
 path_join(const char *a, const char *b)
 {
 	char	   *p;
@@ -111,89 +99,6 @@ path_join(const char *a, const char *b)
 	if (asprintf(&p, "%s/%s", a, b) < 0)
 		die("out of memory");
 	return p;
-}
-
-/* ----------------------------------------------------------------
- * Connections and queries
- * ----------------------------------------------------------------
- */
-
-PGconn *
-connect_or_die(const char *conninfo)
-{
-	PGconn	   *conn = PQconnectdb(conninfo);
-
-	if (PQstatus(conn) != CONNECTION_OK)
-		die("could not connect: %s", PQerrorMessage(conn));
-	return conn;
-}
-
-/*
- * query runs a parameterized statement; on error prints the server's
- * message with its SQLSTATE and exits.
- */
-PGresult *
-query(PGconn *conn, const char *sql, int nparams, const char *const *params)
-{
-	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-
-	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-
-		fprintf(stderr, "%s: ERROR %s: %s\n", progname, state ? state : "?????",
-				primary ? primary : PQerrorMessage(conn));
-		if (detail)
-			fprintf(stderr, "  detail: %s\n", detail);
-		if (hint)
-			fprintf(stderr, "  hint: %s\n", hint);
-		PQclear(res);
-		PQfinish(conn);
-		exit(2);
-	}
-	return res;
-}
-
-/* print a result as an aligned table */
-void
-print_table(PGresult *res)
-{
-	int			nf = PQnfields(res),
-				nt = PQntuples(res);
-	int		   *w = calloc(nf, sizeof(int));
-
-	for (int f = 0; f < nf; f++)
-	{
-		w[f] = strlen(PQfname(res, f));
-		for (int t = 0; t < nt; t++)
-		{
-			int			l = PQgetisnull(res, t, f) ? 0 : strlen(PQgetvalue(res, t, f));
-
-			if (l > w[f])
-				w[f] = l > 60 ? 60 : l;
-		}
-	}
-	for (int f = 0; f < nf; f++)
-		printf("%s%-*s", f ? "  " : "  ", w[f], PQfname(res, f));
-	printf("\n");
-	for (int f = 0; f < nf; f++)
-	{
-		printf("  ");
-		for (int i = 0; i < w[f]; i++)
-			putchar('-');
-	}
-	printf("\n");
-	for (int t = 0; t < nt; t++)
-	{
-		for (int f = 0; f < nf; f++)
-			printf("  %-*.*s", w[f], w[f], PQgetisnull(res, t, f) ? "" : PQgetvalue(res, t, f));
-		printf("\n");
-	}
-	free(w);
 }
 
 /* ----------------------------------------------------------------
@@ -239,7 +144,7 @@ become_unprivileged(int argc, char **argv, const char *dir)
 }
 
 /* ----------------------------------------------------------------
- * parade create / start / stop
+ * parade create / add-node / start / stop
  * ----------------------------------------------------------------
  */
 
@@ -660,214 +565,41 @@ parade_start_stop(const char *dir, bool start)
 	}
 }
 
-/* ----------------------------------------------------------------
- * status, put, get, delete
- * ----------------------------------------------------------------
+/*
+ * parade_command: DIR is made absolute first, because the servers are
+ * told it as their socket directory and the tool may run again as another
+ * user (become_unprivileged); a socket path may not be longer than about
+ * a hundred bytes, hence the limit.
  */
-
-static void
-status(const char *conninfo)
-{
-	PGconn	   *conn = connect_or_die(conninfo);
-	PGresult   *res;
-
-	res = query(conn, "SELECT node_id, node_name, zone_name, shard_count FROM kv.node", 0, NULL);
-	printf("This node\n");
-	print_table(res);
-	PQclear(res);
-	res = query(conn, "SELECT node_id, node_name, zone_name, is_local FROM kv.nodes ORDER BY zone_name, node_id",
-				0, NULL);
-	printf("\nParade\n");
-	print_table(res);
-	PQclear(res);
-	res = query(conn, "SELECT p.zone_name, p.node_name, count(*) AS shards,"
-				"       string_agg(p.shard_id::text, ',' ORDER BY p.shard_id) AS shard_ids,"
-				"       coalesce(string_agg(p.shard_id || '->' || p.moving_to || ' (' || p.move_state || ')', ', ')"
-				"                FILTER (WHERE p.moving_to IS NOT NULL), '') AS moving"
-				"  FROM kv.placements p GROUP BY p.zone_name, p.node_name ORDER BY 1, 2", 0, NULL);
-	printf("\nPlacements per node\n");
-	print_table(res);
-	PQclear(res);
-	res = query(conn,
-				"SELECT peer_node_id AS peer, peer_name, connected, lag_ms, lag_rows, rows_applied,"
-				"       conflicts, max_clock_skew_ms AS clock_skew_ms,"
-				"       to_char(last_contact, 'HH24:MI:SS.MS') AS last_contact,"
-				"       coalesce(last_error, '') AS last_error"
-				"  FROM kv.replication_status ORDER BY peer_node_id", 0, NULL);
-	printf("\nReplication (this node pulling from each peer)\n");
-	print_table(res);
-	PQclear(res);
-	res = query(conn, "SELECT puts, gets, deletes, patches, conflicts, expired_rows,"
-				" replicated_rows, replication_conflicts FROM kv.stats", 0, NULL);
-	printf("\nOperations since start\n");
-	print_table(res);
-	PQclear(res);
-	PQfinish(conn);
-}
-
-static void
-usage(void)
-{
-	printf("globalkv: command-line tool of the globalkv document store\n\n"
-		   "Usage:\n"
-		   "  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
-		   "                         [--port-base P | --ports P1,P2,..]\n"
-		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
-		   "  globalkv parade start --dir DIR\n"
-		   "  globalkv parade stop --dir DIR\n"
-		   "  globalkv status -d CONNINFO\n"
-		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
-		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-		   "  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
-		   "  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
-		   "                     (prints key, hash, shard and the holder in the zone)\n\n"
-		   "put, get, delete and shard-of go through libglobalkv: straight to the node\n"
-		   "holding the key in your zone (--zone, else the zone of the first -d node that\n"
-		   "answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
-		   "document does not exist.\n"
-		   "CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n");
-}
-
 int
-main(int argc, char **argv)
+parade_command(const char *subcommand, const ParadeOptions *opts, int argc, char **argv)
 {
-	static struct option opts[] = {
-		{"dir", required_argument, NULL, 'D'},
-		{"zones", required_argument, NULL, 'z'},
-		{"port-base", required_argument, NULL, 'p'},
-		{"ports", required_argument, NULL, 'P'},
-		{"shards", required_argument, NULL, 's'},
-		{"nodes-per-zone", required_argument, NULL, 'M'},
-		{"to", required_argument, NULL, 'T'},
-		{"rollback", no_argument, NULL, 'R'},
-		{"zone", required_argument, NULL, 'Z'},
-		{"dbname", required_argument, NULL, 'd'},
-		{"ttl", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
-	const char *dir = NULL;
-	const char *conninfo = NULL;
-	const char *seeds[MAX_SEEDS];	/* every -d: seeds of the data commands */
-	int			nseeds = 0;
-	int			zones = 3,
-				port_base = 5501,
-				shards = 0,
-				per_zone = 1;
-	const char *to_node = NULL;
-	const char *zone = NULL;
-	bool		rollback = false;
-	long		ttl = 0;
-	const char *port_list = NULL;
-	int			c;
-	char	   *args[8];
-	int			nargs = 0;
-	char	  **orig_argv = argv;
-	int			orig_argc = argc;
+	const char *dir = opts->dir;
+	char		absdir[4096];
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:", opts, NULL)) != -1)
+	if (dir == NULL)
+		die("parade commands need --dir DIR");
+	if (dir[0] != '/')
 	{
-		switch (c)
-		{
-			case 'M':
-				per_zone = atoi(optarg);
-				break;
-			case 'T':
-				to_node = optarg;
-				break;
-			case 'R':
-				rollback = true;
-				break;
-			case 'Z':
-				zone = optarg;
-				break;
-			case 'D':
-				dir = optarg;
-				break;
-			case 'z':
-				zones = atoi(optarg);
-				break;
-			case 'p':
-				port_base = atoi(optarg);
-				break;
-			case 'P':
-				port_list = optarg;
-				break;
-			case 's':
-				shards = atoi(optarg);
-				break;
-			case 'd':
-				conninfo = optarg;
-				if (nseeds == MAX_SEEDS)
-					die("at most %d -d options", MAX_SEEDS);
-				seeds[nseeds++] = optarg;
-				break;
-			case 't':
-				ttl = atol(optarg);
-				break;
-			case 'h':
-				usage();
-				return 0;
-			default:
-				usage();
-				return 1;
-		}
+		if (getcwd(absdir, sizeof(absdir) - strlen(dir) - 2) == NULL)
+			die("getcwd failed");
+		strcat(absdir, "/");
+		strcat(absdir, dir);
+		dir = absdir;
 	}
-	for (int i = optind; i < argc && nargs < 8; i++)
-		args[nargs++] = argv[i];
-	if (nargs == 0)
-	{
-		usage();
-		return 1;
-	}
-
-	if (strcmp(args[0], "parade") == 0 && nargs == 2)
-	{
-		char		absdir[4096];
-
-		if (dir == NULL)
-			die("parade commands need --dir DIR");
-		if (dir[0] != '/')
-		{
-			if (getcwd(absdir, sizeof(absdir) - strlen(dir) - 2) == NULL)
-				die("getcwd failed");
-			strcat(absdir, "/");
-			strcat(absdir, dir);
-			dir = absdir;
-		}
-		if (strlen(dir) > 70)
-			die("--dir %s is too long for unix socket paths: use a shorter one", dir);
-		become_unprivileged(orig_argc, orig_argv, strcmp(args[1], "create") == 0 ? dir : NULL);
-		if (strcmp(args[1], "create") == 0)
-			parade_create(dir, zones, per_zone, port_base, port_list, shards);
-		else if (strcmp(args[1], "add-node") == 0)
-			parade_add_node(dir, zone);
-		else if (strcmp(args[1], "start") == 0)
-			parade_start_stop(dir, true);
-		else if (strcmp(args[1], "stop") == 0)
-			parade_start_stop(dir, false);
-		else
-			die("unknown parade command \"%s\"", args[1]);
-		return 0;
-	}
-
-	if (conninfo == NULL)
-		die("%s needs -d CONNINFO", args[0]);
-	if (strcmp(args[0], "status") == 0)
-		status(conninfo);
-	else if (strcmp(args[0], "shard") == 0)
-		return shard_command(nargs, args, conninfo, to_node, rollback);
-	else if (strcmp(args[0], "rebalance") == 0)
-		return rebalance_command(conninfo, zone);
-	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
-			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
-		return data_command(argc - optind, argv + optind, seeds, nseeds, zone, ttl);
+	if (strlen(dir) > 70)
+		die("--dir %s is too long for unix socket paths: use a shorter one", dir);
+	become_unprivileged(argc, argv, strcmp(subcommand, "create") == 0 ? dir : NULL);
+	if (strcmp(subcommand, "create") == 0)
+		parade_create(dir, opts->zones, opts->per_zone, opts->port_base, opts->port_list,
+					  opts->shards);
+	else if (strcmp(subcommand, "add-node") == 0)
+		parade_add_node(dir, opts->zone);
+	else if (strcmp(subcommand, "start") == 0)
+		parade_start_stop(dir, true);
+	else if (strcmp(subcommand, "stop") == 0)
+		parade_start_stop(dir, false);
 	else
-	{
-		usage();
-		return 1;
-	}
+		die("unknown parade command \"%s\"", subcommand);
 	return 0;
 }

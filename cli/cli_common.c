@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * cli_common.c
+ *	  Helpers shared by the commands of the globalkv CLI: how the tool
+ *	  fails (die, and query's report of a server error with its SQLSTATE),
+ *	  how it connects, and how it prints a result.
+ *
+ * Every command reports errors the same way and with the same exit
+ * status (1 for usage and connection problems, 2 for a server error), so
+ * that scripts can tell them apart whichever command they run; that is
+ * why these live in one place.  Nothing here knows of a command.
+ *
+ * cli/cli_common.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+
+void
+die(const char *fmt,...)
+{
+	va_list		ap;
+
+	fprintf(stderr, "%s: ", CLI_PROGNAME);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+PGconn *
+connect_or_die(const char *conninfo)
+{
+	PGconn	   *conn = PQconnectdb(conninfo);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("could not connect: %s", PQerrorMessage(conn));
+	return conn;
+}
+
+/*
+ * query runs a parameterized statement; on error prints the server's
+ * message with its SQLSTATE and exits.
+ */
+PGresult *
+query(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+		fprintf(stderr, "%s: ERROR %s: %s\n", CLI_PROGNAME, state ? state : "?????",
+				primary ? primary : PQerrorMessage(conn));
+		if (detail)
+			fprintf(stderr, "  detail: %s\n", detail);
+		if (hint)
+			fprintf(stderr, "  hint: %s\n", hint);
+		PQclear(res);
+		PQfinish(conn);
+		exit(2);
+	}
+	return res;
+}
+
+/* print a result as an aligned table */
+void
+print_table(PGresult *res)
+{
+	int			nf = PQnfields(res),
+				nt = PQntuples(res);
+	int		   *w = calloc(nf, sizeof(int));
+
+	for (int f = 0; f < nf; f++)
+	{
+		w[f] = strlen(PQfname(res, f));
+		for (int t = 0; t < nt; t++)
+		{
+			int			l = PQgetisnull(res, t, f) ? 0 : strlen(PQgetvalue(res, t, f));
+
+			if (l > w[f])
+				w[f] = l > 60 ? 60 : l;
+		}
+	}
+	for (int f = 0; f < nf; f++)
+		printf("%s%-*s", f ? "  " : "  ", w[f], PQfname(res, f));
+	printf("\n");
+	for (int f = 0; f < nf; f++)
+	{
+		printf("  ");
+		for (int i = 0; i < w[f]; i++)
+			putchar('-');
+	}
+	printf("\n");
+	for (int t = 0; t < nt; t++)
+	{
+		for (int f = 0; f < nf; f++)
+			printf("  %-*.*s", w[f], w[f], PQgetisnull(res, t, f) ? "" : PQgetvalue(res, t, f));
+		printf("\n");
+	}
+	free(w);
+}

@@ -1,0 +1,158 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *	  The globalkv command-line tool: its options, its usage, and which
+ *	  command runs.
+ *
+ * Only that: every command lives in a cmd_*.c file of its own (parade,
+ * status, shard and rebalance, the data commands), and what they share in
+ * cli_common.c.  The options are one set for all commands, parsed once
+ * here, so that they may come before or after the command's words.
+ *
+ * cli/main.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+#include "cmd_data.h"
+#include "cmd_parade.h"
+#include "cmd_shard.h"
+#include "cmd_status.h"
+
+static void
+usage(void)
+{
+	printf("globalkv: command-line tool of the globalkv document store\n\n"
+		   "Usage:\n"
+		   "  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
+		   "                         [--port-base P | --ports P1,P2,..]\n"
+		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
+		   "  globalkv parade start --dir DIR\n"
+		   "  globalkv parade stop --dir DIR\n"
+		   "  globalkv status -d CONNINFO\n"
+		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
+		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
+		   "  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
+		   "  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+		   "  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
+		   "                     (prints key, hash, shard and the holder in the zone)\n\n"
+		   "put, get, delete and shard-of go through libglobalkv: straight to the node\n"
+		   "holding the key in your zone (--zone, else the zone of the first -d node that\n"
+		   "answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
+		   "document does not exist.\n"
+		   "CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option opts[] = {
+		{"dir", required_argument, NULL, 'D'},
+		{"zones", required_argument, NULL, 'z'},
+		{"port-base", required_argument, NULL, 'p'},
+		{"ports", required_argument, NULL, 'P'},
+		{"shards", required_argument, NULL, 's'},
+		{"nodes-per-zone", required_argument, NULL, 'M'},
+		{"to", required_argument, NULL, 'T'},
+		{"rollback", no_argument, NULL, 'R'},
+		{"zone", required_argument, NULL, 'Z'},
+		{"dbname", required_argument, NULL, 'd'},
+		{"ttl", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	ParadeOptions parade = {.zones = 3,.per_zone = 1,.port_base = 5501,.shards = 0};
+	const char *conninfo = NULL;
+	const char *seeds[MAX_SEEDS];	/* every -d: seeds of the data commands */
+	int			nseeds = 0;
+	const char *to_node = NULL;
+	const char *zone = NULL;
+	bool		rollback = false;
+	long		ttl = 0;
+	int			c;
+	char	   *args[8];
+	int			nargs = 0;
+	char	  **orig_argv = argv;
+	int			orig_argc = argc;
+
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:", opts, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'M':
+				parade.per_zone = atoi(optarg);
+				break;
+			case 'T':
+				to_node = optarg;
+				break;
+			case 'R':
+				rollback = true;
+				break;
+			case 'Z':
+				zone = optarg;
+				parade.zone = optarg;
+				break;
+			case 'D':
+				parade.dir = optarg;
+				break;
+			case 'z':
+				parade.zones = atoi(optarg);
+				break;
+			case 'p':
+				parade.port_base = atoi(optarg);
+				break;
+			case 'P':
+				parade.port_list = optarg;
+				break;
+			case 's':
+				parade.shards = atoi(optarg);
+				break;
+			case 'd':
+				conninfo = optarg;
+				if (nseeds == MAX_SEEDS)
+					die("at most %d -d options", MAX_SEEDS);
+				seeds[nseeds++] = optarg;
+				break;
+			case 't':
+				ttl = atol(optarg);
+				break;
+			case 'h':
+				usage();
+				return 0;
+			default:
+				usage();
+				return 1;
+		}
+	}
+	for (int i = optind; i < argc && nargs < 8; i++)
+		args[nargs++] = argv[i];
+	if (nargs == 0)
+	{
+		usage();
+		return 1;
+	}
+
+	if (strcmp(args[0], "parade") == 0 && nargs == 2)
+		return parade_command(args[1], &parade, orig_argc, orig_argv);
+
+	if (conninfo == NULL)
+		die("%s needs -d CONNINFO", args[0]);
+	if (strcmp(args[0], "status") == 0)
+		return status_command(conninfo);
+	else if (strcmp(args[0], "shard") == 0)
+		return shard_command(nargs, args, conninfo, to_node, rollback);
+	else if (strcmp(args[0], "rebalance") == 0)
+		return rebalance_command(conninfo, zone);
+	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
+			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
+		return data_command(argc - optind, argv + optind, seeds, nseeds, zone, ttl);
+	usage();
+	return 1;
+}

@@ -22,6 +22,7 @@ OBJS = \
 	src/connection/connection_cache.o \
 	src/connection/remote.o \
 	src/expiry/expiry_worker.o \
+	src/expiry/tombstone_purge.o \
 	src/metadata/catalog_cache.o \
 	src/metrics/stats.o \
 	src/replication/apply_worker.o \
@@ -37,9 +38,12 @@ OBJS = \
 	src/storage/housekeeping.o \
 	src/storage/keyspace.o \
 	src/storage/shard_store.o \
-	src/utils/background.o
+	src/utils/background.o \
+	src/utils/extension_version.o
 
-PG_CPPFLAGS = -I$(srcdir)/src/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir)
+# the SQL version this library is built for: globalkv.control's default_version
+GKV_SQL_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" globalkv.control)
+PG_CPPFLAGS = -DGKV_SQL_VERSION='"$(GKV_SQL_VERSION)"' -I$(srcdir)/src/include -I$(srcdir)/src/common -I$(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS = -std=gnu11 -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 SHLIB_LINK += -lpq
 
@@ -62,6 +66,7 @@ include $(PGXS)
 
 # PGXS does not track header dependencies: every object depends on them
 $(OBJS): $(wildcard src/include/globalkv/*.h src/common/*.h src/replication/*.h)
+src/utils/extension_version.o: globalkv.control
 
 # the CLI is built and installed with the extension
 all: cli/globalkv

@@ -519,3 +519,15 @@ GkvTransactionHasWritten(void)
 {
 	return MyInflightSeq != 0;
 }
+
+PG_FUNCTION_INFO_V1(gkv_hlc_at);
+
+/*
+ * globalkv.hlc_at(timestamptz): the lowest clock value of that instant, so
+ * that SQL compares rows' hlc with a time without knowing the bit layout.
+ */
+Datum
+gkv_hlc_at(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) GkvHlcFromMs(GkvTimestampToUnixMs(PG_GETARG_TIMESTAMPTZ(0))));
+}

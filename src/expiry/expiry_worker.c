@@ -57,7 +57,7 @@ ExpiryPass(int64 budget)
 
 	GkvWorkerTransactionBegin();
 
-	if (!GkvExtensionInstalled())
+	if (!GkvExtensionReady())
 	{
 		/* not created (yet) in this database: nothing to do */
 		GkvWorkerTransactionEnd();
@@ -118,28 +118,17 @@ ExpiryPass(int64 budget)
 }
 
 /*
- * PurgeTombstones runs globalkv.purge_tombstones() (sql/globalkv--0.1.sql):
- * tombstones every peer has acknowledged go, and so do tombstones older
- * than globalkv.tombstone_retention, marking the peers that missed them.
+ * PurgeTombstones runs one pass of the tombstone purge (tombstone_purge.c)
+ * in a transaction of its own.
  */
 static int64
 PurgeTombstones(void)
 {
 	int64		purged = 0;
-	char		sql[128];
 
 	GkvWorkerTransactionBegin();
-	if (GkvExtensionInstalled())
-	{
-		bool		isnull;
-
-		snprintf(sql, sizeof(sql), "SELECT globalkv.purge_tombstones(%d, %d, 10000)",
-				 GkvTombstoneRetentionS, GkvTombstoneMinAgeS);
-		if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "could not purge tombstones");
-		purged = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-											 1, &isnull));
-	}
+	if (GkvExtensionReady())
+		purged = GkvPurgeTombstones(GkvTombstoneRetentionS, GkvTombstoneMinAgeS, 10000);
 	GkvWorkerTransactionEnd();
 	if (purged > 0)
 		GkvStatsAdd(GKV_STAT_PURGED_TOMBSTONES, (uint64) purged);
@@ -157,7 +146,7 @@ EarliestExpiry(void)
 	StringInfoData sql;
 
 	GkvWorkerTransactionBegin();
-	if (GkvExtensionInstalled())
+	if (GkvExtensionReady())
 	{
 		int			ret = SPI_execute("SELECT table_name FROM globalkv.shards ORDER BY shard_id", true, 0);
 

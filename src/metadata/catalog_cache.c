@@ -67,6 +67,7 @@
 #include "globalkv/catalog.h"
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
+#include "globalkv/utils.h"
 
 #define GKV_NAME_MAX 64			/* namespace and policy names: < 64 bytes */
 #define NUM_CATALOG_RELS 7
@@ -394,12 +395,14 @@ ReadCatalog(void)
 	CatalogBlobNode *nodes;
 	char		(*zones)[64];
 
+	/* the tables below are those of the version this library was built for */
+	GkvRequireBuiltVersion();
 	relids[0] = CatalogRelid("node");
 	relids[1] = CatalogRelid("shards");
 	relids[2] = CatalogRelid("namespaces");
 	relids[3] = CatalogRelid("expiry_policies");
 	relids[4] = CatalogRelid("nodes");
-	/* absent until ALTER EXTENSION globalkv UPDATE TO '0.2' */
+	/* absent while CREATE EXTENSION runs the 0.1 script, before 0.1 -> 0.2 */
 	relids[5] = CatalogRelid("placements");
 	relids[6] = CatalogRelid("shard_moves");
 	data_nsp = get_namespace_oid("globalkv_data", false);

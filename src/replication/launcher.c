@@ -60,7 +60,7 @@ WantedPeers(int32 *ids, int max)
 	int			n = 0;
 
 	GkvWorkerTransactionBegin();
-	if (!GkvExtensionInstalled())
+	if (!GkvExtensionReady())
 		n = -1;
 	else if (SPI_execute("SELECT node_id FROM globalkv.nodes"
 						 " WHERE NOT dropped AND node_id <> (SELECT node_id FROM globalkv.node)"
@@ -168,7 +168,7 @@ InitClockAtStartup(void)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (GkvExtensionInstalled())
+	if (GkvExtensionReady())
 		GkvStartClockPastStoredRows();
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -11,7 +11,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -109,15 +108,4 @@ GkvRegisterStaticWorker(const char *function, const char *name, const char *type
 
 	GkvFillWorker(&worker, function, name, type, restart_seconds);
 	RegisterBackgroundWorker(&worker);
-}
-
-/*
- * GkvExtensionInstalled: has CREATE EXTENSION globalkv run in the current
- * database?  Background workers ask before touching the catalog.  Needs a
- * transaction.
- */
-bool
-GkvExtensionInstalled(void)
-{
-	return OidIsValid(get_extension_oid("globalkv", true));
 }

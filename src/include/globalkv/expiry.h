@@ -2,7 +2,8 @@
  *
  * expiry.h
  *	  The housekeeping background worker (src/expiry/expiry_worker.c):
- *	  removes expired documents and purges acknowledged tombstones.
+ *	  removes expired documents and purges tombstones that have done their
+ *	  job (src/expiry/tombstone_purge.c).
  *
  * src/include/globalkv/expiry.h
  *
@@ -14,5 +15,8 @@
 #include "fmgr.h"
 
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);
+
+/* tombstone_purge.c */
+extern int64 GkvPurgeTombstones(int retention_seconds, int min_age_seconds, int max_rows);
 
 #endif							/* GLOBALKV_EXPIRY_H */

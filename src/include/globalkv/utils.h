@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * utils.h
- *	  Backend plumbing every room may use (src/utils/background.c):
- *	  registering and connecting background workers, their units of work,
- *	  internal statements kept prepared.
+ *	  Backend plumbing every room may use: registering and connecting
+ *	  background workers, their units of work, internal statements kept
+ *	  prepared (src/utils/background.c); whether the installed SQL is the
+ *	  version of this library (src/utils/extension_version.c).
  *
  * src/include/globalkv/utils.h
  *
@@ -15,7 +16,6 @@
 #include "executor/spi.h"
 #include "postmaster/bgworker.h"
 
-extern bool GkvExtensionInstalled(void);
 extern void GkvWorkerTransactionBegin(void);
 extern void GkvWorkerTransactionEnd(void);
 extern void GkvWorkerConnect(const char *appname);
@@ -25,5 +25,10 @@ extern void GkvFillWorker(BackgroundWorker *worker, const char *function,
 						  const char *name, const char *type, int restart_seconds);
 extern void GkvRegisterStaticWorker(const char *function, const char *name,
 									const char *type, int restart_seconds);
+
+/* the installed SQL version against this library's (extension_version.c) */
+extern char *GkvInstalledVersion(void);
+extern void GkvRequireBuiltVersion(void);
+extern bool GkvExtensionReady(void);
 
 #endif							/* GLOBALKV_UTILS_H */

@@ -11,7 +11,9 @@ PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 
 MODULE_big = globalkv
 EXTENSION = globalkv
-DATA = $(wildcard sql/globalkv--*.sql)
+# install and upgrade scripts, assembled from sql/ (rule below, sql/README.md)
+DATA_built = $(patsubst sql/%,build/sql/%,$(wildcard sql/globalkv--*.sql))
+EXTRA_CLEAN = build/sql
 
 OBJS = \
 	src/globalkv.o \
@@ -90,3 +92,19 @@ demo:
 
 bench:
 	bash bench/run.sh
+
+# sql/globalkv--*.sql are sources: sql/assemble.awk replaces each line
+# `#include "udfs/<function>/<version>.sql"` by that file, copying the rest
+# byte for byte, and records what it read in build/sql/.deps; then
+# sql/check.sh holds the tree to sql/README.md's rules (latest.sql equals the
+# highest version, released scripts never change) or fails the build
+build/sql/%.sql: sql/%.sql sql/assemble.awk
+	@mkdir -p build/sql/.deps
+	awk -v target=$@ -v depfile=build/sql/.deps/$*.d -f sql/assemble.awk $< >$@.tmp
+	mv $@.tmp $@
+-include $(wildcard build/sql/.deps/*.d)
+all: build/sql/.checked
+build/sql/.checked: $(DATA_built) sql/check.sh sql/released.sha256 \
+		$(wildcard sql/udfs/*/*.sql sql/views/*/*.sql)
+	sh sql/check.sh build/sql
+	@touch $@

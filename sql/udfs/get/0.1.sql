@@ -1,0 +1,2 @@
+CREATE FUNCTION kv.get(namespace text, key text)
+RETURNS jsonb AS 'MODULE_PATHNAME', 'gkv_get' LANGUAGE C VOLATILE PARALLEL UNSAFE;

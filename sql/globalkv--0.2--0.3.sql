@@ -2,3 +2,13 @@
 -- clock's bit layout no longer retyped in SQL, shard moves driven by the
 -- server.
 \echo Use "ALTER EXTENSION globalkv UPDATE TO '0.3'" to load this file. \quit
+
+-- ---------------------------------------------------------------------
+-- the catalog merge and the tombstone purge in the library; the clock's
+-- bit layout known to SQL only through globalkv.hlc_at
+-- ---------------------------------------------------------------------
+#include "udfs/apply_catalog_row/0.3.sql"
+#include "udfs/purge_tombstones/0.3.sql"
+#include "udfs/hlc_at/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.hlc_at(timestamptz) FROM PUBLIC;
+#include "udfs/resync/0.3.sql"

@@ -54,10 +54,6 @@
 	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('node_name', node_name," \
 	"             'zone_name', zone_name, 'conninfo', conninfo) END," \
 	"        hlc, origin, seq FROM globalkv.nodes WHERE seq > $1 AND seq <= $2" \
-	"%s) c ORDER BY seq LIMIT $3"
-
-/* the tables of version 0.2 (placements, moves), stream key "<shard>/<zone>" */
-#define CATALOG_PULL_SQL_0_2 \
 	" UNION ALL" \
 	" SELECT 'placements', shard_id || '/' || zone_name," \
 	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('node_id', node_id) END," \
@@ -66,7 +62,8 @@
 	" SELECT 'shard_moves', shard_id || '/' || zone_name," \
 	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('source_node', source_node," \
 	"             'target_node', target_node, 'state', state, 'started_at', started_at) END," \
-	"        hlc, origin, seq FROM globalkv.shard_moves WHERE seq > $1 AND seq <= $2"
+	"        hlc, origin, seq FROM globalkv.shard_moves WHERE seq > $1 AND seq <= $2" \
+	") c ORDER BY seq LIMIT $3"
 
 /*
  * CatalogPullPlan returns the catalog pull's plan, prepared once per
@@ -76,16 +73,10 @@
 static SPIPlanPtr
 CatalogPullPlan(void)
 {
-	static SPIPlanPtr plans[2] = {NULL, NULL};
-	/* a node not yet updated to 0.2 has no placements to send */
-	Oid			nsp = get_namespace_oid("globalkv", false);
-	bool		v02 = OidIsValid(get_relname_relid("shard_moves", nsp));
+	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
 
-	if (plans[v02] == NULL)
-		(void) GkvKeptPlan(&plans[v02], psprintf(CATALOG_PULL_SQL, v02 ? CATALOG_PULL_SQL_0_2 : ""),
-						   3, argtypes);
-	return plans[v02];
+	return GkvKeptPlan(&plan, CATALOG_PULL_SQL, 3, argtypes);
 }
 
 /*
@@ -391,6 +382,8 @@ PG_FUNCTION_INFO_V1(gkv_stamp);
 Datum
 gkv_stamp(PG_FUNCTION_ARGS)
 {
+	/* an admin function of another SQL version must not write the catalog */
+	GkvRequireBuiltVersion();
 	GkvStartClockPastStoredRows();
 	PG_RETURN_INT64((int64) GkvStampSequence(GKV_CATALOG_SHARD));
 }

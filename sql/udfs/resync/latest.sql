@@ -1,8 +1,9 @@
 -- kv.resync() makes this node start over from its peers: it removes every
 -- row older than the tombstone retention (the ones a purged tombstone may
 -- have deleted elsewhere) and pulls everything again from every peer.
--- Rows written here more recently stay, and replicate as usual.
-CREATE FUNCTION kv.resync()
+-- Rows written here more recently stay, and replicate as usual.  0.3: the
+-- cutoff through globalkv.hlc_at instead of the clock's bit layout retyped.
+CREATE OR REPLACE FUNCTION kv.resync()
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -12,8 +13,7 @@ DECLARE
     t text;
     n bigint;
     total bigint := 0;
-    cutoff bigint := ((extract(epoch FROM now() - current_setting('globalkv.tombstone_retention')::interval)
-                       * 1000)::bigint << 16);
+    cutoff bigint := globalkv.hlc_at(now() - current_setting('globalkv.tombstone_retention')::interval);
 BEGIN
     PERFORM globalkv.lock_shards_against_writes();
     FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP

@@ -23,6 +23,8 @@ OBJS = \
 	src/common/gkv_hash.o \
 	src/connection/connection_cache.o \
 	src/connection/remote.o \
+	src/distributed/docs_fanout.o \
+	src/distributed/docs_planner.o \
 	src/expiry/expiry_worker.o \
 	src/expiry/tombstone_purge.o \
 	src/metadata/catalog_cache.o \

@@ -12,3 +12,18 @@
 #include "udfs/hlc_at/0.3.sql"
 REVOKE EXECUTE ON FUNCTION globalkv.hlc_at(timestamptz) FROM PUBLIC;
 #include "udfs/resync/0.3.sql"
+
+-- ---------------------------------------------------------------------
+-- kv.docs: SQL over every document of the zone (docs/sql.md)
+-- ---------------------------------------------------------------------
+#include "udfs/docs_unplanned/0.3.sql"
+#include "udfs/docs_router/0.3.sql"
+#include "udfs/docs_fanout/0.3.sql"
+#include "udfs/docs_write/0.3.sql"
+#include "views/docs/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text, text, boolean),
+    globalkv.docs_fanout(text, text), globalkv.docs_write() FROM PUBLIC;
+-- a query on kv.docs runs these as its caller: clients may, nobody else
+GRANT EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text, text, boolean),
+    globalkv.docs_fanout(text, text), globalkv.docs_write() TO globalkv_client;
+GRANT SELECT, INSERT, UPDATE, DELETE ON kv.docs TO globalkv_client;

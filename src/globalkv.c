@@ -25,6 +25,7 @@
 
 #include "globalkv/catalog.h"
 #include "globalkv/clock.h"
+#include "globalkv/distributed.h"
 #include "globalkv/expiry.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
@@ -54,6 +55,7 @@ GkvShmemRequest(void)
 	size = add_size(size, GkvFenceShmemSize());
 	size = add_size(size, GkvCatalogShmemSize());
 	size = add_size(size, GkvHousekeepingShmemSize());
+	size = add_size(size, GkvDocsShmemSize());
 	RequestAddinShmemSpace(size);
 	GkvCatalogShmemRequest();
 	GkvClockShmemRequest();
@@ -72,6 +74,7 @@ GkvShmemStartup(void)
 	GkvFenceShmemInit();
 	GkvCatalogShmemInit();
 	GkvHousekeepingShmemInit();
+	GkvDocsShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -111,6 +114,7 @@ _PG_init(void)
 
 	GkvClockRegisterXactCallbacks();
 	GkvChangeWaitInit();
+	GkvDocsPlannerInit();
 	GkvRegisterStaticWorker("GkvExpiryWorkerMain", "globalkv expiry worker",
 							"globalkv expiry", 10);
 	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",

@@ -24,6 +24,7 @@
 int			GkvCatalogCacheSizeKb = 1024;
 int			GkvCatalogCatchupTimeoutMs = 5000;
 char	   *GkvDatabaseName = NULL;
+int			GkvDocsScope = GKV_DOCS_ZONE;
 int			GkvDebugClockOffsetMs = 0;
 char	   *GkvDebugBlockPullFrom = NULL;
 int			GkvExpiryIntervalMs = 1000;
@@ -39,6 +40,12 @@ int			GkvRouting = GKV_ROUTING_FORWARD;
 int			GkvTombstoneMinAgeS = 60;
 int			GkvTombstoneRetentionS = 7 * 24 * 3600;
 char	   *GkvZoneOrder = NULL;
+
+static const struct config_enum_entry DocsScopeOptions[] = {
+	{"zone", GKV_DOCS_ZONE, false},
+	{"node", GKV_DOCS_NODE, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry RoutingOptions[] = {
 	{"forward", GKV_ROUTING_FORWARD, false},
@@ -78,6 +85,16 @@ GkvDefineSettings(void)
 							   PGC_POSTMASTER,
 							   0,
 							   NULL, NULL, NULL);
+	DefineCustomEnumVariable("globalkv.docs_scope",
+							 "What kv.docs holds in this session: the zone's documents, or this node's.",
+							 "Nodes set it to node on the sessions they open to each other, which run "
+							 "the fragments of queries on kv.docs; clients leave it at zone.",
+							 &GkvDocsScope,
+							 GKV_DOCS_ZONE,
+							 DocsScopeOptions,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.debug_clock_offset",
 							"Testing only: milliseconds added to this node's wall clock.",
 							"Simulates a node whose clock runs ahead or behind, for skew tests.",

@@ -355,6 +355,7 @@ PG_FUNCTION_INFO_V1(gkv_put);
 PG_FUNCTION_INFO_V1(gkv_put_if_version);
 PG_FUNCTION_INFO_V1(gkv_get);
 PG_FUNCTION_INFO_V1(gkv_get_versioned);
+PG_FUNCTION_INFO_V1(gkv_docs_router);
 PG_FUNCTION_INFO_V1(gkv_delete);
 PG_FUNCTION_INFO_V1(gkv_patch_numeric);
 PG_FUNCTION_INFO_V1(gkv_put_many);
@@ -520,6 +521,50 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 		values[0] = JsonbPGetDatum(doc.value);
 		values[1] = PointerGetDatum(VersionToText(doc.version));
 		values[2] = TimestampTzGetDatum(doc.expires_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * globalkv.docs_router(namespace, key, with_value): kv.docs reduced to the
+ * one document a query pins (src/distributed/docs_planner.c), read where
+ * kv.get reads it.  A namespace or key no document can have matches no row,
+ * as any condition on a relation would.
+ */
+Datum
+gkv_docs_router(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *ns,
+			   *key;
+	int			shard;
+	GkvDocState doc;
+	ReadOutcome outcome = READ_MISSING;
+
+	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) &&
+		GkvNamespaceKnown(PG_GETARG_TEXT_PP(0)) && GkvKeyIsValid(PG_GETARG_TEXT_PP(1)))
+	{
+		ns = PG_GETARG_TEXT_PP(0);
+		key = PG_GETARG_TEXT_PP(1);
+		shard = GkvShardOfKey(ns, key);
+		ROUTE(fcinfo, shard, true);
+		outcome = ReadOne(ns, key, shard, &doc);
+		if (outcome == READ_MOVED)
+			return GkvForwardCall(fcinfo, shard, true);
+	}
+	InitMaterializedSRF(fcinfo, 0);
+	if (outcome == READ_FOUND)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, !doc.has_expiry};
+
+		values[0] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
+		values[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
+		values[2] = JsonbPGetDatum(doc.value);
+		nulls[2] = PG_ARGISNULL(2) || !PG_GETARG_BOOL(2);
+		values[3] = PointerGetDatum(VersionToText(doc.version));
+		values[4] = TimestampTzGetDatum(doc.expires_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -46,6 +46,16 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define MAX_PREPARED 64			/* statements prepared per connection */
 
+/*
+ * The sessions serve another node: calls for shards held elsewhere are
+ * refused, not forwarded again (routing=direct); kv.docs means that node's
+ * placements (docs_scope=node); values print in one unambiguous form, as
+ * postgres_fdw sets them.
+ */
+#define SESSION_OPTIONS \
+	"-c globalkv.routing=direct -c globalkv.docs_scope=node" \
+	" -c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3"
+
 /* one other node, as this backend talks to it */
 typedef struct RemoteNode
 {
@@ -325,7 +335,7 @@ Connect(RemoteNode *r)
 
 			snprintf(appname, sizeof(appname), "globalkv router of node %d", GkvLocalNodeId());
 			r->conn = GkvRemoteConnect(r->conninfo, r->name, appname,
-									   "-c globalkv.routing=direct", CONNECT_TIMEOUT_MS);
+									   SESSION_OPTIONS, CONNECT_TIMEOUT_MS);
 		}
 		if (IsTransactionBlock() && !r->in_xact)
 		{

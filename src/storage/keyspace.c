@@ -21,7 +21,16 @@
 #include "globalkv/guc.h"
 #include "globalkv/storage.h"
 
-/* GkvCheckKey: a key is 1..globalkv.max_key_length bytes, without NUL */
+/* GkvKeyIsValid: a key is 1..globalkv.max_key_length bytes, without NUL */
+bool
+GkvKeyIsValid(text *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+
+	return len > 0 && len <= GkvMaxKeyLength && memchr(VARDATA_ANY(key), '\0', len) == NULL;
+}
+
+/* GkvCheckKey: raises the error that says why a key is not valid */
 void
 GkvCheckKey(text *key)
 {

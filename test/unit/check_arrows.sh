@@ -16,7 +16,7 @@ rank_of_room() {
         storage) echo 4 ;;
         connection) echo 5 ;;
         routing | replication) echo 6 ;;
-        expiry) echo 7 ;;
+        distributed | expiry) echo 7 ;;
         commands) echo 8 ;;
         entry) echo 9 ;;
         *) echo "unknown room $1" >&2; echo 99 ;;
@@ -35,6 +35,7 @@ room_of_header() {
         routing.h) echo routing ;;
         replication.h | pull_format.h) echo replication ;;
         expiry.h) echo expiry ;;
+        distributed.h) echo distributed ;;
         *) echo unknown ;;
     esac
 }

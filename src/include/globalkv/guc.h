@@ -19,9 +19,17 @@ typedef enum GkvRoutingMode
 	GKV_ROUTING_DIRECT			/* refuse them with GK017 (client library) */
 } GkvRoutingMode;
 
+/* globalkv.docs_scope: what kv.docs means in this session */
+typedef enum GkvDocsScopeMode
+{
+	GKV_DOCS_ZONE,				/* every placement of the zone (clients) */
+	GKV_DOCS_NODE				/* this node's placements (a fragment from another node) */
+} GkvDocsScopeMode;
+
 extern int	GkvCatalogCacheSizeKb;
 extern int	GkvCatalogCatchupTimeoutMs;
 extern char *GkvDatabaseName;
+extern int	GkvDocsScope;
 extern int	GkvDebugClockOffsetMs;
 extern char *GkvDebugBlockPullFrom;
 extern int	GkvExpiryIntervalMs;

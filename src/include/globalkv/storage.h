@@ -91,6 +91,7 @@ extern void GkvValidateOffsets(Jsonb *offsets);
  * in (keyspace.c)
  * ----------------------------------------------------------------
  */
+extern bool GkvKeyIsValid(text *key);
 extern void GkvCheckKey(text *key);
 extern void GkvCheckDocument(Jsonb *doc);
 extern int	GkvShardOfKey(text *ns, text *key);

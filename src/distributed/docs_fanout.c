@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * docs_fanout.c
+ *	  Running a fragment of a query on kv.docs on every node of the zone.
+ *
+ * The planner (docs_planner.c) makes the fragment: a SELECT on kv.docs with
+ * the conditions and columns it could push down.  globalkv.docs_fanout
+ * sends it to every other node of this zone that holds placements, through
+ * the backend's connection cache (whose sessions run with
+ * globalkv.docs_scope = node, so there kv.docs means that node's
+ * placements), all at once; runs it here meanwhile (with docs_scope = node
+ * for the duration); then collects the answers into one result.  Each
+ * node's answer is read whole before any of it is returned.
+ *
+ * Fragments are signed with a key drawn at postmaster start and kept in
+ * shared memory (HMAC-SHA-256): the function is callable by clients (a
+ * query on kv.docs runs it as its caller), so it must refuse SQL that its
+ * planner did not write.
+ *
+ * Not yet: a node that cannot be reached fails the query (GK018); its
+ * shards are not read from another zone instead.
+ *
+ * src/distributed/docs_fanout.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/shmem.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/connection.h"
+#include "globalkv/distributed.h"
+#include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
+
+#define SIGNATURE_KEY_BYTES 32
+#define SIGNATURE_BYTES PG_SHA256_DIGEST_LENGTH
+
+typedef struct DocsShared
+{
+	uint8		key[SIGNATURE_KEY_BYTES];
+} DocsShared;
+
+static DocsShared *Shared = NULL;
+
+Size
+GkvDocsShmemSize(void)
+{
+	return sizeof(DocsShared);
+}
+
+void
+GkvDocsShmemInit(void)
+{
+	bool		found;
+
+	Shared = ShmemInitStruct("globalkv kv.docs signing key", sizeof(DocsShared), &found);
+	if (!found && !pg_strong_random(Shared->key, SIGNATURE_KEY_BYTES))
+		elog(FATAL, "could not draw the key that signs kv.docs fragments");
+}
+
+/* HMAC-SHA-256 of the fragment, as hex (2 * SIGNATURE_BYTES + 1 bytes) */
+static void
+Sign(const char *fragment, char *hex)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	uint8		digest[SIGNATURE_BYTES];
+
+	if (ctx == NULL ||
+		pg_hmac_init(ctx, Shared->key, SIGNATURE_KEY_BYTES) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) fragment, strlen(fragment)) < 0 ||
+		pg_hmac_final(ctx, digest, sizeof(digest)) < 0)
+		elog(ERROR, "could not sign a kv.docs fragment: %s", pg_hmac_error(ctx));
+	pg_hmac_free(ctx);
+	hex_encode((const char *) digest, SIGNATURE_BYTES, hex);
+	hex[2 * SIGNATURE_BYTES] = '\0';
+}
+
+char *
+GkvDocsSignFragment(const char *fragment)
+{
+	char	   *hex = palloc(2 * SIGNATURE_BYTES + 1);
+
+	Sign(fragment, hex);
+	return hex;
+}
+
+static void
+VerifyFragment(const char *fragment, const char *signature)
+{
+	char		expected[2 * SIGNATURE_BYTES + 1];
+	int			diff = 0;
+
+	Sign(fragment, expected);
+	if (strlen(signature) != 2 * SIGNATURE_BYTES)
+		diff = 1;
+	else
+		for (int i = 0; i < 2 * SIGNATURE_BYTES; i++)
+			diff |= expected[i] ^ signature[i];
+	if (diff != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("globalkv.docs_fanout runs only the fragments globalkv's planner writes"),
+				 errhint("Query kv.docs instead.")));
+}
+
+/* the input functions of kv.docs's columns, for the text of remote rows */
+typedef struct RowReader
+{
+	FmgrInfo	in[5];
+	Oid			ioparams[5];
+} RowReader;
+
+static void
+RowReaderInit(RowReader *r, TupleDesc desc)
+{
+	for (int i = 0; i < 5; i++)
+	{
+		Oid			infunc;
+
+		getTypeInputInfo(TupleDescAttr(desc, i)->atttypid, &infunc, &r->ioparams[i]);
+		fmgr_info(infunc, &r->in[i]);
+	}
+}
+
+static void
+StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInfo *rsinfo)
+{
+	int			nrows = PQntuples(res);
+
+	if (PQnfields(res) != 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("node \"%s\" answered a kv.docs fragment with %d columns", node_name,
+						PQnfields(res))));
+	for (int row = 0; row < nrows; row++)
+	{
+		Datum		values[5];
+		bool		nulls[5];
+
+		for (int c = 0; c < 5; c++)
+		{
+			nulls[c] = PQgetisnull(res, row, c);
+			values[c] = nulls[c] ? (Datum) 0 :
+				InputFunctionCall(&r->in[c], PQgetvalue(res, row, c), r->ioparams[c], -1);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/* runs the fragment on this node's placements, into the result */
+static void
+RunHere(const char *fragment, ReturnSetInfo *rsinfo)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("globalkv.docs_scope", "node", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(fragment, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run a kv.docs fragment here");
+	for (uint64 row = 0; row < SPI_processed; row++)
+	{
+		Datum		values[5];
+		bool		nulls[5];
+
+		for (int c = 0; c < 5; c++)
+			values[c] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c + 1,
+									  &nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+}
+
+PG_FUNCTION_INFO_V1(gkv_docs_fanout);
+
+/* globalkv.docs_fanout(fragment, signature): see the header */
+Datum
+gkv_docs_fanout(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *fragment;
+	int32		me = GkvLocalNodeId();
+	int			nshards = GkvShardCount();
+	int32	   *holders = palloc(sizeof(int32) * Max(nshards, 1));
+	int			nholders = 0;
+	bool		here = false;
+	RowReader	reader;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("globalkv.docs_fanout needs a fragment and its signature")));
+	fragment = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	VerifyFragment(fragment, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	InitMaterializedSRF(fcinfo, 0);
+	RowReaderInit(&reader, rsinfo->setDesc);
+
+	/* the nodes of this zone that hold placements, each once */
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		int32		holder = GkvShardHolderHere(shard);
+		bool		seen = holder == 0;
+
+		if (holder == me)
+		{
+			here = true;
+			continue;
+		}
+		for (int i = 0; i < nholders && !seen; i++)
+			seen = holders[i] == holder;
+		if (!seen)
+			holders[nholders++] = holder;
+	}
+
+	/* every other node starts at once; this node's part runs meanwhile */
+	for (int i = 0; i < nholders; i++)
+	{
+		const GkvNodeInfo *node = GkvNodeById(holders[i]);
+
+		if (!GkvNodeSend(holders[i], fragment, 0, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("node \"%s\" of this zone cannot be reached: kv.docs cannot be read whole",
+							node ? node->name : "?"),
+					 errhint("Query again when it is back, or query a node of another zone.")));
+	}
+	if (here)
+		RunHere(fragment, rsinfo);
+	for (int i = 0; i < nholders; i++)
+	{
+		const GkvNodeInfo *node = GkvNodeById(holders[i]);
+		const char *name = node ? node->name : "?";
+		PGresult   *res = GkvNodeReceive(holders[i]);
+
+		if (res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("node \"%s\" dropped its connection while it read kv.docs", name)));
+		PG_TRY();
+		{
+			StoreRemoteRows(res, name, &reader, rsinfo);
+		}
+		PG_FINALLY();
+		{
+			PQclear(res);
+		}
+		PG_END_TRY();
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(gkv_docs_unplanned);
+
+/* globalkv.docs_unplanned(): kv.docs read without globalkv's planner */
+Datum
+gkv_docs_unplanned(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("kv.docs was read by a plan globalkv's planner did not make"),
+			 errdetail("This happens when kv.docs is used inside a SQL function that PostgreSQL inlines while planning."),
+			 errhint("Query kv.docs in the statement itself, or make the function LANGUAGE plpgsql.")));
+	PG_RETURN_NULL();
+}

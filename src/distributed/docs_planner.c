@@ -1,0 +1,616 @@
+/*-------------------------------------------------------------------------
+ *
+ * docs_planner.c
+ *	  The planner of kv.docs: SQL over every live document of the zone.
+ *
+ * kv.docs is a view over globalkv.docs_unplanned(), a function that only
+ * raises an error.  PostgreSQL's rewriter expands the view into a subquery
+ * before planning; this planner hook finds each such expansion (by that
+ * function) anywhere in the query -- joins, subqueries, CTEs, the source of
+ * an UPDATE or DELETE -- and replaces the function by what the query needs,
+ * leaving the rest of the subquery alone (its first range-table entry is
+ * the view itself, which carries the caller's permission check):
+ *
+ *	local	this node's placements, as plain SQL over its shard tables (a
+ *			UNION ALL of each shard table held here, live rows only): when
+ *			globalkv.docs_scope = node (a fragment sent by another node), or
+ *			when this node holds every shard of its zone.  PostgreSQL then
+ *			plans it like any query: indexes, joins, aggregates.
+ *	router	the WHERE clause pins namespace and key (constants or
+ *			parameters): globalkv.docs_router reads that one document on the
+ *			node of the zone that holds its shard, as kv.get does --
+ *			locally with no SQL, or forwarded as one statement.
+ *	fan-out	anything else: globalkv.docs_fanout runs a fragment -- SELECT
+ *			on kv.docs with the conditions of the WHERE clause that can be
+ *			shipped, and only the columns the query uses -- on every node
+ *			of the zone holding placements, in parallel, and the rest of the
+ *			query (joins, aggregates, sorting) runs here on the union.
+ *
+ * A condition is shipped only when it can only mean the same thing on the
+ * other node: built from the view's columns, constants of built-in types,
+ * and built-in immutable functions and operators (the rule postgres_fdw
+ * uses).  Shipped conditions stay in the local query too, so a remote
+ * node that filtered less could never make a result wrong.  The fragment
+ * is signed (docs_fanout.c): the function runs no other SQL.
+ *
+ * Not yet: aggregates, GROUP BY and ORDER BY/LIMIT pushed down with partial
+ * results combined here, repartitioned count(DISTINCT) and joins, failover
+ * of a fragment to another zone, DDL on kv.docs.  docs/sql.md keeps the
+ * list.
+ *
+ * src/distributed/docs_planner.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/planner.h"
+#include "parser/analyze.h"
+#include "parser/parse_func.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteManip.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "globalkv/catalog.h"
+#include "globalkv/distributed.h"
+#include "globalkv/guc.h"
+
+/* the columns of kv.docs, in order */
+#define DOCS_NAMESPACE	1
+#define DOCS_KEY		2
+#define DOCS_VALUE		3
+#define DOCS_VERSION	4
+#define DOCS_EXPIRES_AT	5
+#define DOCS_NATTS		5
+
+static const char *const DocsColumns[DOCS_NATTS] = {
+	"namespace", "key", "value", "version", "expires_at"
+};
+static const char *const DocsColumnTypes[DOCS_NATTS] = {
+	"text", "text", "jsonb", "text", "timestamptz"
+};
+
+static planner_hook_type prev_planner_hook = NULL;
+
+typedef struct DocsFunctions
+{
+	Oid			unplanned;
+	Oid			router;
+	Oid			fanout;
+} DocsFunctions;
+
+/* an expansion of kv.docs found in a query */
+typedef struct DocsExpansion
+{
+	Query	   *parent;			/* the query whose range table holds it */
+	Index		rti;			/* its index there */
+	Query	   *view;			/* the view's query */
+	RangeTblEntry *func_rte;	/* globalkv.docs_unplanned() in it */
+	Oid			view_oid;
+} DocsExpansion;
+
+static Oid
+LookupDocsFunction(const char *name, int nargs, const Oid *argtypes)
+{
+	return LookupFuncName(list_make2(makeString("globalkv"), makeString(pstrdup(name))),
+						  nargs, argtypes, true);
+}
+
+/* the functions of kv.docs; false when this database has none (no globalkv 0.3) */
+static bool
+GetDocsFunctions(DocsFunctions *f)
+{
+	Oid			router_args[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Oid			fanout_args[2] = {TEXTOID, TEXTOID};
+
+	if (!OidIsValid(get_namespace_oid("globalkv", true)))
+		return false;
+	f->unplanned = LookupDocsFunction("docs_unplanned", 0, NULL);
+	f->router = LookupDocsFunction("docs_router", 3, router_args);
+	f->fanout = LookupDocsFunction("docs_fanout", 2, fanout_args);
+	return OidIsValid(f->unplanned) && OidIsValid(f->router) && OidIsValid(f->fanout);
+}
+
+/* quick test: does any range table of the query tree hold a function? */
+static bool
+HasFunctionRte(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+		return ((RangeTblEntry *) node)->rtekind == RTE_FUNCTION;
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, HasFunctionRte, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, HasFunctionRte, context);
+}
+
+/* is this subquery the expansion of kv.docs?  Returns its function RTE. */
+static RangeTblEntry *
+DocsFunctionRte(Query *sub, Oid unplanned)
+{
+	ListCell   *lc;
+
+	foreach(lc, sub->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		RangeTblFunction *rtf;
+
+		if (rte->rtekind != RTE_FUNCTION || list_length(rte->functions) != 1)
+			continue;
+		rtf = linitial_node(RangeTblFunction, rte->functions);
+		if (IsA(rtf->funcexpr, FuncExpr) &&
+			((FuncExpr *) rtf->funcexpr)->funcid == unplanned)
+			return rte;
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------------
+ * Which columns of kv.docs the query uses
+ * ----------------------------------------------------------------
+ */
+typedef struct ColumnsContext
+{
+	Index		rti;
+	int			depth;			/* query nesting below the parent */
+	bool		used[DOCS_NATTS + 1];
+	bool		all;			/* a whole-row or system column reference */
+} ColumnsContext;
+
+static bool
+CollectColumns(Node *node, ColumnsContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		if (v->varno == ctx->rti && v->varlevelsup == ctx->depth)
+		{
+			if (v->varattno >= 1 && v->varattno <= DOCS_NATTS)
+				ctx->used[v->varattno] = true;
+			else
+				ctx->all = true;
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		ctx->depth++;
+		result = query_tree_walker((Query *) node, CollectColumns, ctx, 0);
+		ctx->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, CollectColumns, ctx);
+}
+
+static void
+UsedColumns(Query *parent, Index rti, bool *used)
+{
+	ColumnsContext ctx = {0};
+
+	ctx.rti = rti;
+	(void) query_tree_walker(parent, CollectColumns, &ctx, 0);
+	for (int att = 1; att <= DOCS_NATTS; att++)
+		used[att] = ctx.all || ctx.used[att];
+}
+
+/* ----------------------------------------------------------------
+ * Conditions on kv.docs in the WHERE clause
+ * ----------------------------------------------------------------
+ */
+
+/* is rti a plain member of the query's FROM list (not under an outer join)? */
+static bool
+InTopFromList(Query *q, Index rti)
+{
+	ListCell   *lc;
+
+	if (q->jointree == NULL)
+		return false;
+	foreach(lc, q->jointree->fromlist)
+	{
+		Node	   *n = lfirst(lc);
+
+		if (IsA(n, RangeTblRef) && ((RangeTblRef *) n)->rtindex == (int) rti)
+			return true;
+	}
+	return false;
+}
+
+static List *
+TopConditions(Query *q, Index rti)
+{
+	if (!InTopFromList(q, rti) || q->jointree->quals == NULL)
+		return NIL;
+	return make_ands_implicit((Expr *) q->jointree->quals);
+}
+
+/* is expr a value known when the statement starts: a constant or a parameter? */
+static bool
+IsStatementValue(Node *expr)
+{
+	if (IsA(expr, Const))
+		return !((Const *) expr)->constisnull;
+	if (IsA(expr, Param))
+		return ((Param *) expr)->paramkind == PARAM_EXTERN;
+	return false;
+}
+
+/* "column = value" on a text column of kv.docs: the value, or NULL */
+static Node *
+PinnedValue(Expr *cond, Index rti, AttrNumber attno)
+{
+	OpExpr	   *op;
+	Node	   *l,
+			   *r;
+
+	if (!IsA(cond, OpExpr))
+		return NULL;
+	op = (OpExpr *) cond;
+	if (op->opno != TextEqualOperator || list_length(op->args) != 2)
+		return NULL;
+	l = strip_implicit_coercions(linitial(op->args));
+	r = strip_implicit_coercions(lsecond(op->args));
+	if (IsA(r, Var))
+	{
+		Node	   *t = l;
+
+		l = r;
+		r = t;
+	}
+	if (!IsA(l, Var) || ((Var *) l)->varno != rti || ((Var *) l)->varlevelsup != 0 ||
+		((Var *) l)->varattno != attno || !IsStatementValue(r))
+		return NULL;
+	return r;
+}
+
+/* built-in objects only: their meaning is the same on every node */
+#define IsBuiltin(oid) ((oid) < FirstGenbkiObjectId)
+
+static bool
+FunctionShippable(Oid funcid)
+{
+	return IsBuiltin(funcid) && func_volatile(funcid) == PROVOLATILE_IMMUTABLE;
+}
+
+static bool
+NotShippable(Node *node, Index *rti)
+{
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			{
+				Var		   *v = (Var *) node;
+
+				return !(v->varno == *rti && v->varlevelsup == 0 &&
+						 v->varattno >= 1 && v->varattno <= DOCS_NATTS);
+			}
+		case T_Const:
+			return !IsBuiltin(((Const *) node)->consttype);
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			set_opfuncid((OpExpr *) node);
+			if (!FunctionShippable(((OpExpr *) node)->opfuncid))
+				return true;
+			break;
+		case T_ScalarArrayOpExpr:
+			set_sa_opfuncid((ScalarArrayOpExpr *) node);
+			if (!FunctionShippable(((ScalarArrayOpExpr *) node)->opfuncid))
+				return true;
+			break;
+		case T_FuncExpr:
+			if (!FunctionShippable(((FuncExpr *) node)->funcid))
+				return true;
+			break;
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_RelabelType:
+		case T_ArrayExpr:
+		case T_CoalesceExpr:
+		case T_List:
+			break;
+		default:
+			return true;
+	}
+	return expression_tree_walker(node, NotShippable, rti);
+}
+
+/*
+ * ShippedConditions deparses the conditions on kv.docs alone that may run
+ * on another node, as SQL over "kv.docs docs"; "true" when there are none.
+ */
+static char *
+ShippedConditions(List *conds, Index rti, Oid view_oid)
+{
+	StringInfoData buf;
+	List	   *context = deparse_context_for("docs", view_oid);
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, conds)
+	{
+		Node	   *cond = copyObject(lfirst(lc));
+
+		if (contain_volatile_functions(cond) || NotShippable(cond, &rti))
+			continue;
+		ChangeVarNodes(cond, rti, 1, 0);
+		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " AND " : "",
+						 deparse_expression(cond, context, true, false));
+	}
+	return buf.len > 0 ? buf.data : "true";
+}
+
+/* ----------------------------------------------------------------
+ * The three plans
+ * ----------------------------------------------------------------
+ */
+
+/* the owner of kv.docs: the shard tables are read with its rights, as a view's are */
+static Oid
+ViewOwner(Oid view_oid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(view_oid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", view_oid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* does this node hold every shard of its zone? */
+static bool
+HoldsWholeZone(void)
+{
+	int32		me = GkvLocalNodeId();
+	int			nshards = GkvShardCount();
+
+	for (int shard = 0; shard < nshards; shard++)
+		if (GkvShardHolderHere(shard) != me)
+			return false;
+	return true;
+}
+
+/*
+ * LocalDocsQuery: this node's placements as a query -- one branch per shard
+ * table held here, live rows only -- analyzed, its tables read with the
+ * rights of kv.docs's owner.
+ */
+static Query *
+LocalDocsQuery(Oid view_oid)
+{
+	StringInfoData sql;
+	int			nshards = GkvShardCount();
+	int			branches = 0;
+	List	   *raw;
+	Query	   *q;
+	Oid			owner = ViewOwner(view_oid);
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		Oid			relid;
+
+		if (!GkvServesShard(shard))
+			continue;
+		relid = GkvShardRelid(shard);
+		/* collations as kv.docs declares them, so ORDER BY means one thing */
+		appendStringInfo(&sql,
+						 "%sSELECT s.namespace COLLATE \"default\", s.key COLLATE \"default\", s.value,"
+						 " s.hlc::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||)"
+						 " s.origin::pg_catalog.text, s.expires_at"
+						 " FROM %s s WHERE s.value IS NOT NULL AND (s.expires_at IS NULL OR"
+						 " s.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())",
+						 branches++ > 0 ? " UNION ALL " : "",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+													get_rel_name(relid)));
+	}
+	if (branches == 0)
+		appendStringInfoString(&sql,
+							   "SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb,"
+							   " NULL::pg_catalog.text, NULL::pg_catalog.timestamptz WHERE false");
+	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+	q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.data, NULL, 0, NULL);
+
+	/* the caller's right to read kv.docs was checked on the view itself */
+	foreach(lc, q->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte->rtekind == RTE_RELATION)
+			rte->checkAsUser = owner;
+		else if (rte->rtekind == RTE_SUBQUERY)
+		{
+			ListCell   *lc2;
+
+			foreach(lc2, rte->subquery->rtable)
+			{
+				RangeTblEntry *inner = lfirst_node(RangeTblEntry, lc2);
+
+				if (inner->rtekind == RTE_RELATION)
+					inner->checkAsUser = owner;
+			}
+		}
+	}
+	return q;
+}
+
+static void
+PlanLocal(DocsExpansion *e)
+{
+	RangeTblEntry *rte = e->func_rte;
+
+	rte->rtekind = RTE_SUBQUERY;
+	rte->subquery = LocalDocsQuery(e->view_oid);
+	rte->functions = NIL;
+	rte->funcordinality = false;
+}
+
+static void
+ReplaceFunction(DocsExpansion *e, Oid funcid, List *args)
+{
+	RangeTblFunction *rtf = linitial_node(RangeTblFunction, e->func_rte->functions);
+	FuncExpr   *old = (FuncExpr *) rtf->funcexpr;
+
+	rtf->funcexpr = (Node *) makeFuncExpr(funcid, old->funcresulttype, args,
+										  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	((FuncExpr *) rtf->funcexpr)->funcretset = true;
+}
+
+static void
+PlanRouter(DocsExpansion *e, const DocsFunctions *f, Node *ns, Node *key, bool with_value)
+{
+	ReplaceFunction(e, f->router,
+					list_make3(copyObject(ns), copyObject(key),
+							   makeBoolConst(with_value, false)));
+}
+
+static void
+PlanFanout(DocsExpansion *e, const DocsFunctions *f, const bool *used)
+{
+	StringInfoData sql;
+	char	   *signature;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (int att = 1; att <= DOCS_NATTS; att++)
+	{
+		if (att > 1)
+			appendStringInfoString(&sql, ", ");
+		/* a column the query never reads does not travel */
+		if (used[att])
+			appendStringInfo(&sql, "docs.%s", DocsColumns[att - 1]);
+		else
+			appendStringInfo(&sql, "NULL::pg_catalog.%s", DocsColumnTypes[att - 1]);
+	}
+	appendStringInfo(&sql, " FROM kv.docs docs WHERE %s",
+					 ShippedConditions(TopConditions(e->parent, e->rti), e->rti, e->view_oid));
+	signature = GkvDocsSignFragment(sql.data);
+	ReplaceFunction(e, f->fanout,
+					list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+										 CStringGetTextDatum(sql.data), false, false),
+							   makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+										 CStringGetTextDatum(signature), false, false)));
+}
+
+static void
+PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
+{
+	bool		used[DOCS_NATTS + 1];
+	List	   *conds = TopConditions(e->parent, e->rti);
+	Node	   *ns = NULL;
+	Node	   *key = NULL;
+	ListCell   *lc;
+
+	UsedColumns(e->parent, e->rti, used);
+	foreach(lc, conds)
+	{
+		Expr	   *cond = lfirst(lc);
+
+		if (ns == NULL)
+			ns = PinnedValue(cond, e->rti, DOCS_NAMESPACE);
+		if (key == NULL)
+			key = PinnedValue(cond, e->rti, DOCS_KEY);
+	}
+	if (ns != NULL && key != NULL)
+		PlanRouter(e, f, ns, key, used[DOCS_VALUE]);
+	else if (GkvDocsScope == GKV_DOCS_NODE || HoldsWholeZone())
+		PlanLocal(e);
+	else
+		PlanFanout(e, f, used);
+}
+
+/* ----------------------------------------------------------------
+ * Finding the expansions
+ * ----------------------------------------------------------------
+ */
+typedef struct FindContext
+{
+	const DocsFunctions *f;
+} FindContext;
+
+static bool
+PlanDocsWalker(Node *node, FindContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		Index		rti = 0;
+		ListCell   *lc;
+
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			RangeTblEntry *func_rte;
+			RangeTblEntry *view_rte;
+
+			rti++;
+			if (rte->rtekind != RTE_SUBQUERY ||
+				(func_rte = DocsFunctionRte(rte->subquery, ctx->f->unplanned)) == NULL)
+				continue;
+			/* the rewriter leaves the view itself first, for its permission check */
+			view_rte = linitial_node(RangeTblEntry, rte->subquery->rtable);
+			if (view_rte->rtekind != RTE_RELATION)
+				elog(ERROR, "unexpected expansion of kv.docs");
+			{
+				DocsExpansion e = {q, rti, rte->subquery, func_rte, view_rte->relid};
+
+				PlanExpansion(&e, ctx->f);
+			}
+		}
+		return query_tree_walker(q, PlanDocsWalker, ctx, 0);
+	}
+	return expression_tree_walker(node, PlanDocsWalker, ctx);
+}
+
+static PlannedStmt *
+GkvDocsPlanner(Query *parse, const char *query_string, int cursorOptions,
+			   ParamListInfo boundParams)
+{
+	DocsFunctions f;
+
+	if (HasFunctionRte((Node *) parse, NULL) && GetDocsFunctions(&f))
+	{
+		FindContext ctx = {&f};
+
+		(void) PlanDocsWalker((Node *) parse, &ctx);
+	}
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+void
+GkvDocsPlannerInit(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = GkvDocsPlanner;
+}

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * distributed.h
+ *	  SQL over every document of the zone: the planner of kv.docs
+ *	  (src/distributed/docs_planner.c) and the fan-out that runs a query
+ *	  fragment on every node of the zone (src/distributed/docs_fanout.c).
+ *
+ * src/include/globalkv/distributed.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GLOBALKV_DISTRIBUTED_H
+#define GLOBALKV_DISTRIBUTED_H
+
+/* the planner hook (docs_planner.c) */
+extern void GkvDocsPlannerInit(void);
+
+/* signed fragments (docs_fanout.c) */
+extern Size GkvDocsShmemSize(void);
+extern void GkvDocsShmemInit(void);
+extern char *GkvDocsSignFragment(const char *fragment);
+
+#endif							/* GLOBALKV_DISTRIBUTED_H */

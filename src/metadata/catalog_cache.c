@@ -993,6 +993,19 @@ gkv_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "gkv_catalog_changed: not called as a trigger");
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+
+	/*
+	 * Plans over kv.docs are made for the placements of their time (which
+	 * shard tables are read here, which nodes a fragment goes to): the
+	 * invalidation of the view makes every backend plan them again.
+	 */
+	{
+		Oid			kv = get_namespace_oid("kv", true);
+		Oid			docs = OidIsValid(kv) ? get_relname_relid("docs", kv) : InvalidOid;
+
+		if (OidIsValid(docs))
+			CacheInvalidateRelcacheByRelid(docs);
+	}
 	GkvCatalogCacheInit();
 	ChangedInXact = true;
 	CatalogValid = false;

@@ -1,0 +1,150 @@
+# 021_docs.pl -- kv.docs on 2 zones x 2 nodes, the shards of each zone
+# spread over its two nodes, so every query needs both nodes of its zone:
+#
+#  - differential: the same queries (filters, aggregates, GROUP BY on JSON
+#    fields, count(DISTINCT), joins of two namespaces -- inner, left, anti
+#    -- ORDER BY/LIMIT, subqueries, CTEs) on kv.docs and on a plain table
+#    holding the same rows, from a node of each zone: identical results;
+#  - a point query runs as one call on the node holding the key (router),
+#    anything else as a fragment on each node of the zone (fan-out), with
+#    the conditions that can be shipped and only the columns used;
+#  - writes through kv.docs on one node replicate to the other zone;
+#  - a node of the zone down: the query fails with GK018 naming the node,
+#    never a partial answer.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use GkvTest;
+
+my @nodes = parade_2x2(8, "max_connections = 60\n");
+my ($z1a, $z1b, $z2a, $z2b) = @nodes;
+
+$z1a->safe_psql('postgres', q{SELECT kv.create_namespace('shop'); SELECT kv.create_namespace('crm')});
+foreach my $n (@nodes)
+{
+	$n->poll_query_until('postgres',
+		q{SELECT count(*) = 2 FROM kv.namespaces WHERE name IN ('shop', 'crm')})
+	  or die 'namespaces did not arrive on ' . $n->name;
+}
+
+# The documents, generated the same way into kv.docs and into a plain
+# table "ref" on every node (seeded: the same every run).  Missing fields,
+# JSON nulls, numbers and strings, nested objects.
+my $generate = q{
+	SELECT 'shop' AS namespace, 'o' || i AS key,
+	       jsonb_strip_nulls(jsonb_build_object(
+	           'customer', 'c' || (i * 7919 % 61),
+	           'total', (i * 104729 % 997) / 10.0,
+	           'qty', i % 13,
+	           'paid', CASE WHEN i % 4 = 0 THEN NULL ELSE i % 3 = 0 END,
+	           'tag', CASE WHEN i % 5 = 0 THEN NULL ELSE 't' || (i % 7) END,
+	           'ship', jsonb_build_object('city', 'city' || (i % 9), 'express', i % 2 = 0)))
+	       || CASE WHEN i % 11 = 0 THEN '{"note": null}'::jsonb ELSE '{}'::jsonb END AS value
+	  FROM generate_series(1, 600) i
+	UNION ALL
+	SELECT 'crm', 'c' || i, jsonb_build_object('name', 'name' || i, 'tier', i % 3)
+	  FROM generate_series(0, 49) i
+};
+$z1b->safe_psql('postgres', "INSERT INTO kv.docs (namespace, key, value) $generate");
+# some go away again: deleted through kv.docs, and through the API
+$z2a->safe_psql('postgres',
+	q{DELETE FROM kv.docs WHERE namespace = 'shop' AND key IN ('o5', 'o50', 'o500')});
+$z1a->safe_psql('postgres', q{SELECT kv.delete('crm', 'c7')});
+foreach my $n (@nodes)
+{
+	$n->safe_psql('postgres', "CREATE TABLE ref AS $generate");
+	$n->safe_psql('postgres',
+		q{DELETE FROM ref WHERE (namespace, key) IN (('shop', 'o5'), ('shop', 'o50'), ('shop', 'o500'), ('crm', 'c7'))});
+}
+ok(wait_converged('shop', @nodes), 'shop converged on the four nodes');
+ok(wait_converged('crm', @nodes), 'crm converged on the four nodes');
+
+my @queries = (
+	q{SELECT count(*) FROM T},
+	q{SELECT namespace, count(*) FROM T GROUP BY namespace ORDER BY 1},
+	q{SELECT key FROM T WHERE namespace = 'shop' AND (value->>'total')::numeric > 90 ORDER BY key},
+	q{SELECT value->>'customer' AS c, count(*), sum((value->>'total')::numeric), min((value->>'qty')::int),
+	         max(value->>'tag'), avg((value->>'qty')::int)::numeric(10,4), bool_and((value->>'paid')::boolean),
+	         bool_or((value->'ship'->>'express')::boolean)
+	    FROM T WHERE namespace = 'shop' GROUP BY 1 HAVING count(*) > 5 ORDER BY 1},
+	q{SELECT count(DISTINCT value->>'customer'), count(DISTINCT value->'ship'->>'city') FROM T WHERE namespace = 'shop'},
+	q{SELECT value->>'tag' AS tag, count(*) FROM T WHERE namespace = 'shop' GROUP BY 1 ORDER BY 1 NULLS FIRST},
+	q{SELECT count(*) FROM T WHERE namespace = 'shop' AND value ? 'note'},
+	q{SELECT count(*) FROM T WHERE namespace = 'shop' AND value @> '{"ship": {"city": "city3"}}'},
+	q{SELECT key FROM T WHERE namespace = 'shop' AND value->>'paid' IS NULL ORDER BY key LIMIT 7},
+	q{SELECT key, value->>'total' FROM T WHERE namespace = 'shop'
+	   ORDER BY (value->>'total')::numeric DESC, key LIMIT 5 OFFSET 3},
+	q{SELECT o.key, c.value->>'name' FROM T o JOIN T c ON c.namespace = 'crm' AND c.key = o.value->>'customer'
+	   WHERE o.namespace = 'shop' AND (o.value->>'qty')::int = 3 ORDER BY 1},
+	q{SELECT count(*), count(c.key) FROM T o LEFT JOIN T c ON c.namespace = 'crm' AND c.key = o.value->>'customer'
+	   WHERE o.namespace = 'shop'},
+	q{SELECT c.key FROM T c WHERE c.namespace = 'crm'
+	     AND NOT EXISTS (SELECT 1 FROM T o WHERE o.namespace = 'shop' AND o.value->>'customer' = c.key) ORDER BY 1},
+	q{SELECT c.value->>'tier' AS tier, count(o.key) FROM T c LEFT JOIN T o
+	     ON o.namespace = 'shop' AND o.value->>'customer' = c.key
+	   WHERE c.namespace = 'crm' GROUP BY 1 ORDER BY 1},
+	q{WITH big AS (SELECT key, (value->>'total')::numeric AS t FROM T WHERE namespace = 'shop' AND (value->>'total')::numeric > 50)
+	  SELECT count(*), round(sum(t), 2) FROM big},
+	q{SELECT key FROM T WHERE namespace = 'crm' AND key IN
+	     (SELECT value->>'customer' FROM T WHERE namespace = 'shop' AND (value->>'qty')::int > 11) ORDER BY 1},
+	q{SELECT key FROM T WHERE namespace = 'shop' AND key = 'o42'},
+	q{SELECT value FROM T WHERE namespace = 'crm' AND key = 'c7'},
+);
+
+foreach my $from ($z1a, $z2b)
+{
+	foreach my $i (0 .. $#queries)
+	{
+		(my $on_docs = $queries[$i]) =~ s/\bT\b/kv.docs/g;
+		(my $on_ref = $queries[$i]) =~ s/\bT\b/ref/g;
+		my $got = $from->safe_psql('postgres', $on_docs);
+		my $want = $from->safe_psql('postgres', $on_ref);
+		is($got, $want, 'query ' . ($i + 1) . ' from ' . $from->name . ' matches the plain table');
+	}
+}
+
+# the plans: one call to the node holding the key, a fragment on every node
+my $plan = $z1a->safe_psql('postgres',
+	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT value FROM kv.docs WHERE namespace = 'shop' AND key = 'o42'});
+like($plan, qr/docs_router\('shop'::text, 'o42'::text, true\)/, 'a point query is routed');
+$plan = $z1a->safe_psql('postgres',
+	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM kv.docs WHERE namespace = 'shop' AND (value->>'qty')::int = 3});
+like($plan, qr/docs_fanout/, 'any other query fans out');
+like($plan, qr/WHERE \(docs.namespace = 'shop'::text\) AND \(\(\(docs.value ->> 'qty'::text\)\)::integer = 3\)/,
+	'its conditions are shipped');
+like($plan, qr/SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb/,
+	'and columns it does not use stay behind');
+$plan = $z1a->safe_psql('postgres',
+	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM kv.docs WHERE namespace = 'shop' AND value->>'tag' = random()::text});
+unlike($plan, qr/random/, 'a volatile condition is not shipped');
+
+# writes through kv.docs on one zone reach the other
+$z1b->safe_psql('postgres', q{
+	INSERT INTO kv.docs (namespace, key, value) VALUES ('shop', 'new1', '{"customer": "c1", "total": 1}');
+	UPDATE kv.docs SET value = value || '{"flag": true}' WHERE namespace = 'shop' AND value->>'customer' = 'c2';
+	DELETE FROM kv.docs WHERE namespace = 'shop' AND (value->>'qty')::int = 12;
+});
+my $expect = $z1b->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE key = 'new1'), count(*) FILTER (WHERE value ? 'flag'),
+	       count(*) FILTER (WHERE (value->>'qty')::int = 12) FROM kv.docs WHERE namespace = 'shop'});
+is((split /\|/, $expect)[2], '0', 'the DELETE removed every matching document');
+ok(wait_converged('shop', @nodes), 'the writes through kv.docs converged');
+is($z2b->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE key = 'new1'), count(*) FILTER (WHERE value ? 'flag'),
+	       count(*) FILTER (WHERE (value->>'qty')::int = 12) FROM kv.docs WHERE namespace = 'shop'}),
+	$expect, 'zone2 reads the writes made through kv.docs in zone1');
+
+# a node of the zone down: a clear error, never part of the answer
+$z1b->stop('fast');
+my ($rc, $out, $err) = $z1a->psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
+isnt($rc, 0, 'a fan-out with a node of the zone down fails');
+like($err, qr/z1b.*cannot be reached/, 'and names the node');
+is($z2a->safe_psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'crm'}),
+	$z2a->safe_psql('postgres', q{SELECT count(*) FROM ref WHERE namespace = 'crm'}),
+	'the other zone answers whole');
+$z1b->start;
+
+done_testing();

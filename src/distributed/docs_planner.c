@@ -219,30 +219,101 @@ UsedColumns(Query *parent, Index rti, bool *used)
  * ----------------------------------------------------------------
  */
 
-/* is rti a plain member of the query's FROM list (not under an outer join)? */
+/*
+ * FindRel: is range-table entry rti in this part of the join tree, and if
+ * so, is it on the nullable side of an outer join within it?
+ */
 static bool
-InTopFromList(Query *q, Index rti)
+FindRel(Node *jt, Index rti, bool *nullable)
 {
-	ListCell   *lc;
-
-	if (q->jointree == NULL)
+	if (jt == NULL)
 		return false;
-	foreach(lc, q->jointree->fromlist)
+	if (IsA(jt, RangeTblRef))
 	{
-		Node	   *n = lfirst(lc);
+		*nullable = false;
+		return ((RangeTblRef *) jt)->rtindex == (int) rti;
+	}
+	if (IsA(jt, FromExpr))
+	{
+		ListCell   *lc;
 
-		if (IsA(n, RangeTblRef) && ((RangeTblRef *) n)->rtindex == (int) rti)
+		foreach(lc, ((FromExpr *) jt)->fromlist)
+			if (FindRel(lfirst(lc), rti, nullable))
+				return true;
+		return false;
+	}
+	if (IsA(jt, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jt;
+
+		if (FindRel(j->larg, rti, nullable))
+		{
+			*nullable |= j->jointype == JOIN_RIGHT || j->jointype == JOIN_FULL;
 			return true;
+		}
+		if (FindRel(j->rarg, rti, nullable))
+		{
+			*nullable |= j->jointype == JOIN_LEFT || j->jointype == JOIN_FULL;
+			return true;
+		}
 	}
 	return false;
+}
+
+/*
+ * AddConditions collects the conditions of the join tree that filter the
+ * rows of rti itself, wherever it is joined: those of every WHERE and
+ * inner-join ON above it while it is not on the nullable side of an outer
+ * join, and those of the ON clause of the outer join whose nullable side
+ * it is (they filter it before the join).  Conditions over other
+ * relations come along too: the caller keeps those on rti alone.
+ */
+static List *
+AddConditions(Node *jt, Index rti, List *conds)
+{
+	bool		nullable;
+
+	if (jt == NULL || IsA(jt, RangeTblRef))
+		return conds;
+	if (IsA(jt, FromExpr))
+	{
+		FromExpr   *f = (FromExpr *) jt;
+		ListCell   *lc;
+
+		foreach(lc, f->fromlist)
+		{
+			if (!FindRel(lfirst(lc), rti, &nullable))
+				continue;
+			conds = AddConditions(lfirst(lc), rti, conds);
+			if (!nullable && f->quals != NULL)
+				conds = list_concat(conds, make_ands_implicit((Expr *) f->quals));
+		}
+		return conds;
+	}
+	if (IsA(jt, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jt;
+		bool		left = FindRel(j->larg, rti, &nullable);
+		Node	   *side = left ? j->larg : j->rarg;
+		bool		filtered_by_on;
+
+		if (!left && !FindRel(j->rarg, rti, &nullable))
+			return conds;
+		conds = AddConditions(side, rti, conds);
+		/* ON filters both sides of an inner join, only the nullable side of an outer one */
+		filtered_by_on = j->jointype == JOIN_INNER ||
+			(left && j->jointype == JOIN_RIGHT) ||
+			(!left && j->jointype == JOIN_LEFT);
+		if (!nullable && filtered_by_on && j->quals != NULL)
+			conds = list_concat(conds, make_ands_implicit((Expr *) j->quals));
+	}
+	return conds;
 }
 
 static List *
 TopConditions(Query *q, Index rti)
 {
-	if (!InTopFromList(q, rti) || q->jointree->quals == NULL)
-		return NIL;
-	return make_ands_implicit((Expr *) q->jointree->quals);
+	return AddConditions((Node *) q->jointree, rti, NIL);
 }
 
 /* is expr a value known when the statement starts: a constant or a parameter? */
@@ -538,9 +609,12 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
 		if (key == NULL)
 			key = PinnedValue(cond, e->rti, DOCS_KEY);
 	}
-	if (ns != NULL && key != NULL)
+	/* a fragment from another node reads this node's placements, nothing else */
+	if (GkvDocsScope == GKV_DOCS_NODE)
+		PlanLocal(e);
+	else if (ns != NULL && key != NULL)
 		PlanRouter(e, f, ns, key, used[DOCS_VALUE]);
-	else if (GkvDocsScope == GKV_DOCS_NODE || HoldsWholeZone())
+	else if (HoldsWholeZone())
 		PlanLocal(e);
 	else
 		PlanFanout(e, f, used);

@@ -87,6 +87,25 @@ static char RemoteXactLost[64] = "";
 static void
 Disconnect(RemoteNode *r)
 {
+	/*
+	 * A request still running there (our statement was cancelled, timed
+	 * out or failed) is cancelled first: closing the connection alone
+	 * would leave it running until it next tries to send a row.
+	 */
+	if (r->conn != NULL && r->busy)
+	{
+		PGcancel   *cancel = PQgetCancel(r->conn);
+		char		errbuf[256];
+
+		if (cancel != NULL)
+		{
+			if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
+				ereport(LOG,
+						(errmsg("globalkv: could not cancel a statement on node \"%s\": %s",
+								r->name, errbuf)));
+			PQfreeCancel(cancel);
+		}
+	}
 	if (r->conn != NULL)
 		GkvRemoteDisconnect(r->conn);
 	r->conn = NULL;

@@ -1,7 +1,7 @@
 -- kv.docs: every live document of the zone as one relation.  On a single
 -- node the planner reads this node's shard tables directly (PostgreSQL
 -- plans the rest); a query pinning namespace and key reads one document
--- as kv.get does.  Multi-node plans: TAP 021_docs.
+-- as kv.get does.  Multi-node plans: TAP 022_docs.
 SELECT column_name, data_type FROM information_schema.columns
  WHERE table_schema = 'kv' AND table_name = 'docs' ORDER BY ordinal_position;
 SELECT kv.create_namespace('shop');

@@ -1,4 +1,4 @@
-# 021_docs.pl -- kv.docs on 2 zones x 2 nodes, the shards of each zone
+# 022_docs.pl -- kv.docs on 2 zones x 2 nodes, the shards of each zone
 # spread over its two nodes, so every query needs both nodes of its zone:
 #
 #  - differential: the same queries (filters, aggregates, GROUP BY on JSON

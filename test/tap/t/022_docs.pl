@@ -18,6 +18,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use GkvTest;
+use IPC::Run;
+
+my ($rc, $out, $err);
 
 my @nodes = parade_2x2(8, "max_connections = 60\n");
 my ($z1a, $z1b, $z2a, $z2b) = @nodes;
@@ -137,9 +140,28 @@ is($z2b->safe_psql('postgres', q{
 	       count(*) FILTER (WHERE (value->>'qty')::int = 12) FROM kv.docs WHERE namespace = 'shop'}),
 	$expect, 'zone2 reads the writes made through kv.docs in zone1');
 
+# a statement that times out leaves no fragment running on another node:
+# a fragment there waits for a lock someone else holds on a shard table
+my $held = $z1b->safe_psql('postgres', q{
+	SELECT s.table_name FROM globalkv.shards s JOIN kv.placements p USING (shard_id)
+	 WHERE p.zone_name = 'zone1' AND p.node_id = 2 ORDER BY 1 LIMIT 1});
+my $locker = IPC::Run::start(
+	[ 'psql', '-XAtq', '-h', $z1b->host, '-p', $z1b->port, '-d', 'postgres', '-c',
+	  "BEGIN; LOCK TABLE globalkv_data.$held IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" ]);
+ok($z1b->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'globalkv_data.$held'::regclass"),
+	'a session on z1b holds a shard table');
+($rc, $out, $err) = $z1a->psql('postgres',
+	q{SET statement_timeout = '1s'; SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
+like($err, qr/statement timeout/, 'the query on z1a times out');
+ok($z1b->poll_query_until('postgres',
+	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE '%FROM kv.docs docs%' AND pid <> pg_backend_pid()}),
+	'and its fragment on z1b was cancelled with it');
+$locker->kill_kill;
+
 # a node of the zone down: a clear error, never part of the answer
 $z1b->stop('fast');
-my ($rc, $out, $err) = $z1a->psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
+($rc, $out, $err) = $z1a->psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
 isnt($rc, 0, 'a fan-out with a node of the zone down fails');
 like($err, qr/z1b.*cannot be reached/, 'and names the node');
 is($z2a->safe_psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'crm'}),

@@ -52,6 +52,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/optimizer.h"
@@ -506,8 +507,27 @@ LocalDocsQuery(Oid view_oid)
 		appendStringInfoString(&sql,
 							   "SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb,"
 							   " NULL::pg_catalog.text, NULL::pg_catalog.timestamptz WHERE false");
-	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-	q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.data, NULL, 0, NULL);
+	/*
+	 * Parsed as the owner of kv.docs, as its own definition would be: the
+	 * caller may not even look up schema globalkv_data.
+	 */
+	{
+		Oid			save_userid;
+		int			save_sec_context;
+
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(owner, save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		PG_TRY();
+		{
+			raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+			q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql.data, NULL, 0, NULL);
+		}
+		PG_FINALLY();
+		{
+			SetUserIdAndSecContext(save_userid, save_sec_context);
+		}
+		PG_END_TRY();
+	}
 
 	/* the caller's right to read kv.docs was checked on the view itself */
 	foreach(lc, q->rtable)

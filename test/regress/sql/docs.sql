@@ -26,7 +26,7 @@ BEGIN
                      WHERE namespace = ''shop'' AND key = ''old''', t);
 END
 $$;
-SELECT namespace, count(*) FROM kv.docs GROUP BY namespace ORDER BY namespace;
+SELECT namespace, count(*) FROM kv.docs WHERE namespace IN ('shop', 'crm') GROUP BY namespace ORDER BY namespace;
 SELECT key FROM kv.docs WHERE namespace = 'shop' ORDER BY key;
 
 -- one document: read where kv.get reads it
@@ -76,9 +76,11 @@ RETURNING key, value;
 SELECT (kv.get_versioned('shop', 'o7')).expires_at IS NOT NULL AS expiry_kept_before;
 UPDATE kv.docs SET value = value || '{"seen": true}' WHERE namespace = 'shop' AND key = 'o7';
 SELECT (kv.get_versioned('shop', 'o7')).expires_at IS NOT NULL AS expiry_kept_after;
-UPDATE kv.docs SET value = value || '{"vip": true}' WHERE namespace = 'shop' AND value->>'customer' = 'c1'
-RETURNING key;
-DELETE FROM kv.docs WHERE namespace = 'shop' AND (value->>'total')::numeric < 5 RETURNING key;
+WITH u AS (UPDATE kv.docs SET value = value || '{"vip": true}'
+            WHERE namespace = 'shop' AND value->>'customer' = 'c1' RETURNING key)
+SELECT key FROM u ORDER BY key;
+WITH d AS (DELETE FROM kv.docs WHERE namespace = 'shop' AND (value->>'total')::numeric < 5 RETURNING key)
+SELECT key FROM d ORDER BY key;
 SELECT key, value FROM kv.docs WHERE namespace = 'shop' ORDER BY key;
 -- bad writes are refused, nothing written
 SELECT try($$UPDATE kv.docs SET key = 'o99' WHERE namespace = 'shop' AND key = 'o1'$$);
@@ -99,6 +101,9 @@ CREATE ROLE docs_stranger;
 SET ROLE docs_client;
 SELECT count(*) FROM kv.docs WHERE namespace = 'crm';
 INSERT INTO kv.docs (namespace, key, value) VALUES ('crm', 'c4', '{"name": "Di"}');
+UPDATE kv.docs SET value = '{"name": "Dee"}' WHERE namespace = 'crm' AND key = 'c4' RETURNING value;
+DELETE FROM kv.docs WHERE namespace = 'crm' AND key = 'c3' RETURNING key;
+SELECT key FROM kv.docs WHERE namespace = 'crm' ORDER BY key;
 SELECT try($$SELECT count(*) FROM globalkv_data.shard_0000$$);
 SET ROLE docs_stranger;
 SELECT try($$SELECT count(*) FROM kv.docs$$);

@@ -43,7 +43,6 @@
 #include "globalkv/catalog.h"
 #include "globalkv/clock.h"
 #include "globalkv/errcodes.h"
-#include "globalkv/expiry.h"
 #include "globalkv/replication.h"
 #include "globalkv/utils.h"
 
@@ -171,11 +170,11 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 }
 
 /*
- * GkvPurgeTombstones purges, in every shard, at most max_rows tombstones
- * per pass and returns how many went.  Runs in the caller's transaction.
+ * PurgeTombstones purges, in every shard, at most max_rows tombstones per
+ * pass and returns how many went.  Runs in the caller's transaction.
  */
-int64
-GkvPurgeTombstones(int retention_seconds, int min_age_seconds, int max_rows)
+static int64
+PurgeTombstones(int retention_seconds, int min_age_seconds, int max_rows)
 {
 	int64		retention_cutoff = HlcSecondsAgo(retention_seconds);
 	int64		min_age_cutoff = HlcSecondsAgo(min_age_seconds);
@@ -207,6 +206,6 @@ gkv_purge_tombstones(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
 				 errmsg("purge_tombstones needs a retention and a minimum age of 0 or more seconds and at least one row per pass")));
-	PG_RETURN_INT64(GkvPurgeTombstones(PG_GETARG_INT32(0), PG_GETARG_INT32(1),
+	PG_RETURN_INT64(PurgeTombstones(PG_GETARG_INT32(0), PG_GETARG_INT32(1),
 									   PG_GETARG_INT32(2)));
 }

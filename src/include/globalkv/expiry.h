@@ -16,7 +16,4 @@
 
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);
 
-/* tombstone_purge.c */
-extern int64 GkvPurgeTombstones(int retention_seconds, int min_age_seconds, int max_rows);
-
 #endif							/* GLOBALKV_EXPIRY_H */

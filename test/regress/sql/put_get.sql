@@ -51,45 +51,11 @@ SELECT * FROM kv.put_many('pg', ARRAY['b1', 'b2', 'user:1'],
 SELECT * FROM kv.put_many('pg', ARRAY['b3', 'b1'], ARRAY['{"t": "text form"}', '{"i": 10}']);
 SELECT * FROM kv.get_many('pg', ARRAY['b2', 'missing', 'b1', 'user:1', 'b3']);
 SELECT count(*) FROM kv.put_many('pg', ARRAY[]::text[], ARRAY[]::jsonb[]);
--- a bigger batch, spread over every shard
+-- a bigger batch
 SELECT result, count(*) FROM kv.put_many('pg',
          (SELECT array_agg('bulk:' || i) FROM generate_series(1, 2000) i),
          (SELECT array_agg(jsonb_build_object('i', i)) FROM generate_series(1, 2000) i))
  GROUP BY result;
-SELECT count(DISTINCT (kv.key_shard('pg', 'bulk:' || i)).shard) AS shards_used
-  FROM generate_series(1, 2000) i;
 SELECT sum((value->>'i')::int) FROM kv.get_many('pg',
          (SELECT array_agg('bulk:' || i) FROM generate_series(1, 2000) i));
 
--- the hash and shard of a key match the shared test vectors
-CREATE TEMP TABLE vectors (ns text, key text, hash bigint, s1 int, s16 int, s64 int);
-\copy vectors FROM 'test/vectors/hash_vectors.txt' WITH (FORMAT text, DELIMITER E'\t', HEADER true)
-SELECT count(*) AS vectors,
-       count(*) FILTER (WHERE (kv.key_shard(ns, key)).hash = hash) AS hash_matches,
-       count(*) FILTER (WHERE (kv.key_shard(ns, key)).shard = s16) AS shard_matches
-  FROM vectors;
--- and the shard's hash range contains the key's hash
-SELECT count(*) AS outside_range
-  FROM vectors v JOIN globalkv.shards s ON s.shard_id = (kv.key_shard(v.ns, v.key)).shard
- WHERE v.hash NOT BETWEEN s.hash_min AND s.hash_max;
-
--- every row lives in the shard table its hash selects
-DO $$
-DECLARE
-    t record;
-    n bigint;
-    total bigint := 0;
-BEGIN
-    FOR t IN SELECT shard_id, table_name FROM globalkv.shards LOOP
-        EXECUTE format('SELECT count(*) FROM globalkv_data.%I
-                         WHERE (kv.key_shard(namespace, key)).shard <> $1', t.table_name)
-            INTO n USING t.shard_id;
-        IF n > 0 THEN
-            RAISE EXCEPTION 'shard % holds % misplaced rows', t.shard_id, n;
-        END IF;
-        EXECUTE format('SELECT count(*) FROM globalkv_data.%I', t.table_name) INTO n;
-        total := total + n;
-    END LOOP;
-    RAISE NOTICE 'all % rows are in their shard', total;
-END
-$$;

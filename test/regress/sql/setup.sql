@@ -33,9 +33,3 @@ SELECT extname, extversion FROM pg_extension WHERE extname = 'globalkv';
 SELECT node_id, node_name, zone_name, shard_count FROM kv.node;
 SELECT name FROM kv.namespaces ORDER BY name;
 SELECT name, ttl FROM kv.expiry_policies ORDER BY name;
--- 16 shards covering the 32-bit hash space without gaps or overlaps
-SELECT count(*) AS shards,
-       min(hash_min) AS first_hash, max(hash_max) AS last_hash,
-       bool_and(hash_min = coalesce(lag_max + 1, 0)) AS contiguous
-  FROM (SELECT hash_min, hash_max, lag(hash_max) OVER (ORDER BY shard_id) AS lag_max
-          FROM globalkv.shards) s;

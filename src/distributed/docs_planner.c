@@ -28,9 +28,9 @@
  *
  * A condition is shipped only when it can only mean the same thing on the
  * other node: built from the view's columns, constants of built-in types,
- * and built-in immutable functions and operators (the rule postgres_fdw
- * uses).  Shipped conditions stay in the local query too, so a remote
- * node that filtered less could never make a result wrong.  The fragment
+ * and built-in immutable functions and operators, with no text ordered by
+ * a locale's rules (the rule postgres_fdw uses).  Shipped conditions leave
+ * the local query, so columns only they read do not travel.  The fragment
  * is signed (docs_fanout.c): the function runs no other SQL.
  *
  * Not yet: aggregates, GROUP BY and ORDER BY/LIMIT pushed down with partial
@@ -63,6 +63,7 @@
 #include "rewrite/rewriteManip.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
@@ -365,11 +366,50 @@ FunctionShippable(Oid funcid)
 	return IsBuiltin(funcid) && func_volatile(funcid) == PROVOLATILE_IMMUTABLE;
 }
 
+/* is this a call of a function that ignores collation? */
+static bool
+CollationFree(Node *node)
+{
+	static const Oid free_functions[] = {
+		F_TEXTEQ, F_TEXTNE, F_TEXTLIKE, F_TEXTNLIKE, F_TEXTCAT,
+		F_JSONB_OBJECT_FIELD, F_JSONB_OBJECT_FIELD_TEXT, F_JSONB_EXTRACT_PATH,
+		F_JSONB_EXTRACT_PATH_TEXT, F_JSONB_ARRAY_ELEMENT, F_JSONB_ARRAY_ELEMENT_TEXT,
+		F_JSONB_EXISTS, F_JSONB_EXISTS_ANY, F_JSONB_EXISTS_ALL
+	};
+	Oid			funcid;
+
+	if (IsA(node, OpExpr))
+	{
+		set_opfuncid((OpExpr *) node);
+		funcid = ((OpExpr *) node)->opfuncid;
+	}
+	else if (IsA(node, FuncExpr))
+		funcid = ((FuncExpr *) node)->funcid;
+	else
+		return false;
+	for (int i = 0; i < lengthof(free_functions); i++)
+		if (funcid == free_functions[i])
+			return true;
+	return false;
+}
+
 static bool
 NotShippable(Node *node, Index *rti)
 {
+	Oid			collation;
+
 	if (node == NULL)
 		return false;
+
+	/*
+	 * Text handled under a locale's rules (ordering, case) may come out
+	 * differently on another node; under C it cannot, and neither can the
+	 * functions below, which only compare bytes or pick JSON apart.
+	 */
+	collation = exprInputCollation(node);
+	if (OidIsValid(collation) && collation != C_COLLATION_OID && collation != POSIX_COLLATION_OID &&
+		!CollationFree(node))
+		return true;
 	switch (nodeTag(node))
 	{
 		case T_Var:
@@ -397,6 +437,21 @@ NotShippable(Node *node, Index *rti)
 			if (!FunctionShippable(((FuncExpr *) node)->funcid))
 				return true;
 			break;
+		case T_CoerceViaIO:
+			{
+				/* a cast through text: ship when both ends are built-in and immutable */
+				CoerceViaIO *c = (CoerceViaIO *) node;
+				Oid			out,
+							in,
+							ioparam;
+				bool		varlena;
+
+				getTypeOutputInfo(exprType((Node *) c->arg), &out, &varlena);
+				getTypeInputInfo(c->resulttype, &in, &ioparam);
+				if (!IsBuiltin(c->resulttype) || !FunctionShippable(out) || !FunctionShippable(in))
+					return true;
+			}
+			break;
 		case T_BoolExpr:
 		case T_NullTest:
 		case T_BooleanTest:
@@ -411,28 +466,88 @@ NotShippable(Node *node, Index *rti)
 	return expression_tree_walker(node, NotShippable, rti);
 }
 
+/* a condition that can run on another node instead of here */
+static bool
+Shippable(Node *cond, Index rti)
+{
+	return !contain_volatile_functions(cond) && !NotShippable(cond, &rti);
+}
+
+/* the conditions of a join-tree node, with those in 'gone' made "true" */
+static Node *
+WithoutConditions(Node *quals, List *gone)
+{
+	if (quals == NULL)
+		return NULL;
+	if (list_member_ptr(gone, quals))
+		return (Node *) makeBoolConst(true, false);
+	if (is_andclause(quals))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((BoolExpr *) quals)->args)
+			if (list_member_ptr(gone, lfirst(lc)))
+				lfirst(lc) = makeBoolConst(true, false);
+	}
+	return quals;
+}
+
+static void
+RemoveConditions(Node *jt, List *gone)
+{
+	ListCell   *lc;
+
+	if (jt == NULL)
+		return;
+	if (IsA(jt, FromExpr))
+	{
+		FromExpr   *f = (FromExpr *) jt;
+
+		f->quals = WithoutConditions(f->quals, gone);
+		foreach(lc, f->fromlist)
+			RemoveConditions(lfirst(lc), gone);
+	}
+	else if (IsA(jt, JoinExpr))
+	{
+		JoinExpr   *j = (JoinExpr *) jt;
+
+		j->quals = WithoutConditions(j->quals, gone);
+		RemoveConditions(j->larg, gone);
+		RemoveConditions(j->rarg, gone);
+	}
+}
+
 /*
- * ShippedConditions deparses the conditions on kv.docs alone that may run
- * on another node, as SQL over "kv.docs docs"; "true" when there are none.
+ * ShipConditions deparses the conditions on kv.docs alone that can run on
+ * another node, as SQL over "kv.docs docs" ("true" when there are none),
+ * and takes them out of the query here: every node evaluates them the same
+ * way (built-in immutable functions, no locale-dependent ordering), and a
+ * column that only they use then need not travel.
  */
 static char *
-ShippedConditions(List *conds, Index rti, Oid view_oid)
+ShipConditions(Query *parent, List *conds, Index rti, Oid view_oid)
 {
 	StringInfoData buf;
 	List	   *context = deparse_context_for("docs", view_oid);
+	List	   *shipped = NIL;
 	ListCell   *lc;
 
 	initStringInfo(&buf);
 	foreach(lc, conds)
 	{
-		Node	   *cond = copyObject(lfirst(lc));
+		Node	   *cond;
+		Relids		relids = pull_varnos(NULL, lfirst(lc));
 
-		if (contain_volatile_functions(cond) || NotShippable(cond, &rti))
+		/* only conditions on this use of kv.docs alone, at this level */
+		if (!bms_equal(relids, bms_make_singleton(rti)) || !Shippable(lfirst(lc), rti))
 			continue;
+		cond = copyObject(lfirst(lc));
 		ChangeVarNodes(cond, rti, 1, 0);
-		appendStringInfo(&buf, "%s(%s)", buf.len > 0 ? " AND " : "",
+		appendStringInfo(&buf, "%s%s", buf.len > 0 ? " AND " : "",
 						 deparse_expression(cond, context, true, false));
+		shipped = lappend(shipped, lfirst(lc));
 	}
+	RemoveConditions((Node *) parent->jointree, shipped);
 	return buf.len > 0 ? buf.data : "true";
 }
 
@@ -583,11 +698,15 @@ PlanRouter(DocsExpansion *e, const DocsFunctions *f, Node *ns, Node *key, bool w
 }
 
 static void
-PlanFanout(DocsExpansion *e, const DocsFunctions *f, const bool *used)
+PlanFanout(DocsExpansion *e, const DocsFunctions *f, List *conds)
 {
 	StringInfoData sql;
 	char	   *signature;
+	char	   *where = ShipConditions(e->parent, conds, e->rti, e->view_oid);
+	bool		used[DOCS_NATTS + 1];
 
+	/* what the query still reads once the shipped conditions are gone */
+	UsedColumns(e->parent, e->rti, used);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (int att = 1; att <= DOCS_NATTS; att++)
@@ -600,8 +719,7 @@ PlanFanout(DocsExpansion *e, const DocsFunctions *f, const bool *used)
 		else
 			appendStringInfo(&sql, "NULL::pg_catalog.%s", DocsColumnTypes[att - 1]);
 	}
-	appendStringInfo(&sql, " FROM kv.docs docs WHERE %s",
-					 ShippedConditions(TopConditions(e->parent, e->rti), e->rti, e->view_oid));
+	appendStringInfo(&sql, " FROM kv.docs docs WHERE %s", where);
 	signature = GkvDocsSignFragment(sql.data);
 	ReplaceFunction(e, f->fanout,
 					list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
@@ -637,7 +755,7 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
 	else if (HoldsWholeZone())
 		PlanLocal(e);
 	else
-		PlanFanout(e, f, used);
+		PlanFanout(e, f, conds);
 }
 
 /* ----------------------------------------------------------------

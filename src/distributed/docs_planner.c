@@ -318,15 +318,30 @@ TopConditions(Query *q, Index rti)
 	return AddConditions((Node *) q->jointree, rti, NIL);
 }
 
-/* is expr a value known when the statement starts: a constant or a parameter? */
+/*
+ * StatementValue: is expr a value known when the statement starts --
+ * constants, parameters of a prepared statement, and stable functions of
+ * them ('k' || $1) -- so that the document it pins can be found then?
+ */
+static bool
+NotStatementValue(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) || IsA(node, SubLink) || IsA(node, Aggref) ||
+		IsA(node, WindowFunc) || IsA(node, GroupingFunc) || IsA(node, Query))
+		return true;
+	if (IsA(node, Param))
+		return ((Param *) node)->paramkind != PARAM_EXTERN;
+	return expression_tree_walker(node, NotStatementValue, context);
+}
+
 static bool
 IsStatementValue(Node *expr)
 {
-	if (IsA(expr, Const))
-		return !((Const *) expr)->constisnull;
-	if (IsA(expr, Param))
-		return ((Param *) expr)->paramkind == PARAM_EXTERN;
-	return false;
+	if (IsA(expr, Const) && ((Const *) expr)->constisnull)
+		return false;
+	return !NotStatementValue(expr, NULL) && !contain_volatile_functions(expr);
 }
 
 /* "column = value" on a text column of kv.docs: the value, or NULL */
@@ -607,9 +622,8 @@ LocalDocsQuery(Oid view_oid)
 		if (!GkvServesShard(shard))
 			continue;
 		relid = GkvShardRelid(shard);
-		/* collations as kv.docs declares them, so ORDER BY means one thing */
 		appendStringInfo(&sql,
-						 "%sSELECT s.namespace COLLATE \"default\", s.key COLLATE \"default\", s.value,"
+						 "%sSELECT s.namespace, s.key, s.value,"
 						 " s.hlc::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||)"
 						 " s.origin::pg_catalog.text, s.expires_at"
 						 " FROM %s s WHERE s.value IS NOT NULL AND (s.expires_at IS NULL OR"

@@ -43,6 +43,13 @@ EXECUTE one('shop', 'o1'); EXECUTE one('shop', 'o2'); EXECUTE one('shop', 'o3');
 EXECUTE one('shop', 'o4'); EXECUTE one('shop', 'o5'); EXECUTE one('shop', 'o1');
 EXECUTE one('crm', 'c2');
 DEALLOCATE one;
+-- a key computed from parameters is known when the statement starts: routed too
+PREPARE two(int) AS SELECT value->>'customer' FROM kv.docs WHERE namespace = 'shop' AND key = 'o' || $1;
+EXPLAIN (COSTS OFF) EXECUTE two(1);
+EXECUTE two(1); EXECUTE two(2); EXECUTE two(3); EXECUTE two(4); EXECUTE two(5); EXECUTE two(3);
+DEALLOCATE two;
+-- a key from another table is not: this node's shard tables, joined
+EXPLAIN (COSTS OFF) SELECT d.key FROM (VALUES ('o1')) v(k), kv.docs d WHERE d.namespace = 'shop' AND d.key = v.k;
 
 -- anything else: this node's shard tables, planned by PostgreSQL
 SELECT value->>'customer' AS customer, count(*), sum((value->>'total')::numeric) AS total,

@@ -28,6 +28,7 @@
 #include "globalkv/expiry.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
+#include "globalkv/operations.h"
 #include "globalkv/replication.h"
 #include "globalkv/storage.h"
 #include "globalkv/utils.h"
@@ -54,6 +55,7 @@ GkvShmemRequest(void)
 	size = add_size(size, GkvFenceShmemSize());
 	size = add_size(size, GkvCatalogShmemSize());
 	size = add_size(size, GkvHousekeepingShmemSize());
+	size = add_size(size, GkvMoveStatusShmemSize());
 	RequestAddinShmemSpace(size);
 	GkvCatalogShmemRequest();
 	GkvClockShmemRequest();
@@ -72,6 +74,7 @@ GkvShmemStartup(void)
 	GkvFenceShmemInit();
 	GkvCatalogShmemInit();
 	GkvHousekeepingShmemInit();
+	GkvMoveStatusShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -135,6 +135,9 @@ typedef struct Move
 	MoveNode	target;
 	TimestampTz started;
 	double		stall_ms;
+	/* where the last stall went: taking the lock, the target's catch-up */
+	double		lock_ms;
+	double		catch_up_ms;
 } Move;
 
 /* a node's catalog about one shard of one zone */
@@ -383,7 +386,8 @@ WaitForCopy(Move *mv)
 		int64		behind_ms = cursor >= last ? 0 : (last >> 16) - (cursor >> 16);
 		bool		caught_up = cursor >= last || behind_ms < CAUGHT_UP_MS;
 
-		GkvMoveStatusCopy(rows, behind_ms);
+		/* before the first batch arrives, "behind" would be the clock's age */
+		GkvMoveStatusCopy(rows, cursor == 0 && !caught_up ? -1 : behind_ms);
 		if (caught_up || MsSince(last_report) >= PROGRESS_EVERY_MS)
 		{
 			if (cursor == 0)
@@ -484,6 +488,7 @@ FenceAndSwitch(Move *mv)
 					 errhint("The move stays in its copy phase: run the same kv.move_shard again to resume.")));
 		MoveSleep(50);
 	}
+	mv->lock_ms = MsSince(t0);
 	/* fenced: the rest of the switch may wait for catalog row locks */
 	NodeCommand(src, "SET LOCAL lock_timeout = '30s'");
 	GkvMoveStatusPhase("fenced");
@@ -499,6 +504,7 @@ FenceAndSwitch(Move *mv)
 		}
 		MoveSleep(FENCE_POLL_MS);
 	}
+	mv->catch_up_ms = MsSince(t0) - mv->lock_ms;
 	NodeValue(&mv->target, "SELECT globalkv.move_switch($1::integer, $2::integer, $3::jsonb)",
 			  3, (const char *const[]) {mv->shard_text, src->id_text, cursors});
 	CopyCatalogRow(mv, "placements");
@@ -536,7 +542,9 @@ CopyAndSwitch(Move *mv)
 						 "or with rollback => true to undo it.")));
 	ereport(NOTICE,
 			(errmsg("switched: %s holds shard %d; writes were blocked for %.0f ms",
-					mv->target.name, mv->shard, mv->stall_ms)));
+					mv->target.name, mv->shard, mv->stall_ms),
+			 errdetail("Fencing took %.0f ms, the target's catch-up %.0f ms, the switch %.0f ms.",
+					   mv->lock_ms, mv->catch_up_ms, mv->stall_ms - mv->lock_ms - mv->catch_up_ms)));
 }
 
 /* step 4: whatever reached the source after the switch */

@@ -73,23 +73,39 @@ my $bench = IPC::Run::start(
 	'>', \$bout, '2>', \$berr);
 ok($b1->poll_query_until('postgres', q{SELECT kv.get('p', 'ctr') IS NOT NULL}), 'pgbench writes through z1b');
 
+# So that the copy phase lasts long enough to be watched, z1b pulls nothing
+# from z1a until the watcher has seen it; then the copy goes on.
+$b1->safe_psql('postgres', q{ALTER SYSTEM SET globalkv.debug_block_pull_from = '1'; SELECT pg_reload_conf()});
+ok($b1->poll_query_until('postgres',
+		q{SELECT last_error LIKE '%blocked%' FROM kv.replication_status WHERE peer_node_id = 1}),
+	'z1b stops pulling from z1a for a while');
+
 my ($mout, $merr) = ('', '');
 my $mover = IPC::Run::start([ psql_cmd($a2, 'mover', 'SELECT * FROM kv.move_shard(0, 2)') ],
 	'>', \$mout, '2>', \$merr, IPC::Run::timeout(300));
 my %phases;
-my ($watched_rows, $watched_mover) = (0, 0);
+my ($watched_mover, $watched_rows, $watched_copying) = (0, 0, 0);
+my $blocked = 1;
 my $deadline = time() + 300;
 while ($mover->pumpable && time() < $deadline)
 {
 	foreach my $row (split /\n/, $a2->safe_psql('postgres',
-		q{SELECT concat_ws('|', shard_id, zone_name, source_name, target_name, phase, rows_copied, mover_pid)
+		q{SELECT format('%s|%s|%s|%s|%s|%s|%s|%s', shard_id, zone_name, source_name, target_name,
+		                phase, rows_copied, behind_ms, mover_pid)
 		  FROM kv.shard_moves_in_progress}))
 	{
-		my ($shard, $zone, $src, $dst, $phase, $rows, $pid) = split /\|/, $row, -1;
+		my ($shard, $zone, $src, $dst, $phase, $rows, $behind, $pid) = split /\|/, $row, -1;
 		next unless $shard eq '0' && $zone eq 'zone1' && $src eq 'z1a' && $dst eq 'z1b';
 		$watched_mover = 1 if $pid ne '';
 		$phases{$phase} = 1 if $phase ne '';
-		$watched_rows = $rows if $rows ne '' && $rows > $watched_rows;
+		$watched_rows = 1 if $rows ne '';
+		$watched_copying++ if $phase eq 'copying';
+	}
+	# seen copying a few times: let the copy go on
+	if ($blocked && $watched_copying >= 3)
+	{
+		$b1->safe_psql('postgres', q{ALTER SYSTEM RESET globalkv.debug_block_pull_from; SELECT pg_reload_conf()});
+		$blocked = 0;
 	}
 	$mover->pump_nb;
 	select(undef, undef, undef, 0.05);
@@ -97,12 +113,14 @@ while ($mover->pumpable && time() < $deadline)
 ok($mover->finish, 'SELECT * FROM kv.move_shard(0, 2) on z2a moves shard 0 from z1a to z1b') or diag($merr);
 my ($shard, $zone, $source, $target, $state, $rows, $stall, $elapsed) = split /\|/, (split /\n/, $mout)[-1];
 is("$shard $zone $source $target $state", '0 zone1 1 2 complete', 'its result row says so');
-note("move of shard 0 under pgbench: $rows rows in $elapsed ms, write stall $stall ms");
+my ($stall_detail) = $merr =~ /^DETAIL:\s+(Fencing took .*)$/m;
+note("move of shard 0 under pgbench: $rows rows in $elapsed ms, write stall $stall ms ("
+	  . ($stall_detail // '?') . ')');
 like($merr, qr/copying: .*fence: writes to shard 0 wait on z1a.*switched: z1b holds shard 0; writes were blocked for \d+ ms.*drained: .*done: shard 0 moved to z1b/s,
 	'its NOTICEs report the copy, the fence, the switch, the drain and the end');
 ok($watched_mover, 'a second session on z2a sees the move and its mover in kv.shard_moves_in_progress');
 ok($phases{copying}, '... in its copy phase (phases seen: ' . join(', ', sort keys %phases) . ')');
-ok($watched_rows > 0, "... with the rows copied so far ($watched_rows)");
+ok($watched_rows, '... with the rows copied so far');
 is($a2->safe_psql('postgres', 'SELECT count(*) FROM globalkv.move_status()'), '0',
 	'the mover is gone once the call returns');
 

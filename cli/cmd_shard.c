@@ -40,6 +40,7 @@ print_notice(void *arg, const PGresult *res)
 {
 	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 	const char *message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 
 	if (message == NULL)
 		return;
@@ -49,6 +50,8 @@ print_notice(void *arg, const PGresult *res)
 		return;
 	}
 	printf("    %s\n", message);
+	if (detail != NULL)
+		printf("      (%s)\n", detail);
 	fflush(stdout);
 }
 

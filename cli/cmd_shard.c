@@ -10,8 +10,8 @@
  * progress as NOTICEs (docs/shard-moves.md, src/operations/shard_move.c).
  * Here we only print those as they come, and the result.  Running the same
  * command again resumes an interrupted move; --rollback undoes one that
- * has not switched.  If this process dies, the server stops the move at
- * its next wait, and the fence ends with it.
+ * has not switched.  If this process dies, the server finds its client
+ * gone within a second and stops the move; the fence ends with it.
  *
  * rebalance chooses the moves -- one shard at a time from the node of the
  * zone with the most to the one with the fewest -- and makes each with

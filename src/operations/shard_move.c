@@ -40,8 +40,9 @@
  *
  * The request is checked on this node's catalog first (the shard and the
  * target exist), then on the target's, which decides: a move to it is
- * recorded there.  Nothing is written anywhere before every check passed
- * and both nodes answered.
+ * recorded there; and the source is asked whether it still holds the
+ * shard.  Nothing is written anywhere before every check passed and both
+ * nodes answered.
  *
  * src/operations/shard_move.c
  *

@@ -29,6 +29,8 @@ OBJS = \
 	src/expiry/tombstone_purge.o \
 	src/metadata/catalog_cache.o \
 	src/metrics/stats.o \
+	src/operations/move_status.o \
+	src/operations/shard_move.o \
 	src/replication/apply_worker.o \
 	src/replication/catalog_sync.o \
 	src/replication/change_wait.o \

@@ -27,3 +27,75 @@ REVOKE EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text,
 GRANT EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text, text, boolean),
     globalkv.docs_fanout(text, text), globalkv.docs_write() TO globalkv_client;
 GRANT SELECT, INSERT, UPDATE, DELETE ON kv.docs TO globalkv_client;
+
+-- ---------------------------------------------------------------------
+-- shard moves driven by the server
+-- ---------------------------------------------------------------------
+-- kv.move_shard drives a move from start to end (src/operations/); the
+-- CLI's `globalkv shard move` and `globalkv rebalance` call it.  Watch a
+-- move from any session in kv.shard_moves_in_progress (docs/shard-moves.md).
+-- ---------------------------------------------------------------------
+
+#include "udfs/shard_last_seq/0.3.sql"
+
+#include "udfs/peer_cursor/0.3.sql"
+
+#include "udfs/move_apply_catalog_row/0.3.sql"
+
+#include "udfs/move_status/0.3.sql"
+
+#include "udfs/move_shard/0.3.sql"
+
+-- One row per move in progress: every move this node's catalog knows of
+-- (the catalog is replicated: every node sees every move, as copying or
+-- switched) and every move a backend of this node is driving now.  The
+-- columns from the mover (mover_pid .. updated_at) are filled on the node
+-- that runs kv.move_shard; rows_copied also on the move's target, which
+-- counts them itself.
+CREATE VIEW kv.shard_moves_in_progress AS
+    SELECT coalesce(m.shard_id, s.shard_id) AS shard_id,
+           coalesce(m.zone_name, s.zone_name) AS zone_name,
+           coalesce(m.source_node, s.source_node) AS source_node,
+           sn.node_name AS source_name,
+           coalesce(m.target_node, s.target_node) AS target_node,
+           tn.node_name AS target_name,
+           m.state,
+           coalesce(m.started_at, s.started_at) AS started_at,
+           s.pid AS mover_pid,
+           s.phase,
+           coalesce(s.rows_copied,
+                    -- the target counts them (CASE: only there, the count is not free)
+                    CASE WHEN m.target_node = (SELECT g.node_id FROM globalkv.node g)
+                         THEN (SELECT pr.rows_copied FROM globalkv.move_progress(m.shard_id) pr) END)
+             AS rows_copied,
+           s.behind_ms,
+           s.write_stall_ms,
+           s.updated_at
+      FROM (SELECT * FROM globalkv.shard_moves WHERE NOT dropped) m
+      FULL JOIN globalkv.move_status() s
+             ON s.shard_id = m.shard_id AND s.zone_name = m.zone_name
+      LEFT JOIN globalkv.nodes sn ON sn.node_id = coalesce(m.source_node, s.source_node)
+      LEFT JOIN globalkv.nodes tn ON tn.node_id = coalesce(m.target_node, s.target_node);
+
+REVOKE EXECUTE ON FUNCTION kv.move_shard(integer, integer, boolean), globalkv.move_status(),
+    globalkv.shard_last_seq(integer), globalkv.peer_cursor(integer, integer),
+    globalkv.move_apply_catalog_row(text, text, jsonb, bigint, integer)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kv.move_shard(integer, integer, boolean), globalkv.move_status(),
+    globalkv.shard_last_seq(integer), globalkv.peer_cursor(integer, integer),
+    globalkv.move_apply_catalog_row(text, text, jsonb, bigint, integer)
+  TO globalkv_admin;
+GRANT SELECT ON kv.shard_moves_in_progress TO globalkv_admin;
+-- The mover runs the steps on the source and the target under the login of
+-- the catalog's connection strings, the one replication uses: that login
+-- may run the steps (and still neither reads the shard tables nor calls the
+-- admin functions in kv).
+GRANT EXECUTE ON FUNCTION
+    globalkv.move_prepare(integer, integer), globalkv.move_progress(integer),
+    globalkv.move_fence(integer), globalkv.move_switch(integer, integer, jsonb),
+    globalkv.move_drain_point(integer), globalkv.move_complete(integer),
+    globalkv.move_cleanup(integer), globalkv.move_abort(integer),
+    globalkv.catalog_row(text, text),
+    globalkv.move_apply_catalog_row(text, text, jsonb, bigint, integer),
+    globalkv.shard_last_seq(integer), globalkv.peer_cursor(integer, integer)
+  TO globalkv_replication;

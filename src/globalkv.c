@@ -29,6 +29,7 @@
 #include "globalkv/expiry.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
+#include "globalkv/operations.h"
 #include "globalkv/replication.h"
 #include "globalkv/storage.h"
 #include "globalkv/utils.h"
@@ -56,6 +57,7 @@ GkvShmemRequest(void)
 	size = add_size(size, GkvCatalogShmemSize());
 	size = add_size(size, GkvHousekeepingShmemSize());
 	size = add_size(size, GkvDocsShmemSize());
+	size = add_size(size, GkvMoveStatusShmemSize());
 	RequestAddinShmemSpace(size);
 	GkvCatalogShmemRequest();
 	GkvClockShmemRequest();
@@ -75,6 +77,7 @@ GkvShmemStartup(void)
 	GkvCatalogShmemInit();
 	GkvHousekeepingShmemInit();
 	GkvDocsShmemInit();
+	GkvMoveStatusShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 

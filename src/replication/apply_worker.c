@@ -11,10 +11,11 @@
  *	   globalkv.replication_wait for one (pull.c);
  *	2. in one local transaction, apply every row with GkvShardWrite (the
  *	   merge decides; rows already covered change nothing and are counted
- *	   as conflicts); once a second, the new cursors are stored in
- *	   globalkv.peer_cursors in that same transaction -- never ahead of the
- *	   rows they cover, so a crash repeats at most a second of batches, and
- *	   a repeated batch is harmless (the merge is idempotent);
+ *	   as conflicts); once a second (at every batch for a shard being moved
+ *	   here), the new cursors are stored in globalkv.peer_cursors in that
+ *	   same transaction -- never ahead of the rows they cover, so a crash
+ *	   repeats at most a second of batches, and a repeated batch is
+ *	   harmless (the merge is idempotent);
  *	3. at most once a second, tell the peer how far we got
  *	   (globalkv.ack), which lets it purge tombstones.
  *
@@ -420,6 +421,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	int			nitems = 0;
 	int			ret;
 	bool		any_dirty;
+	bool		moving_dirty;
 	bool		stored = false;
 
 	*horizon_out = 0;
@@ -556,13 +558,23 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	 * ahead of the rows they cover, which committed in this transaction or
 	 * an earlier one.  A crash re-pulls at most a second of rows, and the
 	 * merge skips what it already has.  See DURABILITY.
+	 *
+	 * A shard being moved here from this peer has its cursor stored at
+	 * every batch that moves it: the mover (src/operations/shard_move.c)
+	 * waits for that cursor while its fence blocks the shard's writers on
+	 * the peer, and waiting for the once-a-second store would add up to a
+	 * second to the write stall of every move.
 	 */
 	any_dirty = false;
+	moving_dirty = false;
 	for (int i = 0; i <= NumShards; i++)
+	{
 		any_dirty |= CursorDirty[i];
+		moving_dirty |= CursorDirty[i] && i > 0 && GkvShardMoveSourceForMe(i - 1) == PeerId;
+	}
 	AppliedSinceStore |= ndata > 0;
 	if (any_dirty &&
-		(Resyncing ||
+		(Resyncing || moving_dirty ||
 		 TimestampDifferenceExceeds(LastCursorStore, GetCurrentTimestamp(),
 									AppliedSinceStore ? CURSOR_STORE_EVERY_MS : IDLE_EVERY_MS)))
 	{

@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node pgbench_run crash_and_restart parade_2x2 kill9_and_wait start_after_crash new_parade_node join_parade wait_connected wait_converged digest_of);
+our @EXPORT = qw(new_node pgbench_run crash_and_restart parade_2x2 kill9_and_wait start_after_crash new_parade_node join_parade wait_connected wait_converged digest_of zone_digest wait_zones_agree);
 
 sub new_node
 {
@@ -104,6 +104,35 @@ sub wait_converged
 	{
 		my %d = map { digest_of($_, $ns) => 1 } @nodes;
 		return 1 if keys %d == 1;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+
+# zone_digest(ns, @zone_nodes): the digests of namespace ns of every shard,
+# each on the node of the zone holding it there (a sharded zone's copy)
+sub zone_digest
+{
+	my ($ns, @zone_nodes) = @_;
+	my @parts;
+	foreach my $n (@zone_nodes)
+	{
+		push @parts, split /\n/, $n->safe_psql('postgres',
+			"SELECT d.shard_id || ':' || d.digest FROM globalkv.shard_digests('$ns') d"
+			  . " JOIN kv.placements p ON p.shard_id = d.shard_id AND p.is_local");
+	}
+	return join(',', sort @parts);
+}
+
+# wait_zones_agree(ns, \@zone1_nodes, \@zone2_nodes): until both zones hold
+# identical copies of namespace ns, at most ~60 s; true when they do
+sub wait_zones_agree
+{
+	my ($ns, $zone1, $zone2) = @_;
+	for (1 .. 600)
+	{
+		my $z1 = zone_digest($ns, @$zone1);
+		return 1 if $z1 ne '' && $z1 eq zone_digest($ns, @$zone2);
 		select(undef, undef, undef, 0.1);
 	}
 	return 0;

@@ -16,7 +16,7 @@ rank_of_room() {
         storage) echo 4 ;;
         connection) echo 5 ;;
         routing | replication) echo 6 ;;
-        distributed | expiry) echo 7 ;;
+        distributed | expiry | operations) echo 7 ;;
         commands) echo 8 ;;
         entry) echo 9 ;;
         *) echo "unknown room $1" >&2; echo 99 ;;
@@ -36,6 +36,7 @@ room_of_header() {
         replication.h | pull_format.h) echo replication ;;
         expiry.h) echo expiry ;;
         distributed.h) echo distributed ;;
+        operations.h) echo operations ;;
         *) echo unknown ;;
     esac
 }
@@ -61,7 +62,8 @@ while IFS= read -r file; do
         [ -z "$hdr" ] && continue
         to=$(room_of_header "$hdr")
         to_rank=$(rank_of_room "$to")
-        # same rank is allowed only inside one room (routing and replication are side by side)
+        # same rank is allowed only inside one room (routing and replication are
+        # side by side, and so are expiry and operations)
         if [ "$to_rank" -gt "$rank" ] || { [ "$to_rank" -eq "$rank" ] && [ "$to" != "$room" ]; }; then
             bad="$bad globalkv/$hdr"
         fi

@@ -3,8 +3,11 @@
 # answers of direct access; remote errors keep their SQLSTATE and name the
 # node; a stale shard map is refused with GK017; a node killed with -9 under
 # load fails over to the other zone and converges after restart; a shard
-# moves online under concurrent writes, and a mover killed mid-way can be
-# rolled back or resumed without losing or duplicating a document.
+# moves online under concurrent writes (`globalkv shard move`, which calls
+# kv.move_shard), and a mover killed mid-way -- its client killed with -9,
+# so that the backend driving the move stops and its sessions on the
+# source and the target end -- can be rolled back or resumed without
+# losing or duplicating a document.
 use strict;
 use warnings;
 
@@ -38,30 +41,11 @@ sub holder_of
 	return $zone_nodes->[$shard % 2];
 }
 
-# per zone: the digest of every shard on the node holding it there
-sub zone_digest
-{
-	my ($ns, @zone_nodes) = @_;
-	my @parts;
-	foreach my $n (@zone_nodes)
-	{
-		push @parts, split /\n/, $n->safe_psql('postgres',
-			"SELECT d.shard_id || ':' || d.digest FROM globalkv.shard_digests('$ns') d"
-			  . " JOIN kv.placements p ON p.shard_id = d.shard_id AND p.is_local");
-	}
-	return join(',', sort @parts);
-}
-
-sub wait_zones_agree
+# both zones hold identical copies of namespace ns (GkvTest)
+sub zones_agree
 {
 	my ($ns) = @_;
-	for (1 .. 600)
-	{
-		my $z1 = zone_digest($ns, $a1, $b1);
-		return 1 if $z1 ne '' && $z1 eq zone_digest($ns, $a2, $b2);
-		select(undef, undef, undef, 0.1);
-	}
-	return 0;
+	return wait_zones_agree($ns, [ $a1, $b1 ], [ $a2, $b2 ]);
 }
 
 # ---- 1. routing from every node = direct access ---------------------------
@@ -92,7 +76,7 @@ ok($direct_ok, 'direct reads on each holder give the same answers');
 is($a1->safe_psql('postgres', q{SELECT count(*) FROM globalkv.shard_rows() r
 	JOIN kv.placements p ON p.shard_id = r.shard_id AND p.zone_name = 'zone1' AND NOT p.is_local}), '0',
 	'a node stores no document of a shard it does not hold');
-ok(wait_zones_agree('r'), 'both zones converge to the same documents');
+ok(zones_agree('r'), 'both zones converge to the same documents');
 
 # the client library (through the CLI) and the server agree on every key
 my $seed1 = 'host=127.0.0.1 port=' . $b2->port . ' dbname=postgres user=' . getpwuid($<);
@@ -196,7 +180,7 @@ my @acked = map { /^ok (\S+)/ ? $1 : () } @lines;
 my @failed = map { /^fail (\S+)/ ? $1 : () } @lines;
 is(scalar(@failed), 0, 'no write failed: calls for z1b\'s shards failed over to zone2');
 ok(wait_connected($b1, 3), 'z1b reconnects after restart');
-ok(wait_zones_agree('r'), 'zones converge after the restart');
+ok(zones_agree('r'), 'zones converge after the restart');
 my $list = join(',', map {"'$_'"} @acked);
 foreach my $n ($b1, $a2)
 {
@@ -244,7 +228,7 @@ ok($a1->poll_query_until('postgres', q{SELECT node_id = 2 FROM kv.placements WHE
 	'every node learns the new placement');
 is($a1->safe_psql('postgres', q{SELECT count(*) FROM globalkv.shard_rows() WHERE shard_id = 0}), '0',
 	'the source no longer stores the shard');
-ok(wait_zones_agree('r'), 'after the move both zones have identical digests');
+ok(zones_agree('r'), 'after the move both zones have identical digests');
 $list = join(',', map {"'$_'"} @wacked);
 is($b2->safe_psql('postgres', "SELECT count(*) FROM unnest(ARRAY[$list]) k WHERE kv.get('r', k) IS NOT NULL"),
 	scalar(@wacked), 'every write acknowledged during the move is there');
@@ -270,6 +254,15 @@ sub start_move_and_kill
 	$target->poll_query_until('postgres', "SELECT state = 'copying' FROM globalkv.move_progress($shard)");
 	kill 'KILL', $mpid;
 	waitpid($mpid, 0);
+
+	# the move is driven by a backend of z1a (the CLI's -d node): it finds
+	# its client gone and stops, and its sessions on the source and the
+	# target (where a fence would stand) end with it
+	ok($a1->poll_query_until('postgres', 'SELECT count(*) = 0 FROM globalkv.move_status()'),
+		"the backend moving shard $shard stops when its client is killed");
+	ok( $_->poll_query_until('postgres',
+			"SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'globalkv move of shard $shard'"),
+		'... and its session on ' . $_->name . ' ends') foreach ($a1, $b1);
 }
 start_move_and_kill(2, 'z1b');
 is($b1->safe_psql('postgres', 'SELECT state FROM globalkv.move_progress(2)'), 'copying',
@@ -285,7 +278,7 @@ start_move_and_kill(4, 'z1b');
 $moved = IPC::Run::run([ 'globalkv', 'shard', 'move', '4', '--to', 'z1b', '-d', $seed ], '>', \$mout, '2>', \$merr);
 ok($moved, 'the interrupted move resumes') or diag($merr);
 like($mout, qr/resuming/, '... and says so');
-ok(wait_zones_agree('r'), 'after the resumed move both zones have identical digests');
+ok(zones_agree('r'), 'after the resumed move both zones have identical digests');
 is($a1->safe_psql('postgres', q{SELECT count(*) FROM kv.get_many('r', ARRAY(SELECT 'm' || i FROM generate_series(1, 20000) i)) WHERE value IS NOT NULL}),
 	'20000', 'no document lost by the interrupted moves');
 is($b1->safe_psql('postgres', q{SELECT count(*) FROM (SELECT namespace, key FROM globalkv.shard_rows() GROUP BY 1, 2 HAVING count(*) > 1) d}),
@@ -306,7 +299,7 @@ ok($moved, 'globalkv rebalance succeeds') or diag($merr);
 like($mout, qr/zone zone1 is balanced \(1 move\)/, 'rebalance makes the one move needed');
 ok($a1->poll_query_until('postgres', q{SELECT max(c) - min(c) <= 1 FROM (SELECT count(*) c FROM kv.placements
 	WHERE zone_name = 'zone1' GROUP BY node_id) x}), 'zone1 nodes hold 4 shards each');
-ok(wait_zones_agree('r'), 'after the move back and the rebalance both zones have identical digests');
+ok(zones_agree('r'), 'after the move back and the rebalance both zones have identical digests');
 is($a1->safe_psql('postgres', $all_m), '20000', 'and every document is there');
 
 done_testing();

@@ -35,6 +35,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "globalkv/clock.h"
 #include "globalkv/expiry.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
@@ -46,15 +47,27 @@
 /*
  * ExpiryPass removes up to 'budget' expired rows across all shards and
  * returns how many it removed.  Runs in its own transaction.
+ *
+ * An expired row is removed only on a tombstone's terms
+ * (tombstone_purge.c): once every peer of its shard has acknowledged it,
+ * and when its version is older than globalkv.tombstone_min_age.  Until
+ * then it stays, invisible, and keeps its place in the merge: removed at
+ * once, an older version of the document still on its way from a peer
+ * that has not seen the expired one -- held up by a partition, relayed --
+ * would find no row, be stored, and bring the document back on this node
+ * alone.  *found_unsafe tells the loop that expired rows are waiting.
  */
 static int64
-ExpiryPass(int64 budget)
+ExpiryPass(int64 budget, bool *found_unsafe)
 {
 	int64		removed = 0;
 	int			ret;
 	uint64		nshards;
 	char	  **tables;
+	int		   *shard_ids;
+	int64		min_age_cutoff;
 
+	*found_unsafe = false;
 	GkvWorkerTransactionBegin();
 
 	if (!GkvExtensionReady())
@@ -64,22 +77,30 @@ ExpiryPass(int64 budget)
 		return 0;
 	}
 
-	ret = SPI_execute("SELECT table_name FROM globalkv.shards ORDER BY shard_id", true, 0);
+	ret = SPI_execute("SELECT shard_id, table_name FROM globalkv.shards ORDER BY shard_id", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read globalkv.shards");
 	nshards = SPI_processed;
 	tables = palloc(sizeof(char *) * (nshards + 1));
+	shard_ids = palloc(sizeof(int) * (nshards + 1));
 	for (uint64 i = 0; i < nshards; i++)
-		tables[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	{
+		bool		isnull;
+
+		shard_ids[i] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
+												   &isnull));
+		tables[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+	}
+	min_age_cutoff = (int64) GkvHlcFromMs(GkvTimestampToUnixMs(GetCurrentTransactionStartTimestamp())
+										  - (int64) GkvTombstoneMinAgeS * 1000);
 
 	for (uint64 i = 0; i < nshards && removed < budget; i++)
 	{
 		StringInfoData sql;
 		const char *t = quote_identifier(tables[i]);
-		Oid			argtypes[1] = {INT8OID};
-		Datum		args[1];
+		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		args[3];
 
-		args[0] = Int64GetDatum(budget - removed);
 		initStringInfo(&sql);
 
 		/*
@@ -96,18 +117,33 @@ ExpiryPass(int64 budget)
 			pfree(sql.data);
 			continue;
 		}
+		args[0] = Int64GetDatum(budget - removed);
+		args[1] = Int64GetDatum(GkvShardAckedSeq(shard_ids[i]));
+		args[2] = Int64GetDatum(min_age_cutoff);
 		resetStringInfo(&sql);
 		appendStringInfo(&sql,
 						 "WITH victims AS ("
 						 " SELECT ctid FROM globalkv_data.%s"
 						 " WHERE expires_at <= pg_catalog.clock_timestamp()"
+						 " AND seq <= $2 AND hlc < $3"
 						 " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 						 " DELETE FROM globalkv_data.%s s USING victims v"
 						 " WHERE s.ctid = v.ctid", t, t);
-		ret = SPI_execute_with_args(sql.data, 1, argtypes, args, NULL, false, 0);
+		ret = SPI_execute_with_args(sql.data, 3, argtypes, args, NULL, false, 0);
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "could not remove expired rows from %s", tables[i]);
 		removed += (int64) SPI_processed;
+		if (removed < budget)
+		{
+			/* the budget did not stop it: what is still expired has to wait */
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "SELECT 1 FROM globalkv_data.%s"
+							 " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", t);
+			if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
+				elog(ERROR, "could not look for expired rows in %s", tables[i]);
+			if (SPI_processed > 0)
+				*found_unsafe = true;
+		}
 		pfree(sql.data);
 	}
 
@@ -205,6 +241,7 @@ EarliestExpiry(void)
  * the rest (peers that were away, the retention).
  */
 #define TOMBSTONE_SWEEP_MS (60 * 1000)
+#define EXPIRED_WAIT_MS 2000		/* expired rows waiting for their peers' acknowledgements */
 #define TOMBSTONE_ACK_MARGIN_MS (60 * 1000)
 
 void
@@ -249,6 +286,7 @@ GkvExpiryWorkerMain(Datum main_arg)
 		{
 			int64		budget;
 			int64		removed;
+			bool		waiting;
 			TimestampTz next;
 
 			/*
@@ -265,12 +303,19 @@ GkvExpiryWorkerMain(Datum main_arg)
 			(void) GkvHousekeepingPlanWake(DT_NOEND);
 			oldcxt = MemoryContextSwitchTo(passcxt);
 			pgstat_report_activity(STATE_RUNNING, "removing expired documents");
-			removed = ExpiryPass(budget);
+			removed = ExpiryPass(budget, &waiting);
 			allowance = Max(allowance - (double) removed, 0);
 			if (removed < budget)
 			{
 				allowance = 0;	/* caught up: do not save up unused budget */
 				next = EarliestExpiry();
+
+				/*
+				 * Expired rows that must wait for their peers: look again
+				 * as tombstones are purged, not at every interval.
+				 */
+				if (waiting && next <= now)
+					next = TimestampTzPlusMilliseconds(now, EXPIRED_WAIT_MS);
 			}
 			else
 				next = now;		/* more to remove: as soon as the interval allows */

@@ -11,7 +11,8 @@
  *	  globalkv.tombstone_min_age goes: every peer has it, and a put older
  *	  than it can no longer arrive from a peer that has not seen it;
  *	- a tombstone older than globalkv.tombstone_retention goes whatever the
- *	  peers acknowledged: a peer gone for that long must not hold disk
+ *	  peers acknowledged (and so does an expired document: the housekeeping
+ *	  worker removes it earlier only on the first rule's terms): a peer gone for that long must not hold disk
  *	  forever.  The peers that had not acknowledged it are marked
  *	  (peer_acks.resync_below) and must resync before this node accepts
  *	  their rows again -- they might still hold documents it deleted.
@@ -43,6 +44,7 @@
 #include "globalkv/catalog.h"
 #include "globalkv/clock.h"
 #include "globalkv/errcodes.h"
+#include "globalkv/expiry.h"
 #include "globalkv/replication.h"
 #include "globalkv/utils.h"
 
@@ -84,6 +86,27 @@ QueryBool(const char *sql, int nargs, Oid *argtypes, Datum *args)
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * GkvShardAckedSeq: the lowest cursor the shard's peers acknowledged --
+ * every row of the shard with a seq at or below it, each of its peers has
+ * (or something newer).  No peers: every row.  SPI is connected.
+ */
+int64
+GkvShardAckedSeq(int shard)
+{
+	Oid			t[1] = {INT4OID};
+	Datum		a[1] = {Int32GetDatum(shard)};
+	int64		safe;
+
+	if (!QueryInt8("SELECT min(coalesce(a.cursor, 0))"
+				   " FROM globalkv.shard_peers($1) p(node_id)"
+				   " LEFT JOIN globalkv.peer_acks a"
+				   " ON a.peer_node_id = p.node_id AND a.shard_id = $1",
+				   1, t, a, &safe, 1))
+		safe = PG_INT64_MAX;
+	return safe;
+}
+
 /* purges one shard's tombstones; returns how many went */
 static int64
 PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows)
@@ -96,18 +119,7 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 	int64		out[2];
 	int64		total = 0;
 
-	/* the lowest cursor the shard's peers acknowledged; no peers: all safe */
-	{
-		Oid			t[1] = {INT4OID};
-		Datum		a[1] = {Int32GetDatum(shard)};
-
-		if (!QueryInt8("SELECT min(coalesce(a.cursor, 0))"
-					   " FROM globalkv.shard_peers($1) p(node_id)"
-					   " LEFT JOIN globalkv.peer_acks a"
-					   " ON a.peer_node_id = p.node_id AND a.shard_id = $1",
-					   1, t, a, &safe, 1))
-			safe = PG_INT64_MAX;
-	}
+	safe = GkvShardAckedSeq(shard);
 
 	/* acknowledged by every peer, and older than the minimum age */
 	args[0] = Int64GetDatum(safe);
@@ -129,8 +141,8 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 	args[0] = Int64GetDatum(retention_cutoff);
 	args[1] = Int32GetDatum(max_rows);
 	types[1] = INT4OID;
-	if (QueryBool(psprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE value IS NULL AND hlc < $1)",
-						   table),
+	if (QueryBool(psprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE (value IS NULL OR"
+						   " expires_at <= pg_catalog.statement_timestamp()) AND hlc < $1)", table),
 				  1, types, args))
 	{
 		int64		purged;
@@ -140,8 +152,10 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GKV_PURGE_LOCK_KEY1, GKV_PURGE_LOCK_KEY2, 2);
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		(void) QueryInt8(psprintf("WITH gone AS (DELETE FROM %1$s WHERE ctid = ANY(ARRAY("
-								  " SELECT ctid FROM %1$s WHERE value IS NULL AND hlc < $1"
-								  " LIMIT $2 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING seq)"
+								  " SELECT ctid FROM %1$s WHERE (value IS NULL OR"
+								  " expires_at <= pg_catalog.statement_timestamp()) AND hlc < $1"
+								  " LIMIT $2 FOR UPDATE SKIP LOCKED)) AND (value IS NULL OR"
+								  " expires_at <= pg_catalog.statement_timestamp()) RETURNING seq)"
 								  " SELECT count(*), max(seq) FROM gone", table),
 						 2, types, args, out, 2);
 		purged = out[0];

@@ -16,4 +16,7 @@
 
 extern PGDLLEXPORT void GkvExpiryWorkerMain(Datum main_arg);
 
+/* tombstone_purge.c */
+extern int64 GkvShardAckedSeq(int shard);
+
 #endif							/* GLOBALKV_EXPIRY_H */

@@ -102,3 +102,6 @@ DROP FUNCTION public.move_catalog();
 DROP TABLE public.catalog_before;
 SELECT kv.drop_node(3);
 SELECT kv.drop_node(2);
+-- and this node leaves the parade again, for the tests that follow
+SELECT kv.drop_node(1);
+SELECT count(*) AS placements FROM kv.placements;

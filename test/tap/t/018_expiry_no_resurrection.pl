@@ -43,7 +43,13 @@ sub block
 	$node->safe_psql('postgres',
 		$ids eq '' ? 'ALTER SYSTEM RESET globalkv.debug_block_pull_from; SELECT pg_reload_conf()'
 		: "ALTER SYSTEM SET globalkv.debug_block_pull_from = '$ids'; SELECT pg_reload_conf()");
-	$node->poll_query_until('postgres', "SELECT current_setting('globalkv.debug_block_pull_from') = '$ids'");
+	# the apply workers of the blocked peers have stopped (none is mid-pull)
+	foreach my $id (split /,/, $ids)
+	{
+		$node->poll_query_until('postgres',
+			"SELECT last_error LIKE '%blocked%' FROM kv.replication_status WHERE peer_node_id = $id")
+		  or die $node->name . " still pulls from node $id";
+	}
 }
 
 # z1 stops pulling from z2 before V1 exists, so that V1 reaches z1 only

@@ -465,11 +465,33 @@ ReadOne(text *ns, text *key, int shard, GkvDocState *doc)
 	return found && GkvDocIsLive(doc, GkvUnixMsNow()) ? READ_FOUND : READ_MISSING;
 }
 
+/*
+ * ReadOrForward reads the live document of a key when this node holds its
+ * shard; when it does not (or the shard moved away meanwhile) it runs the
+ * same call on the node that does, puts its result in *forwarded and
+ * returns READ_MOVED.
+ */
+static ReadOutcome
+ReadOrForward(FunctionCallInfo fcinfo, text *ns, text *key, GkvDocState *doc, Datum *forwarded)
+{
+	int			shard = GkvShardOfKey(ns, key);
+	ReadOutcome outcome = READ_MOVED;
+
+	if (GkvServesShard(shard))
+	{
+		GkvRouterWarmUp(shard);
+		outcome = ReadOne(ns, key, shard, doc);
+	}
+	if (outcome == READ_MOVED)
+		*forwarded = GkvForwardCall(fcinfo, shard, true);
+	return outcome;
+}
+
 /* kv.get(namespace, key) -> value or NULL */
 Datum
 gkv_get(PG_FUNCTION_ARGS)
 {
-	int			shard;
+	Datum		forwarded;
 	text	   *ns,
 			   *key;
 	GkvDocState doc;
@@ -478,12 +500,10 @@ gkv_get(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	shard = GkvShardOfKey(ns, key);
-	ROUTE(fcinfo, shard, true);
-	switch (ReadOne(ns, key, shard, &doc))
+	switch (ReadOrForward(fcinfo, ns, key, &doc, &forwarded))
 	{
 		case READ_MOVED:
-			return GkvForwardCall(fcinfo, shard, true);
+			return forwarded;
 		case READ_MISSING:
 			PG_RETURN_NULL();
 		case READ_FOUND:
@@ -496,7 +516,7 @@ gkv_get(PG_FUNCTION_ARGS)
 Datum
 gkv_get_versioned(PG_FUNCTION_ARGS)
 {
-	int			shard;
+	Datum		forwarded;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *ns,
 			   *key;
@@ -507,11 +527,9 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
 	CheckCall(ns, key, NULL);
-	shard = GkvShardOfKey(ns, key);
-	ROUTE(fcinfo, shard, true);
-	outcome = ReadOne(ns, key, shard, &doc);
+	outcome = ReadOrForward(fcinfo, ns, key, &doc, &forwarded);
 	if (outcome == READ_MOVED)
-		return GkvForwardCall(fcinfo, shard, true);
+		return forwarded;
 	InitMaterializedSRF(fcinfo, 0);
 	if (outcome == READ_FOUND)
 	{
@@ -538,7 +556,7 @@ gkv_docs_router(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *ns,
 			   *key;
-	int			shard;
+	Datum		forwarded;
 	GkvDocState doc;
 	ReadOutcome outcome = READ_MISSING;
 
@@ -547,11 +565,9 @@ gkv_docs_router(PG_FUNCTION_ARGS)
 	{
 		ns = PG_GETARG_TEXT_PP(0);
 		key = PG_GETARG_TEXT_PP(1);
-		shard = GkvShardOfKey(ns, key);
-		ROUTE(fcinfo, shard, true);
-		outcome = ReadOne(ns, key, shard, &doc);
+		outcome = ReadOrForward(fcinfo, ns, key, &doc, &forwarded);
 		if (outcome == READ_MOVED)
-			return GkvForwardCall(fcinfo, shard, true);
+			return forwarded;
 	}
 	InitMaterializedSRF(fcinfo, 0);
 	if (outcome == READ_FOUND)

@@ -17,8 +17,9 @@
  * query on kv.docs runs it as its caller), so it must refuse SQL that its
  * planner did not write.
  *
- * Not yet: a node that cannot be reached fails the query (GK018); its
- * shards are not read from another zone instead.
+ * A node of the zone that cannot be reached, or whose connection breaks
+ * before its whole answer arrived, is stood in for by the holders of its
+ * shards in the other zones (ReadElsewhere), with a NOTICE.
  *
  * src/distributed/docs_fanout.c
  *
@@ -44,6 +45,7 @@
 #include "globalkv/distributed.h"
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
+#include "globalkv/routing.h"
 
 #define SIGNATURE_KEY_BYTES 32
 #define SIGNATURE_BYTES PG_SHA256_DIGEST_LENGTH
@@ -160,6 +162,118 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 	}
 }
 
+static void
+StoreAndClear(PGresult *res, const char *node_name, RowReader *r, ReturnSetInfo *rsinfo)
+{
+	PG_TRY();
+	{
+		StoreRemoteRows(res, node_name, r, rsinfo);
+	}
+	PG_FINALLY();
+	{
+		PQclear(res);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * ReadElsewhere: the nodes of this zone marked failed could not be reached,
+ * or lost their connection before their whole answer arrived (none of it
+ * was kept).  Their shards are read instead from the shards' holders in
+ * the other zones, nearest first (globalkv.zone_order), each node asked
+ * only for the shards it stands in for; a NOTICE says so.  Those copies
+ * are as fresh as replication has made them.
+ */
+static void
+ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, int nholders,
+			  RowReader *reader, ReturnSetInfo *rsinfo)
+{
+	int			nshards = GkvShardCount();
+	int32	   *stand_in = palloc0(sizeof(int32) * nshards);
+	int32	   *nodes = palloc(sizeof(int32) * Max(nshards, 1));
+	int			nnodes = 0;
+	const char *where = strstr(fragment, " FROM kv.docs docs WHERE ");
+
+	if (where == NULL)
+		elog(ERROR, "unexpected kv.docs fragment: %s", fragment);
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		int32		holder = GkvShardHolderHere(shard);
+		int32		candidates[64];
+		int			n;
+		bool		lost = false;
+
+		for (int i = 0; i < nholders; i++)
+			lost |= failed[i] && holders[i] == holder;
+		if (!lost)
+			continue;
+		n = GkvRouteCandidates(shard, candidates, lengthof(candidates));
+		for (int c = 0; c < n && stand_in[shard] == 0; c++)
+			if (candidates[c] != holder)
+				stand_in[shard] = candidates[c];
+		if (stand_in[shard] == 0)
+		{
+			const GkvNodeInfo *node = GkvNodeById(holder);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("node \"%s\" of this zone cannot be reached and no other zone holds its shard %d: kv.docs cannot be read whole",
+							node ? node->name : "?", shard)));
+		}
+	}
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		bool		seen = stand_in[shard] == 0;
+
+		for (int i = 0; i < nnodes && !seen; i++)
+			seen = nodes[i] == stand_in[shard];
+		if (!seen)
+			nodes[nnodes++] = stand_in[shard];
+	}
+
+	/* each stand-in gets the fragment narrowed to the shards it stands in for */
+	for (int i = 0; i < nnodes; i++)
+	{
+		StringInfoData sql;
+		StringInfoData list;
+		const GkvNodeInfo *node = GkvNodeById(nodes[i]);
+		int			count = 0;
+
+		initStringInfo(&list);
+		for (int shard = 0; shard < nshards; shard++)
+			if (stand_in[shard] == nodes[i])
+			{
+				appendStringInfo(&list, "%s%d", count > 0 ? "," : "", shard);
+				count++;
+			}
+		initStringInfo(&sql);
+		appendBinaryStringInfo(&sql, fragment, where - fragment);
+		appendStringInfo(&sql, " FROM kv.docs docs WHERE (kv.key_shard(docs.namespace, docs.key)).shard"
+						 " OPERATOR(pg_catalog.=) ANY ('{%s}'::pg_catalog.int4[]) AND (%s)",
+						 list.data, where + strlen(" FROM kv.docs docs WHERE "));
+		ereport(NOTICE,
+				(errmsg("kv.docs: %d shards of an unreachable node of this zone are read from node \"%s\" of zone \"%s\"",
+						count, node ? node->name : "?", node ? node->zone : "?")));
+		if (!GkvNodeSend(nodes[i], sql.data, 0, NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("node \"%s\" cannot be reached either: kv.docs cannot be read whole",
+							node ? node->name : "?")));
+	}
+	for (int i = 0; i < nnodes; i++)
+	{
+		const GkvNodeInfo *node = GkvNodeById(nodes[i]);
+		PGresult   *res = GkvNodeReceive(nodes[i]);
+
+		if (res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_NO_HOLDER),
+					 errmsg("node \"%s\" dropped its connection while it read kv.docs",
+							node ? node->name : "?")));
+		StoreAndClear(res, node ? node->name : "?", reader, rsinfo);
+	}
+}
+
 /* runs the fragment on this node's placements, into the result */
 static void
 RunHere(const char *fragment, ReturnSetInfo *rsinfo)
@@ -199,6 +313,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 	int32	   *holders = palloc(sizeof(int32) * Max(nshards, 1));
 	int			nholders = 0;
 	bool		here = false;
+	bool	   *failed;
 	RowReader	reader;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -228,39 +343,33 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 	}
 
 	/* every other node starts at once; this node's part runs meanwhile */
+	failed = palloc0(sizeof(bool) * Max(nholders, 1));
 	for (int i = 0; i < nholders; i++)
-	{
-		const GkvNodeInfo *node = GkvNodeById(holders[i]);
-
-		if (!GkvNodeSend(holders[i], fragment, 0, NULL))
-			ereport(ERROR,
-					(errcode(ERRCODE_GKV_NO_HOLDER),
-					 errmsg("node \"%s\" of this zone cannot be reached: kv.docs cannot be read whole",
-							node ? node->name : "?"),
-					 errhint("Query again when it is back, or query a node of another zone.")));
-	}
+		failed[i] = !GkvNodeSend(holders[i], fragment, 0, NULL);
 	if (here)
 		RunHere(fragment, rsinfo);
 	for (int i = 0; i < nholders; i++)
 	{
 		const GkvNodeInfo *node = GkvNodeById(holders[i]);
-		const char *name = node ? node->name : "?";
-		PGresult   *res = GkvNodeReceive(holders[i]);
+		PGresult   *res;
 
+		if (failed[i])
+			continue;
+		/* a node's answer is read whole before any of it is kept */
+		res = GkvNodeReceive(holders[i]);
 		if (res == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_GKV_NO_HOLDER),
-					 errmsg("node \"%s\" dropped its connection while it read kv.docs", name)));
-		PG_TRY();
 		{
-			StoreRemoteRows(res, name, &reader, rsinfo);
+			failed[i] = true;	/* the connection broke: its outcome is unknown */
+			continue;
 		}
-		PG_FINALLY();
-		{
-			PQclear(res);
-		}
-		PG_END_TRY();
+		StoreAndClear(res, node ? node->name : "?", &reader, rsinfo);
 	}
+	for (int i = 0; i < nholders; i++)
+		if (failed[i])
+		{
+			ReadElsewhere(fragment, holders, failed, nholders, &reader, rsinfo);
+			break;
+		}
 	return (Datum) 0;
 }
 

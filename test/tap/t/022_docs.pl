@@ -166,14 +166,26 @@ ok($z1b->poll_query_until('postgres',
 	'and its fragment on z1b was cancelled with it');
 $locker->kill_kill;
 
-# a node of the zone down: a clear error, never part of the answer
+# a node of the zone down: its shards are read from the other zone, with a
+# NOTICE -- the whole answer, never part of it
+my $whole = q{SELECT count(*), sum((value->>'qty')::int), count(*) FILTER (WHERE value ? 'flag')
+	FROM kv.docs WHERE namespace = 'crm' OR (value->>'qty')::int >= 0};
+my $want = $z1a->safe_psql('postgres', $whole);
 $z1b->stop('fast');
-($rc, $out, $err) = $z1a->psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
-isnt($rc, 0, 'a fan-out with a node of the zone down fails');
-like($err, qr/z1b.*cannot be reached/, 'and names the node');
+($rc, $out, $err) = $z1a->psql('postgres', $whole);
+is($rc, 0, 'a fan-out with a node of the zone down still answers');
+is($out, $want, 'the whole answer: the shards of z1b came from zone2');
+like($err, qr/NOTICE:  kv.docs: \d+ shards of an unreachable node of this zone are read from node "z2b" of zone "zone2"/,
+	'and a NOTICE says where from');
 is($z2a->safe_psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'crm'}),
 	$z2a->safe_psql('postgres', q{SELECT count(*) FROM ref WHERE namespace = 'crm'}),
 	'the other zone answers whole');
+# with the shards' other copies gone as well, the query fails, naming a node
+$z2b->stop('fast');
+($rc, $out, $err) = $z1a->psql('postgres', q{SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
+isnt($rc, 0, 'with no copy of some shards reachable, the query fails');
+like($err, qr/cannot be reached.*kv.docs cannot be read whole/, 'and says why');
+$z2b->start;
 $z1b->start;
 
 done_testing();

@@ -114,6 +114,16 @@ wait_all "SELECT kv.get('shop', 'user:42') IS NULL"
 for zone in 1 2 3; do show "zone$zone" "user:42 -> $(z $zone "SELECT coalesce(kv.get('shop', 'user:42')::text, 'NULL')")"; done
 
 echo
+echo "--- SQL over every document of a zone (kv.docs): written in zone1, queried in zone3"
+z 1 "INSERT INTO kv.docs (namespace, key, value)
+     SELECT 'shop', 'order:' || i, jsonb_build_object('customer', 'c' || (i % 4), 'total', i)
+       FROM generate_series(1, 200) i" >/dev/null
+wait_all "SELECT count(*) = 200 FROM kv.docs WHERE namespace = 'shop' AND key LIKE 'order:%'"
+z 3 "SELECT value->>'customer' AS customer, count(*), sum((value->>'total')::int) AS total
+       FROM kv.docs WHERE namespace = 'shop' AND key LIKE 'order:%' GROUP BY 1 ORDER BY 1" | sed 's/^/    zone3: /'
+echo "    (expected: c0|50|5100, c1|50|4950, c2|50|5000, c3|50|5050 -- every order, whichever zone wrote it)"
+
+echo
 echo "--- status of zone1"
 "$GKV" status -d "host=$DIR port=$PORT user=postgres dbname=postgres"
 

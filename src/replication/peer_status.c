@@ -56,28 +56,32 @@ GkvPeerStatusShmemInit(void)
 
 /*
  * GkvPeerStatusSlot returns the slot of a peer, claiming a free one;
- * NULL when all are taken (status is then simply not shown).
+ * NULL when all are taken (status is then simply not shown).  Two workers
+ * starting together may pick the same free slot: the one that loses looks
+ * again rather than giving up ("too many peers" with slots to spare).
  */
 GkvPeerStatus *
 GkvPeerStatusSlot(int32 peer_node_id)
 {
-	GkvPeerStatus *free_slot = NULL;
-
-	for (int i = 0; i < GKV_MAX_PEERS; i++)
+	for (int attempt = 0; attempt < GKV_MAX_PEERS; attempt++)
 	{
-		GkvPeerStatus *s = &PeerShared->slots[i];
-		bool		mine;
+		GkvPeerStatus *free_slot = NULL;
 
-		SpinLockAcquire(&s->mutex);
-		mine = s->in_use && s->peer_node_id == peer_node_id;
-		if (!s->in_use && free_slot == NULL)
-			free_slot = s;
-		SpinLockRelease(&s->mutex);
-		if (mine)
-			return s;
-	}
-	if (free_slot != NULL)
-	{
+		for (int i = 0; i < GKV_MAX_PEERS; i++)
+		{
+			GkvPeerStatus *s = &PeerShared->slots[i];
+			bool		mine;
+
+			SpinLockAcquire(&s->mutex);
+			mine = s->in_use && s->peer_node_id == peer_node_id;
+			if (!s->in_use && free_slot == NULL)
+				free_slot = s;
+			SpinLockRelease(&s->mutex);
+			if (mine)
+				return s;
+		}
+		if (free_slot == NULL)
+			return NULL;
 		SpinLockAcquire(&free_slot->mutex);
 		if (!free_slot->in_use)
 		{

@@ -101,7 +101,6 @@ typedef struct DocsExpansion
 {
 	Query	   *parent;			/* the query whose range table holds it */
 	Index		rti;			/* its index there */
-	Query	   *view;			/* the view's query */
 	RangeTblEntry *func_rte;	/* globalkv.docs_unplanned() in it */
 	Oid			view_oid;
 } DocsExpansion;
@@ -128,18 +127,33 @@ GetDocsFunctions(DocsFunctions *f)
 	return OidIsValid(f->unplanned) && OidIsValid(f->router) && OidIsValid(f->fanout);
 }
 
-/* quick test: does any range table of the query tree hold a function? */
+/*
+ * quick test: could the query hold kv.docs?  Its expansion is always a
+ * subquery whose range table holds a function; a top-level function call
+ * such as SELECT * FROM kv.get_versioned(...) -- a hot path -- is not, and
+ * costs no catalog lookup here.
+ */
 static bool
-HasFunctionRte(Node *node, void *context)
+HasSubqueryWithFunction(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
 	if (IsA(node, RangeTblEntry))
-		return ((RangeTblEntry *) node)->rtekind == RTE_FUNCTION;
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+		ListCell   *lc;
+
+		if (rte->rtekind != RTE_SUBQUERY)
+			return false;
+		foreach(lc, rte->subquery->rtable)
+			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_FUNCTION)
+				return true;
+		return false;
+	}
 	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, HasFunctionRte, context,
+		return query_tree_walker((Query *) node, HasSubqueryWithFunction, context,
 								 QTW_EXAMINE_RTES_BEFORE);
-	return expression_tree_walker(node, HasFunctionRte, context);
+	return expression_tree_walker(node, HasSubqueryWithFunction, context);
 }
 
 /* is this subquery the expansion of kv.docs?  Returns its function RTE. */
@@ -776,13 +790,8 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
  * Finding the expansions
  * ----------------------------------------------------------------
  */
-typedef struct FindContext
-{
-	const DocsFunctions *f;
-} FindContext;
-
 static bool
-PlanDocsWalker(Node *node, FindContext *ctx)
+PlanDocsWalker(Node *node, const DocsFunctions *f)
 {
 	if (node == NULL)
 		return false;
@@ -800,21 +809,21 @@ PlanDocsWalker(Node *node, FindContext *ctx)
 
 			rti++;
 			if (rte->rtekind != RTE_SUBQUERY ||
-				(func_rte = DocsFunctionRte(rte->subquery, ctx->f->unplanned)) == NULL)
+				(func_rte = DocsFunctionRte(rte->subquery, f->unplanned)) == NULL)
 				continue;
 			/* the rewriter leaves the view itself first, for its permission check */
 			view_rte = linitial_node(RangeTblEntry, rte->subquery->rtable);
 			if (view_rte->rtekind != RTE_RELATION)
 				elog(ERROR, "unexpected expansion of kv.docs");
 			{
-				DocsExpansion e = {q, rti, rte->subquery, func_rte, view_rte->relid};
+				DocsExpansion e = {q, rti, func_rte, view_rte->relid};
 
-				PlanExpansion(&e, ctx->f);
+				PlanExpansion(&e, f);
 			}
 		}
-		return query_tree_walker(q, PlanDocsWalker, ctx, 0);
+		return query_tree_walker(q, PlanDocsWalker, (void *) f, 0);
 	}
-	return expression_tree_walker(node, PlanDocsWalker, ctx);
+	return expression_tree_walker(node, PlanDocsWalker, (void *) f);
 }
 
 static PlannedStmt *
@@ -823,12 +832,8 @@ GkvDocsPlanner(Query *parse, const char *query_string, int cursorOptions,
 {
 	DocsFunctions f;
 
-	if (HasFunctionRte((Node *) parse, NULL) && GetDocsFunctions(&f))
-	{
-		FindContext ctx = {&f};
-
-		(void) PlanDocsWalker((Node *) parse, &ctx);
-	}
+	if (HasSubqueryWithFunction((Node *) parse, NULL) && GetDocsFunctions(&f))
+		(void) PlanDocsWalker((Node *) parse, &f);
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
 	return standard_planner(parse, query_string, cursorOptions, boundParams);

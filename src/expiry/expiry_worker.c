@@ -44,6 +44,19 @@
 
 #define EXPIRY_LOG_EVERY_MS (60 * 1000)
 
+/* does the shard table (quoted name) hold an expired row?  SPI is connected */
+static bool
+HasExpiredRows(const char *table)
+{
+	char	   *sql = psprintf("SELECT 1 FROM globalkv_data.%s"
+							   " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", table);
+
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for expired rows in %s", table);
+	pfree(sql);
+	return SPI_processed > 0;
+}
+
 /*
  * ExpiryPass removes up to 'budget' expired rows across all shards and
  * returns how many it removed.  Runs in its own transaction.
@@ -101,26 +114,17 @@ ExpiryPass(int64 budget, bool *found_unsafe)
 		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
 		Datum		args[3];
 
-		initStringInfo(&sql);
-
 		/*
 		 * Look before deleting: the DELETE takes a RowExclusiveLock on the
 		 * shard until this pass commits, which would hold up a shard move's
 		 * fence (and the writers queued behind it) for nothing.
 		 */
-		appendStringInfo(&sql, "SELECT 1 FROM globalkv_data.%s"
-						 " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", t);
-		if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not look for expired rows in %s", tables[i]);
-		if (SPI_processed == 0)
-		{
-			pfree(sql.data);
+		if (!HasExpiredRows(t))
 			continue;
-		}
+		initStringInfo(&sql);
 		args[0] = Int64GetDatum(budget - removed);
 		args[1] = Int64GetDatum(GkvShardAckedSeq(shard_ids[i]));
 		args[2] = Int64GetDatum(min_age_cutoff);
-		resetStringInfo(&sql);
 		appendStringInfo(&sql,
 						 "WITH victims AS ("
 						 " SELECT ctid FROM globalkv_data.%s"
@@ -133,17 +137,9 @@ ExpiryPass(int64 budget, bool *found_unsafe)
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "could not remove expired rows from %s", tables[i]);
 		removed += (int64) SPI_processed;
-		if (removed < budget)
-		{
-			/* the budget did not stop it: what is still expired has to wait */
-			resetStringInfo(&sql);
-			appendStringInfo(&sql, "SELECT 1 FROM globalkv_data.%s"
-							 " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", t);
-			if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
-				elog(ERROR, "could not look for expired rows in %s", tables[i]);
-			if (SPI_processed > 0)
-				*found_unsafe = true;
-		}
+		/* the budget did not stop it: what is still expired has to wait */
+		if (removed < budget && HasExpiredRows(t))
+			*found_unsafe = true;
 		pfree(sql.data);
 	}
 

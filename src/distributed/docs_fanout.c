@@ -118,22 +118,33 @@ VerifyFragment(const char *fragment, const char *signature)
 				 errhint("Query kv.docs instead.")));
 }
 
-/* the input functions of kv.docs's columns, for the text of remote rows */
+/* the input functions of the fragment's columns, for the text of remote rows */
 typedef struct RowReader
 {
-	FmgrInfo	in[5];
-	Oid			ioparams[5];
+	int			natts;
+	FmgrInfo   *in;
+	Oid		   *ioparams;
+	int32	   *typmods;
+	Datum	   *values;
+	bool	   *nulls;
 } RowReader;
 
 static void
 RowReaderInit(RowReader *r, TupleDesc desc)
 {
-	for (int i = 0; i < 5; i++)
+	r->natts = desc->natts;
+	r->in = palloc(sizeof(FmgrInfo) * Max(r->natts, 1));
+	r->ioparams = palloc(sizeof(Oid) * Max(r->natts, 1));
+	r->typmods = palloc(sizeof(int32) * Max(r->natts, 1));
+	r->values = palloc(sizeof(Datum) * Max(r->natts, 1));
+	r->nulls = palloc(sizeof(bool) * Max(r->natts, 1));
+	for (int i = 0; i < r->natts; i++)
 	{
 		Oid			infunc;
 
 		getTypeInputInfo(TupleDescAttr(desc, i)->atttypid, &infunc, &r->ioparams[i]);
 		fmgr_info(infunc, &r->in[i]);
+		r->typmods[i] = TupleDescAttr(desc, i)->atttypmod;
 	}
 }
 
@@ -142,23 +153,21 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 {
 	int			nrows = PQntuples(res);
 
-	if (PQnfields(res) != 5)
+	if (PQnfields(res) != r->natts)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROTOCOL_VIOLATION),
-				 errmsg("node \"%s\" answered a kv.docs fragment with %d columns", node_name,
-						PQnfields(res))));
+				 errmsg("node \"%s\" answered a kv.docs fragment with %d columns instead of %d",
+						node_name, PQnfields(res), r->natts)));
 	for (int row = 0; row < nrows; row++)
 	{
-		Datum		values[5];
-		bool		nulls[5];
-
-		for (int c = 0; c < 5; c++)
+		for (int c = 0; c < r->natts; c++)
 		{
-			nulls[c] = PQgetisnull(res, row, c);
-			values[c] = nulls[c] ? (Datum) 0 :
-				InputFunctionCall(&r->in[c], PQgetvalue(res, row, c), r->ioparams[c], -1);
+			r->nulls[c] = PQgetisnull(res, row, c);
+			r->values[c] = r->nulls[c] ? (Datum) 0 :
+				InputFunctionCall(&r->in[c], PQgetvalue(res, row, c), r->ioparams[c],
+								  r->typmods[c]);
 		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
 	}
 }
 
@@ -192,7 +201,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	int32	   *stand_in = palloc0(sizeof(int32) * nshards);
 	int32	   *nodes = palloc(sizeof(int32) * Max(nshards, 1));
 	int			nnodes = 0;
-	const char *where = strstr(fragment, " FROM kv.docs docs WHERE ");
+	const char *where = strstr(fragment, GKV_DOCS_FRAGMENT_WHERE);
 
 	if (where == NULL)
 		elog(ERROR, "unexpected kv.docs fragment: %s", fragment);
@@ -246,11 +255,17 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 				appendStringInfo(&list, "%s%d", count > 0 ? "," : "", shard);
 				count++;
 			}
+		/*
+		 * The shard condition goes first in the WHERE clause: the planner
+		 * joins conditions with AND, each in parentheses when it needs
+		 * them, and whatever follows them (GROUP BY, ORDER BY, LIMIT)
+		 * stays where it is.
+		 */
 		initStringInfo(&sql);
 		appendBinaryStringInfo(&sql, fragment, where - fragment);
-		appendStringInfo(&sql, " FROM kv.docs docs WHERE (kv.key_shard(docs.namespace, docs.key)).shard"
-						 " OPERATOR(pg_catalog.=) ANY ('{%s}'::pg_catalog.int4[]) AND (%s)",
-						 list.data, where + strlen(" FROM kv.docs docs WHERE "));
+		appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "(kv.key_shard(docs.namespace, docs.key)).shard"
+						 " OPERATOR(pg_catalog.=) ANY ('{%s}'::pg_catalog.int4[]) AND %s",
+						 list.data, where + strlen(GKV_DOCS_FRAGMENT_WHERE));
 		ereport(NOTICE,
 				(errmsg("kv.docs: %d shards of an unreachable node of this zone are read from node \"%s\" of zone \"%s\"",
 						count, node ? node->name : "?", node ? node->zone : "?")));
@@ -276,7 +291,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 
 /* runs the fragment on this node's placements, into the result */
 static void
-RunHere(const char *fragment, ReturnSetInfo *rsinfo)
+RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 {
 	int			nestlevel = NewGUCNestLevel();
 
@@ -286,15 +301,15 @@ RunHere(const char *fragment, ReturnSetInfo *rsinfo)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute(fragment, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not run a kv.docs fragment here");
+	if (SPI_tuptable->tupdesc->natts != r->natts)
+		elog(ERROR, "a kv.docs fragment returned %d columns instead of %d",
+			 SPI_tuptable->tupdesc->natts, r->natts);
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{
-		Datum		values[5];
-		bool		nulls[5];
-
-		for (int c = 0; c < 5; c++)
-			values[c] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c + 1,
-									  &nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		for (int c = 0; c < r->natts; c++)
+			r->values[c] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c + 1,
+										 &r->nulls[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
 	}
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
@@ -322,7 +337,8 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 				 errmsg("globalkv.docs_fanout needs a fragment and its signature")));
 	fragment = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	VerifyFragment(fragment, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	InitMaterializedSRF(fcinfo, 0);
+	/* the columns are the fragment's, declared by the planner at the call */
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	RowReaderInit(&reader, rsinfo->setDesc);
 
 	/* the nodes of this zone that hold placements, each once */
@@ -347,7 +363,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nholders; i++)
 		failed[i] = !GkvNodeSend(holders[i], fragment, 0, NULL);
 	if (here)
-		RunHere(fragment, rsinfo);
+		RunHere(fragment, &reader, rsinfo);
 	for (int i = 0; i < nholders; i++)
 	{
 		const GkvNodeInfo *node = GkvNodeById(holders[i]);

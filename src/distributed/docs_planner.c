@@ -46,6 +46,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
@@ -59,6 +60,7 @@
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteManip.h"
 #include "tcop/tcopprot.h"
@@ -67,6 +69,7 @@
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "globalkv/catalog.h"
 #include "globalkv/distributed.h"
@@ -725,13 +728,587 @@ PlanRouter(DocsExpansion *e, const DocsFunctions *f, Node *ns, Node *key, bool w
 							   makeBoolConst(with_value, false)));
 }
 
-static void
-PlanFanout(DocsExpansion *e, const DocsFunctions *f, List *conds)
+/* the columns a fragment returns, declared at the call of globalkv.docs_fanout */
+typedef struct FragmentColumns
 {
+	List	   *names;			/* String */
+	List	   *types;			/* Oid */
+	List	   *typmods;		/* int */
+	List	   *collations;		/* Oid */
+} FragmentColumns;
+
+static void
+AddFragmentColumn(FragmentColumns *cols, const char *name, Oid type, int32 typmod, Oid collation)
+{
+	cols->names = lappend(cols->names, makeString(pstrdup(name)));
+	cols->types = lappend_oid(cols->types, type);
+	cols->typmods = lappend_int(cols->typmods, typmod);
+	cols->collations = lappend_oid(cols->collations, collation);
+}
+
+/*
+ * CallFanout signs the fragment and makes the function of the expansion
+ * globalkv.docs_fanout(fragment, signature) AS (the fragment's columns).
+ */
+static void
+CallFanout(DocsExpansion *e, const DocsFunctions *f, const char *fragment,
+		   const FragmentColumns *cols)
+{
+	RangeTblFunction *rtf = linitial_node(RangeTblFunction, e->func_rte->functions);
+	char	   *signature = GkvDocsSignFragment(fragment);
+	FuncExpr   *call;
+
+	call = makeFuncExpr(f->fanout, RECORDOID,
+						list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+											 CStringGetTextDatum(fragment), false, false),
+								   makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+											 CStringGetTextDatum(signature), false, false)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	call->funcretset = true;
+	rtf->funcexpr = (Node *) call;
+	rtf->funccolcount = list_length(cols->names);
+	rtf->funccolnames = cols->names;
+	rtf->funccoltypes = cols->types;
+	rtf->funccoltypmods = cols->typmods;
+	rtf->funccolcollations = cols->collations;
+	e->func_rte->eref->colnames = list_copy(cols->names);
+}
+
+/*
+ * OverDocsAlone: is the query a SELECT over this use of kv.docs alone, with
+ * every condition on it shippable?  Then what the query does with the rows
+ * next -- group them, aggregate them, take the first few in some order --
+ * can start on the nodes that hold them.
+ */
+static bool
+OverDocsAlone(DocsExpansion *e, List *conds)
+{
+	Query	   *q = e->parent;
+	List	   *from = q->jointree->fromlist;
+	ListCell   *lc;
+
+	if (q->commandType != CMD_SELECT || q->setOperations != NULL || q->rowMarks != NIL ||
+		q->hasSubLinks || q->hasWindowFuncs || q->hasTargetSRFs || q->groupingSets != NIL)
+		return false;
+	if (list_length(from) != 1 || !IsA(linitial(from), RangeTblRef) ||
+		((RangeTblRef *) linitial(from))->rtindex != (int) e->rti)
+		return false;
+	foreach(lc, conds)
+		if (!bms_equal(pull_varnos(NULL, lfirst(lc)), bms_make_singleton(e->rti)) ||
+			!Shippable(lfirst(lc), e->rti))
+			return false;
+	return true;
+}
+
+/* an expression of kv.docs's columns, as SQL over "kv.docs docs" */
+static char *
+DeparseOnDocs(Node *expr, Index rti, Oid view_oid)
+{
+	Node	   *copy = copyObject(expr);
+
+	ChangeVarNodes(copy, rti, 1, 0);
+	return deparse_expression(copy, deparse_context_for("docs", view_oid), true, false);
+}
+
+/* does ordering by expr under its collation mean the same on every node? */
+static bool
+OrderShippable(Node *expr, Index rti)
+{
+	Oid			collation = exprCollation(expr);
+
+	return Shippable(expr, rti) && IsBuiltin(exprType(expr)) &&
+		(!OidIsValid(collation) || collation == C_COLLATION_OID || collation == POSIX_COLLATION_OID);
+}
+
+/*
+ * DeparseTopRows: for a query that only keeps the first rows of kv.docs in
+ * some order (ORDER BY ... LIMIT, no grouping or DISTINCT), " ORDER BY ...
+ * LIMIT n" for its fragment, n covering the OFFSET too: no node need send
+ * more rows than the query keeps.  The query still sorts and limits here.
+ * NULL when it does not apply.
+ */
+static char *
+DeparseTopRows(DocsExpansion *e, List *conds)
+{
+	Query	   *q = e->parent;
+	StringInfoData buf;
+	int64		keep = 0;
+	ListCell   *lc;
+
+	if (!OverDocsAlone(e, conds) || q->hasAggs || q->groupClause != NIL || q->havingQual != NULL ||
+		q->distinctClause != NIL || q->sortClause == NIL || q->limitOption != LIMIT_OPTION_COUNT ||
+		q->limitCount == NULL)
+		return NULL;
+	foreach(lc, list_make2(q->limitCount, q->limitOffset))
+	{
+		Const	   *c;
+
+		if (lfirst(lc) == NULL)
+			continue;
+		/* LIMIT 10 is still int8(10) here */
+		c = (Const *) eval_const_expressions(NULL, copyObject(lfirst(lc)));
+		if (!IsA(c, Const) || c->consttype != INT8OID || c->constisnull ||
+			DatumGetInt64(c->constvalue) < 0 || DatumGetInt64(c->constvalue) > PG_INT32_MAX)
+			return NULL;
+		keep += DatumGetInt64(c->constvalue);
+	}
+	initStringInfo(&buf);
+	foreach(lc, q->sortClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		Node	   *expr = get_sortgroupclause_expr(sgc, q->targetList);
+		TypeCacheEntry *type = lookup_type_cache(exprType(expr), TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+		const char *direction;
+
+		/* only the type's own ordering, which the fragment can name */
+		if (sgc->sortop == type->lt_opr)
+			direction = "ASC";
+		else if (sgc->sortop == type->gt_opr)
+			direction = "DESC";
+		else
+			return NULL;
+		if (!OrderShippable(expr, e->rti))
+			return NULL;
+		appendStringInfo(&buf, "%s%s %s NULLS %s", buf.len == 0 ? " ORDER BY " : ", ",
+						 DeparseOnDocs(expr, e->rti, e->view_oid), direction,
+						 sgc->nulls_first ? "FIRST" : "LAST");
+	}
+	appendStringInfo(&buf, " LIMIT " INT64_FORMAT, keep);
+	return buf.data;
+}
+
+/* ----------------------------------------------------------------
+ * Aggregates pushed down: each node groups and aggregates its own rows,
+ * the partial results are combined here
+ * ----------------------------------------------------------------
+ */
+
+/* how the partial results of an aggregate are combined here */
+typedef enum CombineKind
+{
+	COMBINE_NONE,				/* not pushed down */
+	COMBINE_SAME,				/* min, max, bool_and, bool_or, sum over its own type:
+								 * the same aggregate over the partial results */
+	COMBINE_COUNT,				/* the partial counts added; 0 when there are none */
+	COMBINE_SUM_INT,			/* sum of int2/int4: int8 partial sums added, as int8 */
+	COMBINE_SUM_INT8,			/* sum of int8: numeric partial sums added */
+	COMBINE_AVG_NUMERIC,		/* avg of integers or numeric: the partial sums and
+								 * counts travel; sum / count, as avg computes it */
+	COMBINE_AVG_FLOAT8			/* avg of float8: the same in float8 */
+} CombineKind;
+
+/*
+ * The built-in aggregates pushed down.  Each combines exactly as it would
+ * aggregate on one node (avg divides the same sum by the same count), so
+ * only the order of additions differs -- which matters for floats alone,
+ * as it does between two plans of one node.
+ */
+static CombineKind
+CombineKindOf(Oid aggfnoid, bool *collation_sensitive)
+{
+	*collation_sensitive = false;
+	switch (aggfnoid)
+	{
+		case F_COUNT_:
+		case F_COUNT_ANY:
+			return COMBINE_COUNT;
+		case F_SUM_INT2:
+		case F_SUM_INT4:
+			return COMBINE_SUM_INT;
+		case F_SUM_INT8:
+			return COMBINE_SUM_INT8;
+		case F_AVG_INT2:
+		case F_AVG_INT4:
+		case F_AVG_INT8:
+		case F_AVG_NUMERIC:
+			return COMBINE_AVG_NUMERIC;
+		case F_AVG_FLOAT8:
+			return COMBINE_AVG_FLOAT8;
+		case F_MIN_TEXT:
+		case F_MAX_TEXT:
+		case F_MIN_BPCHAR:
+		case F_MAX_BPCHAR:
+			*collation_sensitive = true;
+			return COMBINE_SAME;
+		case F_SUM_NUMERIC:
+		case F_SUM_FLOAT4:
+		case F_SUM_FLOAT8:
+		case F_SUM_INTERVAL:
+		case F_SUM_MONEY:
+		case F_BOOL_AND:
+		case F_BOOL_OR:
+		case F_EVERY:
+		case F_MIN_INT2:
+		case F_MAX_INT2:
+		case F_MIN_INT4:
+		case F_MAX_INT4:
+		case F_MIN_INT8:
+		case F_MAX_INT8:
+		case F_MIN_OID:
+		case F_MAX_OID:
+		case F_MIN_FLOAT4:
+		case F_MAX_FLOAT4:
+		case F_MIN_FLOAT8:
+		case F_MAX_FLOAT8:
+		case F_MIN_NUMERIC:
+		case F_MAX_NUMERIC:
+		case F_MIN_DATE:
+		case F_MAX_DATE:
+		case F_MIN_TIME:
+		case F_MAX_TIME:
+		case F_MIN_TIMETZ:
+		case F_MAX_TIMETZ:
+		case F_MIN_TIMESTAMP:
+		case F_MAX_TIMESTAMP:
+		case F_MIN_TIMESTAMPTZ:
+		case F_MAX_TIMESTAMPTZ:
+		case F_MIN_INTERVAL:
+		case F_MAX_INTERVAL:
+		case F_MIN_MONEY:
+		case F_MAX_MONEY:
+			return COMBINE_SAME;
+		default:
+			return COMBINE_NONE;
+	}
+}
+
+typedef struct GroupedContext
+{
+	Index		rti;
+	List	   *group_exprs;	/* the GROUP BY expressions: the first columns */
+	List	   *partials;		/* the partial aggregates: the next columns */
+	bool		failed;			/* something here must see the rows themselves */
+} GroupedContext;
+
+static Node *
+MakeAggregate(Oid aggfnoid, Oid argtype, Oid rettype, Oid collation, Oid inputcollid, Node *arg)
+{
+	Aggref	   *a = makeNode(Aggref);
+
+	a->aggfnoid = aggfnoid;
+	a->aggtype = rettype;
+	a->aggcollid = collation;
+	a->inputcollid = inputcollid;
+	a->aggtranstype = InvalidOid;	/* the planner fills it in */
+	a->aggargtypes = list_make1_oid(argtype);
+	a->args = list_make1(makeTargetEntry((Expr *) arg, 1, NULL, false));
+	a->aggkind = AGGKIND_NORMAL;
+	a->aggsplit = AGGSPLIT_SIMPLE;
+	a->aggno = -1;
+	a->aggtransno = -1;
+	a->location = -1;
+	return (Node *) a;
+}
+
+/* the column of a partial aggregate in the fragment (one column per distinct one) */
+static Var *
+PartialColumn(GroupedContext *ctx, Aggref *partial)
+{
+	int			index = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->partials)
+	{
+		if (equal(lfirst(lc), partial))
+			break;
+		index++;
+	}
+	if (lc == NULL)
+		ctx->partials = lappend(ctx->partials, partial);
+	return makeVar(ctx->rti, list_length(ctx->group_exprs) + index + 1, partial->aggtype, -1,
+				   partial->aggcollid, 0);
+}
+
+/* a copy of aggregate a computing something else over the same rows */
+static Aggref *
+PartialOf(Aggref *a, Oid aggfnoid, Oid aggtype)
+{
+	Aggref	   *p = copyObject(a);
+
+	p->aggfnoid = aggfnoid;
+	p->aggtype = aggtype;
+	if (aggtype != a->aggtype)
+		p->aggcollid = InvalidOid;
+	p->aggtranstype = InvalidOid;
+	p->aggno = -1;
+	p->aggtransno = -1;
+	return p;
+}
+
+/*
+ * CombineAggregate: the expression that computes aggregate a here from the
+ * partial results of the nodes; NULL (and ctx->failed) when a is not
+ * pushed down.
+ */
+static Node *
+CombineAggregate(Aggref *a, GroupedContext *ctx)
+{
+	bool		collation_sensitive;
+	CombineKind kind = CombineKindOf(a->aggfnoid, &collation_sensitive);
+	Oid			argtype = list_length(a->aggargtypes) == 1 ? linitial_oid(a->aggargtypes) : InvalidOid;
+	ListCell   *lc;
+	Var		   *partial;
+	Node	   *sum_of_counts;
+
+	if (kind == COMBINE_NONE || a->agglevelsup != 0 || a->aggdistinct != NIL ||
+		a->aggorder != NIL || a->aggdirectargs != NIL || a->aggkind != AGGKIND_NORMAL ||
+		a->aggvariadic || (a->aggfilter != NULL && !Shippable((Node *) a->aggfilter, ctx->rti)) ||
+		(collation_sensitive && a->inputcollid != C_COLLATION_OID &&
+		 a->inputcollid != POSIX_COLLATION_OID))
+	{
+		ctx->failed = true;
+		return NULL;
+	}
+	foreach(lc, a->args)
+		if (!Shippable((Node *) lfirst_node(TargetEntry, lc)->expr, ctx->rti))
+		{
+			ctx->failed = true;
+			return NULL;
+		}
+
+	switch (kind)
+	{
+		case COMBINE_SAME:
+			partial = PartialColumn(ctx, PartialOf(a, a->aggfnoid, a->aggtype));
+			return MakeAggregate(a->aggfnoid, a->aggtype, a->aggtype, a->aggcollid,
+								 a->inputcollid, (Node *) partial);
+		case COMBINE_COUNT:
+			sum_of_counts = (Node *) makeFuncExpr(F_INT8_NUMERIC, INT8OID,
+												  list_make1(MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID,
+																		   InvalidOid, InvalidOid,
+																		   (Node *) PartialColumn(ctx, PartialOf(a, a->aggfnoid, INT8OID)))),
+												  InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+			{
+				CoalesceExpr *c = makeNode(CoalesceExpr);
+
+				c->coalescetype = INT8OID;
+				c->coalescecollid = InvalidOid;
+				c->args = list_make2(sum_of_counts, makeConst(INT8OID, -1, InvalidOid, 8,
+															  Int64GetDatum(0), false, FLOAT8PASSBYVAL));
+				c->location = -1;
+				return (Node *) c;
+			}
+		case COMBINE_SUM_INT:
+			return (Node *) makeFuncExpr(F_INT8_NUMERIC, INT8OID,
+										 list_make1(MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID,
+																  InvalidOid, InvalidOid,
+																  (Node *) PartialColumn(ctx, PartialOf(a, a->aggfnoid, INT8OID)))),
+										 InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+		case COMBINE_SUM_INT8:
+			return MakeAggregate(F_SUM_NUMERIC, NUMERICOID, NUMERICOID, InvalidOid, InvalidOid,
+								 (Node *) PartialColumn(ctx, PartialOf(a, a->aggfnoid, NUMERICOID)));
+		case COMBINE_AVG_NUMERIC:
+		case COMBINE_AVG_FLOAT8:
+			{
+				Oid			sum_fn;
+				Oid			sum_type;
+				Node	   *sums;
+				Node	   *counts;
+
+				switch (argtype)
+				{
+					case INT2OID:
+						sum_fn = F_SUM_INT2;
+						sum_type = INT8OID;
+						break;
+					case INT4OID:
+						sum_fn = F_SUM_INT4;
+						sum_type = INT8OID;
+						break;
+					case INT8OID:
+						sum_fn = F_SUM_INT8;
+						sum_type = NUMERICOID;
+						break;
+					case NUMERICOID:
+						sum_fn = F_SUM_NUMERIC;
+						sum_type = NUMERICOID;
+						break;
+					default:
+						sum_fn = F_SUM_FLOAT8;
+						sum_type = FLOAT8OID;
+						break;
+				}
+				partial = PartialColumn(ctx, PartialOf(a, sum_fn, sum_type));
+				counts = MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID, InvalidOid, InvalidOid,
+									   (Node *) PartialColumn(ctx, PartialOf(a, F_COUNT_ANY, INT8OID)));
+
+				/*
+				 * sum / count; when no node saw a value the sum is NULL, and
+				 * so is the quotient (the division is strict), as avg's is.
+				 */
+				if (kind == COMBINE_AVG_FLOAT8)
+				{
+					sums = MakeAggregate(F_SUM_FLOAT8, FLOAT8OID, FLOAT8OID, InvalidOid, InvalidOid,
+										 (Node *) partial);
+					counts = (Node *) makeFuncExpr(F_FLOAT8_NUMERIC, FLOAT8OID, list_make1(counts),
+												   InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+					return (Node *) makeFuncExpr(F_FLOAT8DIV, FLOAT8OID, list_make2(sums, counts),
+												 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+				}
+				sums = MakeAggregate(sum_type == INT8OID ? F_SUM_INT8 : F_SUM_NUMERIC, sum_type,
+									 NUMERICOID, InvalidOid, InvalidOid, (Node *) partial);
+				return (Node *) makeFuncExpr(F_NUMERIC_DIV, NUMERICOID, list_make2(sums, counts),
+											 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+			}
+		case COMBINE_NONE:
+			break;
+	}
+	ctx->failed = true;
+	return NULL;
+}
+
+/*
+ * GroupedMutator rewrites the target list and HAVING of the query over the
+ * fragment's columns: a GROUP BY expression becomes its column, an
+ * aggregate its combination; a column of kv.docs left over means the query
+ * needs the rows themselves (ctx->failed).
+ */
+static Node *
+GroupedMutator(Node *node, GroupedContext *ctx)
+{
+	int			index = 0;
+	ListCell   *lc;
+
+	if (node == NULL || ctx->failed)
+		return node;
+	if (IsA(node, Aggref))
+		return CombineAggregate((Aggref *) node, ctx);
+	foreach(lc, ctx->group_exprs)
+	{
+		Node	   *g = lfirst(lc);
+
+		index++;
+		if (equal(node, g))
+			return (Node *) makeVar(ctx->rti, index, exprType(g), exprTypmod(g), exprCollation(g), 0);
+	}
+	if ((IsA(node, Var) && ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == 0) ||
+		IsA(node, GroupingFunc))
+	{
+		ctx->failed = true;
+		return node;
+	}
+	return expression_tree_mutator(node, GroupedMutator, ctx);
+}
+
+/* a GROUP BY expression that groups alike on every node, and comes back as it went */
+static bool
+GroupShippable(Node *expr, Index rti)
+{
+	Oid			collation = exprCollation(expr);
+
+	return Shippable(expr, rti) && IsBuiltin(exprType(expr)) &&
+		(!OidIsValid(collation) || collation == DEFAULT_COLLATION_OID ||
+		 collation == C_COLLATION_OID || collation == POSIX_COLLATION_OID);
+}
+
+/*
+ * PlanFanoutGrouped: a query that groups or aggregates kv.docs alone, with
+ * every condition, GROUP BY expression and aggregate shippable, runs its
+ * grouping on every node -- the fragment returns one row per group per
+ * node (one row per node with no GROUP BY) holding the GROUP BY values and
+ * the partial aggregates -- and here groups those rows again, combining
+ * the partials.  HAVING, ORDER BY, LIMIT and DISTINCT then run here as
+ * written.  False when the query does not qualify: the rows travel.
+ */
+static bool
+PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
+{
+	Query	   *q = e->parent;
+	RangeTblEntry *rte = rt_fetch(e->rti, q->rtable);
+	GroupedContext ctx = {0};
+	List	   *tlist;
+	Node	   *having;
 	StringInfoData sql;
-	char	   *signature;
+	FragmentColumns cols = {0};
+	char	   *where;
+	int			column = 0;
+	Index		func_index = 0;
+	ListCell   *lc;
+	ListCell   *lc_name,
+			   *lc_type,
+			   *lc_typmod,
+			   *lc_coll;
+
+	if ((!q->hasAggs && q->groupClause == NIL) || !OverDocsAlone(e, conds))
+		return false;
+	ctx.rti = e->rti;
+	foreach(lc, q->groupClause)
+	{
+		Node	   *expr = get_sortgroupclause_expr(lfirst_node(SortGroupClause, lc), q->targetList);
+
+		if (!GroupShippable(expr, e->rti))
+			return false;
+		ctx.group_exprs = lappend(ctx.group_exprs, expr);
+	}
+	tlist = (List *) GroupedMutator(copyObject((Node *) q->targetList), &ctx);
+	having = GroupedMutator(copyObject(q->havingQual), &ctx);
+	if (ctx.failed)
+		return false;
+
+	/* the fragment: GROUP BY values, then partial aggregates */
+	where = ShipConditions(q, conds, e->rti, e->view_oid);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	foreach(lc, list_concat_copy(ctx.group_exprs, ctx.partials))
+	{
+		Node	   *expr = lfirst(lc);
+		char		name[16];
+
+		column++;
+		if (column <= list_length(ctx.group_exprs))
+			snprintf(name, sizeof(name), "g%d", column);
+		else
+			snprintf(name, sizeof(name), "p%d", column - list_length(ctx.group_exprs));
+		appendStringInfo(&sql, "%s%s", column > 1 ? ", " : "",
+						 DeparseOnDocs(expr, e->rti, e->view_oid));
+		AddFragmentColumn(&cols, name, exprType(expr), exprTypmod(expr), exprCollation(expr));
+	}
+	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s", where);
+	for (int g = 1; g <= list_length(ctx.group_exprs); g++)
+		appendStringInfo(&sql, "%s%d", g == 1 ? " GROUP BY " : ", ", g);
+	CallFanout(e, f, sql.data, &cols);
+
+	/* the expansion now returns the fragment's columns; the query reads those */
+	foreach(lc, rte->subquery->rtable)
+	{
+		func_index++;
+		if (lfirst(lc) == e->func_rte)
+			break;
+	}
+	rte->subquery->targetList = NIL;
+	column = 0;
+	forfour(lc_name, cols.names, lc_type, cols.types, lc_typmod, cols.typmods, lc_coll, cols.collations)
+	{
+		column++;
+		rte->subquery->targetList =
+			lappend(rte->subquery->targetList,
+					makeTargetEntry((Expr *) makeVar(func_index, column, lfirst_oid(lc_type),
+													 lfirst_int(lc_typmod), lfirst_oid(lc_coll), 0),
+									column, strVal(lfirst(lc_name)), false));
+	}
+	rte->eref->colnames = list_copy(cols.names);
+	if (rte->alias != NULL)
+		rte->alias->colnames = NIL;
+	q->targetList = tlist;
+	q->havingQual = having;
+	return true;
+}
+
+/*
+ * Rows: the fragment returns the columns of kv.docs (those the query does
+ * not read as NULL), filtered by the conditions it could ship, and -- when
+ * the query is one ORDER BY ... LIMIT over kv.docs alone -- only each
+ * node's first rows in that order.  Sorting, joins and the rest run here.
+ */
+static void
+PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
+{
+	static const Oid types[DOCS_NATTS] = {TEXTOID, TEXTOID, JSONBOID, TEXTOID, TIMESTAMPTZOID};
+	StringInfoData sql;
+	char	   *top = DeparseTopRows(e, conds);
 	char	   *where = ShipConditions(e->parent, conds, e->rti, e->view_oid);
 	bool		used[DOCS_NATTS + 1];
+	FragmentColumns cols = {0};
 
 	/* what the query still reads once the shipped conditions are gone */
 	UsedColumns(e->parent, e->rti, used);
@@ -746,14 +1323,18 @@ PlanFanout(DocsExpansion *e, const DocsFunctions *f, List *conds)
 			appendStringInfo(&sql, "docs.%s", DocsColumns[att - 1]);
 		else
 			appendStringInfo(&sql, "NULL::pg_catalog.%s", DocsColumnTypes[att - 1]);
+		AddFragmentColumn(&cols, DocsColumns[att - 1], types[att - 1], -1,
+						  type_is_collatable(types[att - 1]) ? DEFAULT_COLLATION_OID : InvalidOid);
 	}
-	appendStringInfo(&sql, " FROM kv.docs docs WHERE %s", where);
-	signature = GkvDocsSignFragment(sql.data);
-	ReplaceFunction(e, f->fanout,
-					list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-										 CStringGetTextDatum(sql.data), false, false),
-							   makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-										 CStringGetTextDatum(signature), false, false)));
+	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s%s", where, top ? top : "");
+	CallFanout(e, f, sql.data, &cols);
+}
+
+static void
+PlanFanout(DocsExpansion *e, const DocsFunctions *f, List *conds)
+{
+	if (!PlanFanoutGrouped(e, f, conds))
+		PlanFanoutRows(e, f, conds);
 }
 
 static void

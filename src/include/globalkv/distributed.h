@@ -15,6 +15,12 @@
 /* the planner hook (docs_planner.c) */
 extern void GkvDocsPlannerInit(void);
 
+/*
+ * Every fragment reads kv.docs as "docs" and has its conditions right after
+ * this: a stand-in node's fragment is narrowed to its shards there.
+ */
+#define GKV_DOCS_FRAGMENT_WHERE " FROM kv.docs docs WHERE "
+
 /* signed fragments (docs_fanout.c) */
 extern Size GkvDocsShmemSize(void);
 extern void GkvDocsShmemInit(void);

@@ -99,7 +99,7 @@ SELECT try($$INSERT INTO kv.docs (namespace, key, value) VALUES ('shop', 'x', '[
 SELECT count(*) FROM kv.docs WHERE namespace = 'shop' AND key IN ('x', 'o99');
 
 -- the functions behind kv.docs refuse to be used for anything else
-SELECT try($$SELECT * FROM globalkv.docs_fanout('SELECT * FROM kv.docs docs WHERE true', 'bad')$$);
+SELECT try($$SELECT * FROM globalkv.docs_fanout('SELECT key FROM kv.docs docs WHERE true', 'bad') AS f(key text)$$);
 SELECT try($$SELECT * FROM globalkv.docs_unplanned()$$);
 
 -- permissions: clients read and write through kv.docs, never the shard tables

@@ -7,7 +7,9 @@
 #    holding the same rows, from a node of each zone: identical results;
 #  - a point query runs as one call on the node holding the key (router),
 #    anything else as a fragment on each node of the zone (fan-out), with
-#    the conditions that can be shipped and only the columns used;
+#    the conditions that can be shipped and only the columns used; GROUP
+#    BY and aggregates run on the nodes, their partial results combined
+#    here; ORDER BY ... LIMIT sends only each node's first rows;
 #  - writes through kv.docs on one node replicate to the other zone;
 #  - a node of the zone down: the query fails with GK018 naming the node,
 #    never a partial answer.
@@ -98,6 +100,14 @@ my @queries = (
 	     (SELECT value->>'customer' FROM T WHERE namespace = 'shop' AND (value->>'qty')::int > 11) ORDER BY 1},
 	q{SELECT key FROM T WHERE namespace = 'shop' AND key = 'o42'},
 	q{SELECT value FROM T WHERE namespace = 'crm' AND key = 'c7'},
+	q{SELECT count(*), sum((value->>'qty')::int), sum((value->>'qty')::bigint), avg((value->>'total')::numeric),
+	         avg((value->>'qty')::bigint), min(key), max(key), bool_or((value->>'paid')::boolean)
+	    FROM T WHERE namespace = 'nobody'},
+	q{SELECT (value->>'qty')::int % 4 AS q4, value->'ship'->>'city' AS city, count(*) FILTER (WHERE value ? 'tag'),
+	         max((value->>'total')::numeric) FILTER (WHERE (value->>'paid')::boolean)
+	    FROM T WHERE namespace = 'shop' GROUP BY 1, 2 HAVING min(key) > 'o1' ORDER BY 1, 2},
+	q{SELECT value->'ship', count(*) FROM T WHERE namespace = 'shop' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 4},
+	q{SELECT count(*) + 1, sum((value->>'qty')::int) / 2, count(*) > 100 FROM T WHERE namespace = 'shop'},
 );
 
 foreach my $from ($z1a, $z2b)
@@ -117,11 +127,11 @@ my $plan = $z1a->safe_psql('postgres',
 	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT value FROM kv.docs WHERE namespace = 'shop' AND key = 'o42'});
 like($plan, qr/docs_router\('shop'::text, 'o42'::text, true\)/, 'a point query is routed');
 $plan = $z1a->safe_psql('postgres',
-	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM kv.docs WHERE namespace = 'shop' AND (value->>'qty')::int = 3});
+	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT key FROM kv.docs WHERE namespace = 'shop' AND (value->>'qty')::int = 3});
 like($plan, qr/docs_fanout/, 'any other query fans out');
 like($plan, qr/WHERE \(docs.namespace = ''shop''::text\) AND \(\(\(docs.value ->> ''qty''::text\)\)::integer = 3\)/,
 	'its conditions are shipped');
-like($plan, qr/SELECT NULL::pg_catalog.text, NULL::pg_catalog.text, NULL::pg_catalog.jsonb/,
+like($plan, qr/SELECT NULL::pg_catalog.text, docs.key, NULL::pg_catalog.jsonb/,
 	'and columns only they read stay behind');
 $plan = $z1a->safe_psql('postgres',
 	q{EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM kv.docs WHERE namespace = 'shop' AND value->>'tag' = random()::text});
@@ -129,6 +139,30 @@ my ($call) = $plan =~ /(Function Call: docs_fanout.*)/;
 unlike($call, qr/random/, 'a volatile condition is not shipped');
 like($plan, qr/Filter: .*random\(\)/, 'it is evaluated here');
 like($call, qr/docs.namespace = ''shop''::text/, 'while the others still are shipped');
+
+# aggregates and GROUP BY run on the nodes; here the partial results are combined
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (VERBOSE, COSTS OFF)
+	SELECT value->>'customer', count(*), avg((value->>'qty')::int), min(key) FROM kv.docs
+	 WHERE namespace = 'shop' GROUP BY 1 HAVING sum((value->>'total')::numeric) > 10 ORDER BY 2 DESC LIMIT 3});
+($call) = $plan =~ /(Function Call: docs_fanout.*)/;
+like($call, qr/SELECT \(docs.value ->> ''customer''::text\), count\(\*\), sum\(\(\(docs.value ->> ''qty''::text\)\)::integer\), count\(\(\(docs.value ->> ''qty''::text\)\)::integer\), min\(docs.key\), sum\(/,
+	'GROUP BY and the aggregates are shipped (avg as a sum and a count, HAVING\'s aggregate too)');
+like($call, qr/GROUP BY 1'/, 'each node groups its own rows');
+like($plan, qr/HashAggregate|GroupAggregate/, 'and the groups of every node are combined here');
+unlike($plan, qr/Output: .*d\.value/, 'no document travels');
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (VERBOSE, COSTS OFF)
+	SELECT count(DISTINCT value->>'customer') FROM kv.docs WHERE namespace = 'shop'});
+($call) = $plan =~ /(Function Call: docs_fanout.*)/;
+unlike($call, qr/count/, 'count(DISTINCT) is not pushed down (the rows travel)');
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (VERBOSE, COSTS OFF)
+	SELECT max(value->>'tag') FROM kv.docs WHERE namespace = 'shop'});
+($call) = $plan =~ /(Function Call: docs_fanout.*)/;
+unlike($call, qr/max/, 'nor is max() of text ordered by a locale\'s rules');
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (VERBOSE, COSTS OFF)
+	SELECT key FROM kv.docs WHERE namespace = 'shop' ORDER BY (value->>'total')::numeric DESC, key LIMIT 5 OFFSET 3});
+like($plan, qr/ORDER BY \(\(docs.value ->> ''total''::text\)\)::numeric DESC NULLS FIRST, docs.key ASC NULLS LAST LIMIT 8'/,
+	'ORDER BY ... LIMIT ... OFFSET sends only the first LIMIT + OFFSET rows of each node');
+like($plan, qr/Limit.*Sort/s, 'which are sorted and limited again here');
 
 # writes through kv.docs on one zone reach the other
 $z1b->safe_psql('postgres', q{

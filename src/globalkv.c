@@ -118,6 +118,7 @@ _PG_init(void)
 	GkvClockRegisterXactCallbacks();
 	GkvChangeWaitInit();
 	GkvDocsPlannerInit();
+	GkvDocsExplainInit();
 	GkvRegisterStaticWorker("GkvExpiryWorkerMain", "globalkv expiry worker",
 							"globalkv expiry", 10);
 	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",

@@ -33,6 +33,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -46,6 +47,8 @@
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
 #include "globalkv/routing.h"
+
+#include "docs_explain.h"
 
 #define SIGNATURE_KEY_BYTES 32
 #define SIGNATURE_BYTES PG_SHA256_DIGEST_LENGTH
@@ -148,10 +151,12 @@ RowReaderInit(RowReader *r, TupleDesc desc)
 	}
 }
 
-static void
+/* stores a node's answer; returns the bytes of values it held */
+static int64
 StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInfo *rsinfo)
 {
 	int			nrows = PQntuples(res);
+	int64		bytes = 0;
 
 	if (PQnfields(res) != r->natts)
 		ereport(ERROR,
@@ -166,23 +171,44 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 			r->values[c] = r->nulls[c] ? (Datum) 0 :
 				InputFunctionCall(&r->in[c], PQgetvalue(res, row, c), r->ioparams[c],
 								  r->typmods[c]);
+			bytes += PQgetlength(res, row, c);
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
 	}
+	return bytes;
 }
 
-static void
-StoreAndClear(PGresult *res, const char *node_name, RowReader *r, ReturnSetInfo *rsinfo)
+static double
+MillisecondsSince(instr_time start)
 {
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
+/*
+ * StoreAndClear keeps a node's whole answer, and notes it as a task for
+ * EXPLAIN ANALYZE (shards: how many it was asked for, 0 for all it holds).
+ */
+static void
+StoreAndClear(PGresult *res, int32 node_id, const char *fragment, int shards, bool stand_in,
+			  instr_time sent, RowReader *r, ReturnSetInfo *rsinfo)
+{
+	const GkvNodeInfo *node = GkvNodeById(node_id);
+	DocsExplainTask task = {node_id, false, stand_in, shards, PQntuples(res), 0, MillisecondsSince(sent)};
+
 	PG_TRY();
 	{
-		StoreRemoteRows(res, node_name, r, rsinfo);
+		task.bytes = StoreRemoteRows(res, node ? node->name : "?", r, rsinfo);
 	}
 	PG_FINALLY();
 	{
 		PQclear(res);
 	}
 	PG_END_TRY();
+	GkvDocsExplainTaskDone(fragment, &task);
 }
 
 /*
@@ -200,8 +226,10 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	int			nshards = GkvShardCount();
 	int32	   *stand_in = palloc0(sizeof(int32) * nshards);
 	int32	   *nodes = palloc(sizeof(int32) * Max(nshards, 1));
+	int		   *counts = palloc0(sizeof(int) * Max(nshards, 1));
 	int			nnodes = 0;
 	const char *where = strstr(fragment, GKV_DOCS_FRAGMENT_WHERE);
+	instr_time	sent;
 
 	if (where == NULL)
 		elog(ERROR, "unexpected kv.docs fragment: %s", fragment);
@@ -241,6 +269,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	}
 
 	/* each stand-in gets the fragment narrowed to the shards it stands in for */
+	INSTR_TIME_SET_CURRENT(sent);
 	for (int i = 0; i < nnodes; i++)
 	{
 		StringInfoData sql;
@@ -255,6 +284,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 				appendStringInfo(&list, "%s%d", count > 0 ? "," : "", shard);
 				count++;
 			}
+		counts[i] = count;
 		/*
 		 * The shard condition goes first in the WHERE clause: the planner
 		 * joins conditions with AND, each in parentheses when it needs
@@ -285,7 +315,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 					(errcode(ERRCODE_GKV_NO_HOLDER),
 					 errmsg("node \"%s\" dropped its connection while it read kv.docs",
 							node ? node->name : "?")));
-		StoreAndClear(res, node ? node->name : "?", reader, rsinfo);
+		StoreAndClear(res, nodes[i], fragment, counts[i], true, sent, reader, rsinfo);
 	}
 }
 
@@ -294,7 +324,10 @@ static void
 RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 {
 	int			nestlevel = NewGUCNestLevel();
+	DocsExplainTask task = {GkvLocalNodeId(), true, false, 0, 0, 0, 0};
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	(void) set_config_option("globalkv.docs_scope", "node", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -311,8 +344,11 @@ RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 										 &r->nulls[c]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
 	}
+	task.rows = SPI_processed;
 	SPI_finish();
 	AtEOXact_GUC(true, nestlevel);
+	task.ms = MillisecondsSince(start);
+	GkvDocsExplainTaskDone(fragment, &task);
 }
 
 PG_FUNCTION_INFO_V1(gkv_docs_fanout);
@@ -330,6 +366,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 	bool		here = false;
 	bool	   *failed;
 	RowReader	reader;
+	instr_time	sent;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -360,13 +397,13 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 
 	/* every other node starts at once; this node's part runs meanwhile */
 	failed = palloc0(sizeof(bool) * Max(nholders, 1));
+	INSTR_TIME_SET_CURRENT(sent);
 	for (int i = 0; i < nholders; i++)
 		failed[i] = !GkvNodeSend(holders[i], fragment, 0, NULL);
 	if (here)
 		RunHere(fragment, &reader, rsinfo);
 	for (int i = 0; i < nholders; i++)
 	{
-		const GkvNodeInfo *node = GkvNodeById(holders[i]);
 		PGresult   *res;
 
 		if (failed[i])
@@ -378,7 +415,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 			failed[i] = true;	/* the connection broke: its outcome is unknown */
 			continue;
 		}
-		StoreAndClear(res, node ? node->name : "?", &reader, rsinfo);
+		StoreAndClear(res, holders[i], fragment, 0, false, sent, &reader, rsinfo);
 	}
 	for (int i = 0; i < nholders; i++)
 		if (failed[i])

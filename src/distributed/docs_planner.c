@@ -75,6 +75,8 @@
 #include "globalkv/distributed.h"
 #include "globalkv/guc.h"
 
+#include "docs_explain.h"
+
 /* the columns of kv.docs, in order */
 #define DOCS_NAMESPACE	1
 #define DOCS_KEY		2
@@ -723,6 +725,7 @@ ReplaceFunction(DocsExpansion *e, Oid funcid, List *args)
 static void
 PlanRouter(DocsExpansion *e, const DocsFunctions *f, Node *ns, Node *key, bool with_value)
 {
+	GkvDocsExplainPlanned("router", NULL, NULL);
 	ReplaceFunction(e, f->router,
 					list_make3(copyObject(ns), copyObject(key),
 							   makeBoolConst(with_value, false)));
@@ -1267,6 +1270,11 @@ PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	for (int g = 1; g <= list_length(ctx.group_exprs); g++)
 		appendStringInfo(&sql, "%s%d", g == 1 ? " GROUP BY " : ", ", g);
 	CallFanout(e, f, sql.data, &cols);
+	GkvDocsExplainPlanned("fan-out",
+						  psprintf("%s%s%s", strcmp(where, "true") != 0 ? "WHERE, " : "",
+								   ctx.group_exprs != NIL ? "GROUP BY, " : "",
+								   ctx.partials != NIL ? "partial aggregates (combined here)" : "each node's groups (combined here)"),
+						  sql.data);
 
 	/* the expansion now returns the fragment's columns; the query reads those */
 	foreach(lc, rte->subquery->rtable)
@@ -1328,6 +1336,22 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	}
 	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s%s", where, top ? top : "");
 	CallFanout(e, f, sql.data, &cols);
+	if (GkvDocsExplaining())
+	{
+		StringInfoData pushed;
+		bool		all_columns = true;
+
+		for (int att = 1; att <= DOCS_NATTS; att++)
+			all_columns &= used[att];
+		initStringInfo(&pushed);
+		if (strcmp(where, "true") != 0)
+			appendStringInfoString(&pushed, "WHERE");
+		if (!all_columns)
+			appendStringInfo(&pushed, "%sthe columns used", pushed.len > 0 ? ", " : "");
+		if (top != NULL)
+			appendStringInfo(&pushed, "%sORDER BY and LIMIT (each node's first rows)", pushed.len > 0 ? ", " : "");
+		GkvDocsExplainPlanned("fan-out", pushed.len > 0 ? pushed.data : "nothing: every row travels", sql.data);
+	}
 }
 
 static void
@@ -1362,7 +1386,10 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
 	else if (ns != NULL && key != NULL)
 		PlanRouter(e, f, ns, key, used[DOCS_VALUE]);
 	else if (HoldsWholeZone())
+	{
+		GkvDocsExplainPlanned("local (this node holds every shard of its zone)", NULL, NULL);
 		PlanLocal(e);
+	}
 	else
 		PlanFanout(e, f, conds);
 }

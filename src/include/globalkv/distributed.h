@@ -12,8 +12,9 @@
 #ifndef GLOBALKV_DISTRIBUTED_H
 #define GLOBALKV_DISTRIBUTED_H
 
-/* the planner hook (docs_planner.c) */
+/* the planner hook (docs_planner.c) and the EXPLAIN hook (docs_explain.c) */
 extern void GkvDocsPlannerInit(void);
+extern void GkvDocsExplainInit(void);
 
 /*
  * Every fragment reads kv.docs as "docs" and has its conditions right after

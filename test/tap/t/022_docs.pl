@@ -21,6 +21,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use GkvTest;
 use IPC::Run;
+use JSON::PP;
 
 my ($rc, $out, $err);
 
@@ -163,6 +164,34 @@ $plan = $z1a->safe_psql('postgres', q{EXPLAIN (VERBOSE, COSTS OFF)
 like($plan, qr/ORDER BY \(\(docs.value ->> ''total''::text\)\)::numeric DESC NULLS FIRST, docs.key ASC NULLS LAST LIMIT 8'/,
 	'ORDER BY ... LIMIT ... OFFSET sends only the first LIMIT + OFFSET rows of each node');
 like($plan, qr/Limit.*Sort/s, 'which are sorted and limited again here');
+
+# EXPLAIN names the strategy, the nodes and what was pushed down;
+# EXPLAIN ANALYZE what each task returned
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (COSTS OFF) SELECT value FROM kv.docs WHERE namespace = 'shop' AND key = 'o42'});
+like($plan, qr/kv.docs:\n\s+Strategy: router/, 'EXPLAIN names the router');
+$plan = $z1a->safe_psql('postgres', q{EXPLAIN (COSTS OFF)
+	SELECT value->>'customer', count(*) FROM kv.docs WHERE namespace = 'shop' GROUP BY 1});
+like($plan, qr/Strategy: fan-out\n\s+Pushed Down: WHERE, GROUP BY, partial aggregates \(combined here\)\n\s+Nodes: 2\n\s+Placements: z1a \(here, \d+ shards\), z1b \(\d+ shards\)/,
+	'EXPLAIN names the fan-out, what it pushed down and the placements it reads');
+# bytes received: one row per group from each node, not one per document
+my $grouped = $z1a->safe_psql('postgres', q{EXPLAIN (ANALYZE, COSTS OFF)
+	SELECT value->>'customer', count(*) FROM kv.docs WHERE namespace = 'shop' GROUP BY 1});
+my ($grows, $gbytes) = $grouped =~ /Task: z1b, (\d+) rows, (\d+) bytes/;
+ok(defined $grows && $grows <= 61, "a node sends one row per group: $grows rows for 61 customers")
+  or diag($grouped);
+my $rowwise = $z1a->safe_psql('postgres', q{EXPLAIN (ANALYZE, COSTS OFF)
+	SELECT value->>'customer', count(DISTINCT key) FROM kv.docs WHERE namespace = 'shop' GROUP BY 1});
+my ($rrows, $rbytes) = $rowwise =~ /Task: z1b, (\d+) rows, (\d+) bytes/;
+ok(defined $rrows && $rrows > 200, "without pushdown a node sends a row per document ($rrows)")
+  or diag($rowwise);
+cmp_ok($gbytes * 10, '<', $rbytes,
+	"bytes received grow with groups x placements ($gbytes), not with documents ($rbytes)");
+like($grouped, qr/Task: z1a \(here\), \d+ rows, [\d.]+ ms/, 'the task run here is named too');
+my $json = $z1a->safe_psql('postgres', q{EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF)
+	SELECT count(*) FROM kv.docs WHERE namespace = 'shop'});
+like($json, qr/"Relation Name": "kv.docs",\s+"Strategy": "fan-out",.*"Tasks": \[/s,
+	'EXPLAIN (FORMAT JSON) has the same, as JSON');
+ok(eval { JSON::PP::decode_json($json); 1 }, 'and the JSON stays well-formed') or diag($@);
 
 # writes through kv.docs on one zone reach the other
 $z1b->safe_psql('postgres', q{

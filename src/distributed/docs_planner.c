@@ -25,18 +25,21 @@
  *			shipped, and only the columns the query uses -- on every node
  *			of the zone holding placements, in parallel, and the rest of the
  *			query (joins, aggregates, sorting) runs here on the union.
+ *			When the query only groups and aggregates kv.docs, each node
+ *			does that for its rows and returns partial aggregates, which
+ *			are combined here (PlanFanoutGrouped); when it only keeps the
+ *			first rows in some order, each node sends only its first ones.
  *
  * A condition is shipped only when it can only mean the same thing on the
  * other node: built from the view's columns, constants of built-in types,
  * and built-in immutable functions and operators, with no text ordered by
  * a locale's rules (the rule postgres_fdw uses).  Shipped conditions leave
  * the local query, so columns only they read do not travel.  The fragment
- * is signed (docs_fanout.c): the function runs no other SQL.
+ * is signed (docs_fanout.c): the function runs no other SQL.  While
+ * EXPLAIN plans, each decision is noted for it (docs_explain.c).
  *
- * Not yet: aggregates, GROUP BY and ORDER BY/LIMIT pushed down with partial
- * results combined here, repartitioned count(DISTINCT) and joins, failover
- * of a fragment to another zone, DDL on kv.docs.  docs/sql.md keeps the
- * list.
+ * Not yet: repartitioned count(DISTINCT) and joins, aggregates pushed
+ * below a join, DDL on kv.docs.  docs/sql.md keeps the list.
  *
  * src/distributed/docs_planner.c
  *

@@ -5,7 +5,7 @@
  *	  was pushed down; with ANALYZE, each task's rows, bytes and time.
  *
  * An ExplainOneQuery hook plans and explains the query as PostgreSQL does,
- * with noting switched on (docs_explain.h), then prints what was noted as
+ * with noting switched on (docs_shared.h), then prints what was noted as
  * a group of its own after the plan, in EXPLAIN's format:
  *
  *	kv.docs:
@@ -35,7 +35,7 @@
 #include "globalkv/catalog.h"
 #include "globalkv/distributed.h"
 
-#include "docs_explain.h"
+#include "docs_shared.h"
 
 /* a kv.docs the planner planned */
 typedef struct DocsExplainCall

@@ -36,6 +36,7 @@
 #include "portability/instr_time.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -48,7 +49,7 @@
 #include "globalkv/guc.h"
 #include "globalkv/routing.h"
 
-#include "docs_explain.h"
+#include "docs_shared.h"
 
 #define SIGNATURE_KEY_BYTES 32
 #define SIGNATURE_BYTES PG_SHA256_DIGEST_LENGTH
@@ -319,34 +320,68 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	}
 }
 
+/* set while a bucket of a repartitioned query runs here (docs_shared.h) */
+static bool running_bucket = false;
+
+bool
+GkvDocsRunningBucket(void)
+{
+	return running_bucket;
+}
+
+/*
+ * RunQueryHere runs a query on kv.docs in this backend, with kv.docs meaning
+ * scope ("node": this node's placements; "zone": all of them, planned as a
+ * bucket of a repartitioned query), its rows into the result.  Returns how
+ * many rows it gave.
+ */
+static uint64
+RunQueryHere(const char *sql, const char *scope, RowReader *r, ReturnSetInfo *rsinfo)
+{
+	int			nestlevel = NewGUCNestLevel();
+	bool		was_bucket = running_bucket;
+	uint64		rows;
+
+	(void) set_config_option("globalkv.docs_scope", scope, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	running_bucket = strcmp(scope, "zone") == 0;
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not run a kv.docs fragment here");
+		if (SPI_tuptable->tupdesc->natts != r->natts)
+			elog(ERROR, "a kv.docs fragment returned %d columns instead of %d",
+				 SPI_tuptable->tupdesc->natts, r->natts);
+		for (uint64 row = 0; row < SPI_processed; row++)
+		{
+			for (int c = 0; c < r->natts; c++)
+				r->values[c] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c + 1,
+											 &r->nulls[c]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
+		}
+		rows = SPI_processed;
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		running_bucket = was_bucket;
+	}
+	PG_END_TRY();
+	AtEOXact_GUC(true, nestlevel);
+	return rows;
+}
+
 /* runs the fragment on this node's placements, into the result */
 static void
 RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 {
-	int			nestlevel = NewGUCNestLevel();
 	DocsExplainTask task = {GkvLocalNodeId(), true, false, 0, 0, 0, 0};
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	(void) set_config_option("globalkv.docs_scope", "node", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(fragment, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run a kv.docs fragment here");
-	if (SPI_tuptable->tupdesc->natts != r->natts)
-		elog(ERROR, "a kv.docs fragment returned %d columns instead of %d",
-			 SPI_tuptable->tupdesc->natts, r->natts);
-	for (uint64 row = 0; row < SPI_processed; row++)
-	{
-		for (int c = 0; c < r->natts; c++)
-			r->values[c] = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, c + 1,
-										 &r->nulls[c]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
-	}
-	task.rows = SPI_processed;
-	SPI_finish();
-	AtEOXact_GUC(true, nestlevel);
+	task.rows = RunQueryHere(fragment, "node", r, rsinfo);
 	task.ms = MillisecondsSince(start);
 	GkvDocsExplainTaskDone(fragment, &task);
 }
@@ -423,6 +458,158 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 			ReadElsewhere(fragment, holders, failed, nholders, &reader, rsinfo);
 			break;
 		}
+	return (Datum) 0;
+}
+
+/* the nodes of this zone holding placements, each once, in order of id */
+static int
+ZoneHolders(int32 *nodes)
+{
+	int			nshards = GkvShardCount();
+	int			n = 0;
+
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		int32		holder = GkvShardHolderHere(shard);
+		int			i;
+
+		if (holder == 0)
+			continue;
+		for (i = 0; i < n && nodes[i] < holder; i++)
+			;
+		if (i < n && nodes[i] == holder)
+			continue;
+		memmove(&nodes[i + 1], &nodes[i], sizeof(int32) * (n - i));
+		nodes[i] = holder;
+		n++;
+	}
+	return n;
+}
+
+/* the text of a signed repartitioned query: its two parts, unambiguously */
+static char *
+RepartitionSigned(const char *head, const char *tail)
+{
+	return psprintf("%zu:%s%s", strlen(head), head, tail);
+}
+
+char *
+GkvDocsSignRepartition(const char *head, const char *tail)
+{
+	return GkvDocsSignFragment(RepartitionSigned(head, tail));
+}
+
+/* bucket i of n: the planner's head ends with the start of the bucket condition */
+static char *
+BucketQuery(const char *head, const char *tail, int i, int n)
+{
+	return psprintf("%s%d, 0) OPERATOR(pg_catalog.=) %d%s", head, n, i, tail);
+}
+
+PG_FUNCTION_INFO_V1(gkv_docs_repartition);
+
+/*
+ * globalkv.docs_repartition(head, tail, signature): node i of the n nodes
+ * of this zone holding placements runs bucket i (BucketQuery) through
+ * globalkv.docs_bucket -- this node too, over a connection of its own, so
+ * that every bucket runs at once and this backend's connections stay free.
+ * A node that cannot be reached, or whose connection breaks, has its
+ * bucket run here afterwards (its shards then come from other zones, as
+ * any fan-out's would), with a NOTICE.
+ */
+Datum
+gkv_docs_repartition(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *head;
+	char	   *tail;
+	int32	   *nodes = palloc(sizeof(int32) * Max(GkvShardCount(), 1));
+	int			nnodes;
+	bool	   *failed;
+	RowReader	reader;
+	StringInfoData call;
+	instr_time	sent;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("globalkv.docs_repartition needs a query in two parts and its signature")));
+	head = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	tail = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	VerifyFragment(RepartitionSigned(head, tail), text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	RowReaderInit(&reader, rsinfo->setDesc);
+
+	/* SELECT * FROM globalkv.docs_bucket($1) AS b(c1 type, ...) */
+	initStringInfo(&call);
+	appendStringInfoString(&call, "SELECT * FROM globalkv.docs_bucket($1) AS b(");
+	for (int c = 0; c < rsinfo->setDesc->natts; c++)
+	{
+		Form_pg_attribute att = TupleDescAttr(rsinfo->setDesc, c);
+
+		appendStringInfo(&call, "%sc%d %s", c > 0 ? ", " : "", c + 1,
+						 format_type_with_typemod(att->atttypid, att->atttypmod));
+	}
+	appendStringInfoChar(&call, ')');
+
+	nnodes = ZoneHolders(nodes);
+	failed = palloc0(sizeof(bool) * Max(nnodes, 1));
+	INSTR_TIME_SET_CURRENT(sent);
+	for (int i = 0; i < nnodes; i++)
+	{
+		const char *bucket = BucketQuery(head, tail, i, nnodes);
+
+		failed[i] = !GkvNodeSend(nodes[i], call.data, 1, &bucket);
+	}
+	for (int i = 0; i < nnodes; i++)
+	{
+		PGresult   *res;
+
+		if (failed[i])
+			continue;
+		res = GkvNodeReceive(nodes[i]);
+		if (res == NULL)
+		{
+			failed[i] = true;
+			continue;
+		}
+		StoreAndClear(res, nodes[i], head, 0, false, sent, &reader, rsinfo);
+	}
+	for (int i = 0; i < nnodes; i++)
+	{
+		const GkvNodeInfo *node = GkvNodeById(nodes[i]);
+		DocsExplainTask task = {GkvLocalNodeId(), true, true, 0, 0, 0, 0};
+		instr_time	start;
+
+		if (!failed[i])
+			continue;
+		ereport(NOTICE,
+				(errmsg("kv.docs: bucket %d of %d of a repartitioned query runs here: node \"%s\" cannot be reached",
+						i, nnodes, node ? node->name : "?")));
+		INSTR_TIME_SET_CURRENT(start);
+		task.rows = RunQueryHere(BucketQuery(head, tail, i, nnodes), "zone", &reader, rsinfo);
+		task.ms = MillisecondsSince(start);
+		GkvDocsExplainTaskDone(head, &task);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(gkv_docs_bucket);
+
+/* globalkv.docs_bucket(query): a bucket of a repartitioned query, run here */
+Datum
+gkv_docs_bucket(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RowReader	reader;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("globalkv.docs_bucket needs a query")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	RowReaderInit(&reader, rsinfo->setDesc);
+	(void) RunQueryHere(text_to_cstring(PG_GETARG_TEXT_PP(0)), "zone", &reader, rsinfo);
 	return (Datum) 0;
 }
 

@@ -62,6 +62,7 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
+#include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
 #include "parser/parsetree.h"
 #include "parser/parser.h"
@@ -78,7 +79,7 @@
 #include "globalkv/distributed.h"
 #include "globalkv/guc.h"
 
-#include "docs_explain.h"
+#include "docs_shared.h"
 
 /* the columns of kv.docs, in order */
 #define DOCS_NAMESPACE	1
@@ -102,6 +103,7 @@ typedef struct DocsFunctions
 	Oid			unplanned;
 	Oid			router;
 	Oid			fanout;
+	Oid			repartition;
 } DocsFunctions;
 
 /* an expansion of kv.docs found in a query */
@@ -126,13 +128,16 @@ GetDocsFunctions(DocsFunctions *f)
 {
 	Oid			router_args[3] = {TEXTOID, TEXTOID, BOOLOID};
 	Oid			fanout_args[2] = {TEXTOID, TEXTOID};
+	Oid			repartition_args[3] = {TEXTOID, TEXTOID, TEXTOID};
 
 	if (!OidIsValid(get_namespace_oid("globalkv", true)))
 		return false;
 	f->unplanned = LookupDocsFunction("docs_unplanned", 0, NULL);
 	f->router = LookupDocsFunction("docs_router", 3, router_args);
 	f->fanout = LookupDocsFunction("docs_fanout", 2, fanout_args);
-	return OidIsValid(f->unplanned) && OidIsValid(f->router) && OidIsValid(f->fanout);
+	f->repartition = LookupDocsFunction("docs_repartition", 3, repartition_args);
+	return OidIsValid(f->unplanned) && OidIsValid(f->router) && OidIsValid(f->fanout) &&
+		OidIsValid(f->repartition);
 }
 
 /*
@@ -752,24 +757,23 @@ AddFragmentColumn(FragmentColumns *cols, const char *name, Oid type, int32 typmo
 	cols->collations = lappend_oid(cols->collations, collation);
 }
 
+static Const *
+TextConst(const char *text)
+{
+	return makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum(text), false, false);
+}
+
 /*
- * CallFanout signs the fragment and makes the function of the expansion
- * globalkv.docs_fanout(fragment, signature) AS (the fragment's columns).
+ * CallFunction makes the function of the expansion funcid(args) AS (the
+ * fragment's columns).
  */
 static void
-CallFanout(DocsExpansion *e, const DocsFunctions *f, const char *fragment,
-		   const FragmentColumns *cols)
+CallFunction(DocsExpansion *e, Oid funcid, List *args, const FragmentColumns *cols)
 {
 	RangeTblFunction *rtf = linitial_node(RangeTblFunction, e->func_rte->functions);
-	char	   *signature = GkvDocsSignFragment(fragment);
 	FuncExpr   *call;
 
-	call = makeFuncExpr(f->fanout, RECORDOID,
-						list_make2(makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-											 CStringGetTextDatum(fragment), false, false),
-								   makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-											 CStringGetTextDatum(signature), false, false)),
-						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	call = makeFuncExpr(funcid, RECORDOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	call->funcretset = true;
 	rtf->funcexpr = (Node *) call;
 	rtf->funccolcount = list_length(cols->names);
@@ -778,6 +782,52 @@ CallFanout(DocsExpansion *e, const DocsFunctions *f, const char *fragment,
 	rtf->funccoltypmods = cols->typmods;
 	rtf->funccolcollations = cols->collations;
 	e->func_rte->eref->colnames = list_copy(cols->names);
+}
+
+/* globalkv.docs_fanout(fragment, signature) AS (the fragment's columns) */
+static void
+CallFanout(DocsExpansion *e, const DocsFunctions *f, const char *fragment,
+		   const FragmentColumns *cols)
+{
+	CallFunction(e, f->fanout,
+				 list_make2(TextConst(fragment), TextConst(GkvDocsSignFragment(fragment))), cols);
+}
+
+/*
+ * ReturnFragmentColumns: the expansion of kv.docs now returns the
+ * fragment's columns instead of kv.docs's; the query reads those.
+ */
+static void
+ReturnFragmentColumns(DocsExpansion *e, const FragmentColumns *cols)
+{
+	RangeTblEntry *rte = rt_fetch(e->rti, e->parent->rtable);
+	Index		func_index = 0;
+	int			column = 0;
+	ListCell   *lc;
+	ListCell   *lc_name,
+			   *lc_type,
+			   *lc_typmod,
+			   *lc_coll;
+
+	foreach(lc, rte->subquery->rtable)
+	{
+		func_index++;
+		if (lfirst(lc) == e->func_rte)
+			break;
+	}
+	rte->subquery->targetList = NIL;
+	forfour(lc_name, cols->names, lc_type, cols->types, lc_typmod, cols->typmods, lc_coll, cols->collations)
+	{
+		column++;
+		rte->subquery->targetList =
+			lappend(rte->subquery->targetList,
+					makeTargetEntry((Expr *) makeVar(func_index, column, lfirst_oid(lc_type),
+													 lfirst_int(lc_typmod), lfirst_oid(lc_coll), 0),
+									column, strVal(lfirst(lc_name)), false));
+	}
+	rte->eref->colnames = list_copy(cols->names);
+	if (rte->alias != NULL)
+		rte->alias->colnames = NIL;
 }
 
 /*
@@ -983,6 +1033,7 @@ typedef struct GroupedContext
 	Index		rti;
 	List	   *group_exprs;	/* the GROUP BY expressions: the first columns */
 	List	   *partials;		/* the partial aggregates: the next columns */
+	Node	   *distinct_key;	/* repartitioned by this value: count(DISTINCT it) only */
 	bool		failed;			/* something here must see the rows themselves */
 } GroupedContext;
 
@@ -1041,6 +1092,25 @@ PartialOf(Aggref *a, Oid aggfnoid, Oid aggtype)
 	return p;
 }
 
+/* the counts of the nodes (or buckets) added; 0 when there are none */
+static Node *
+CombineCounts(Var *partial)
+{
+	CoalesceExpr *c = makeNode(CoalesceExpr);
+	Node	   *sum;
+
+	sum = (Node *) makeFuncExpr(F_INT8_NUMERIC, INT8OID,
+								list_make1(MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID,
+														 InvalidOid, InvalidOid, (Node *) partial)),
+								InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
+	c->coalescetype = INT8OID;
+	c->coalescecollid = InvalidOid;
+	c->args = list_make2(sum, makeConst(INT8OID, -1, InvalidOid, 8, Int64GetDatum(0), false,
+										FLOAT8PASSBYVAL));
+	c->location = -1;
+	return (Node *) c;
+}
+
 /*
  * CombineAggregate: the expression that computes aggregate a here from the
  * partial results of the nodes; NULL (and ctx->failed) when a is not
@@ -1054,8 +1124,19 @@ CombineAggregate(Aggref *a, GroupedContext *ctx)
 	Oid			argtype = list_length(a->aggargtypes) == 1 ? linitial_oid(a->aggargtypes) : InvalidOid;
 	ListCell   *lc;
 	Var		   *partial;
-	Node	   *sum_of_counts;
 
+	if (ctx->distinct_key != NULL)
+	{
+		/* each bucket counts the distinct values of its own: they add up */
+		if (a->aggfnoid != F_COUNT_ANY || a->agglevelsup != 0 || a->aggdistinct == NIL ||
+			a->aggfilter != NULL || list_length(a->args) != 1 ||
+			!equal(linitial_node(TargetEntry, a->args)->expr, ctx->distinct_key))
+		{
+			ctx->failed = true;
+			return NULL;
+		}
+		return CombineCounts(PartialColumn(ctx, PartialOf(a, F_COUNT_ANY, INT8OID)));
+	}
 	if (kind == COMBINE_NONE || a->agglevelsup != 0 || a->aggdistinct != NIL ||
 		a->aggorder != NIL || a->aggdirectargs != NIL || a->aggkind != AGGKIND_NORMAL ||
 		a->aggvariadic || (a->aggfilter != NULL && !Shippable((Node *) a->aggfilter, ctx->rti)) ||
@@ -1079,21 +1160,7 @@ CombineAggregate(Aggref *a, GroupedContext *ctx)
 			return MakeAggregate(a->aggfnoid, a->aggtype, a->aggtype, a->aggcollid,
 								 a->inputcollid, (Node *) partial);
 		case COMBINE_COUNT:
-			sum_of_counts = (Node *) makeFuncExpr(F_INT8_NUMERIC, INT8OID,
-												  list_make1(MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID,
-																		   InvalidOid, InvalidOid,
-																		   (Node *) PartialColumn(ctx, PartialOf(a, a->aggfnoid, INT8OID)))),
-												  InvalidOid, InvalidOid, COERCE_EXPLICIT_CAST);
-			{
-				CoalesceExpr *c = makeNode(CoalesceExpr);
-
-				c->coalescetype = INT8OID;
-				c->coalescecollid = InvalidOid;
-				c->args = list_make2(sum_of_counts, makeConst(INT8OID, -1, InvalidOid, 8,
-															  Int64GetDatum(0), false, FLOAT8PASSBYVAL));
-				c->location = -1;
-				return (Node *) c;
-			}
+			return CombineCounts(PartialColumn(ctx, PartialOf(a, a->aggfnoid, INT8OID)));
 		case COMBINE_SUM_INT:
 			return (Node *) makeFuncExpr(F_INT8_NUMERIC, INT8OID,
 										 list_make1(MakeAggregate(F_SUM_INT8, INT8OID, NUMERICOID,
@@ -1220,7 +1287,6 @@ static bool
 PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
 {
 	Query	   *q = e->parent;
-	RangeTblEntry *rte = rt_fetch(e->rti, q->rtable);
 	GroupedContext ctx = {0};
 	List	   *tlist;
 	Node	   *having;
@@ -1228,12 +1294,7 @@ PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	FragmentColumns cols = {0};
 	char	   *where;
 	int			column = 0;
-	Index		func_index = 0;
 	ListCell   *lc;
-	ListCell   *lc_name,
-			   *lc_type,
-			   *lc_typmod,
-			   *lc_coll;
 
 	if ((!q->hasAggs && q->groupClause == NIL) || !OverDocsAlone(e, conds))
 		return false;
@@ -1279,29 +1340,254 @@ PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
 								   ctx.partials != NIL ? "partial aggregates (combined here)" : "each node's groups (combined here)"),
 						  sql.data);
 
-	/* the expansion now returns the fragment's columns; the query reads those */
-	foreach(lc, rte->subquery->rtable)
-	{
-		func_index++;
-		if (lfirst(lc) == e->func_rte)
-			break;
-	}
-	rte->subquery->targetList = NIL;
-	column = 0;
-	forfour(lc_name, cols.names, lc_type, cols.types, lc_typmod, cols.typmods, lc_coll, cols.collations)
-	{
-		column++;
-		rte->subquery->targetList =
-			lappend(rte->subquery->targetList,
-					makeTargetEntry((Expr *) makeVar(func_index, column, lfirst_oid(lc_type),
-													 lfirst_int(lc_typmod), lfirst_oid(lc_coll), 0),
-									column, strVal(lfirst(lc_name)), false));
-	}
-	rte->eref->colnames = list_copy(cols.names);
-	if (rte->alias != NULL)
-		rte->alias->colnames = NIL;
+	ReturnFragmentColumns(e, &cols);
 	q->targetList = tlist;
 	q->havingQual = having;
+	return true;
+}
+
+/* ----------------------------------------------------------------
+ * Repartitioned: grouping that cannot be split into partial results
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * BucketHead: the start of the condition that keeps the rows of one bucket
+ * of key -- "COALESCE((hash(key) & 2147483647) % " -- to which
+ * globalkv.docs_repartition adds "n, 0) = i" for bucket i of n, then the
+ * tail of the query.  The hash is
+ * the type's own hash function, which hashes equal values alike (1.0 and
+ * 1.00, for numeric), so all rows of a group, or all copies of a value,
+ * meet in one bucket; NULL goes to bucket 0.  NULL when key has no
+ * built-in hash function.
+ */
+static char *
+BucketHead(Node *key, DocsExpansion *e)
+{
+	TypeCacheEntry *type = lookup_type_cache(exprType(key), TYPECACHE_HASH_PROC);
+	FuncExpr   *hash;
+	Oid		   *argtypes;
+	int			nargs;
+
+	/* bool's hash function takes "char": SQL could not call it on a bool */
+	if (!OidIsValid(type->hash_proc) || !FunctionShippable(type->hash_proc) ||
+		get_func_signature(type->hash_proc, &argtypes, &nargs) != INT4OID || nargs != 1 ||
+		!IsBinaryCoercible(exprType(key), argtypes[0]))
+		return NULL;
+	hash = makeFuncExpr(type->hash_proc, INT4OID, list_make1(copyObject(key)), InvalidOid,
+						exprCollation(key), COERCE_EXPLICIT_CALL);
+	return psprintf("COALESCE((%s OPERATOR(pg_catalog.&) 2147483647) OPERATOR(pg_catalog.%%) ",
+					DeparseOnDocs((Node *) hash, e->rti, e->view_oid));
+}
+
+/* globalkv.docs_repartition(head, tail, signature) AS (the columns) */
+static void
+CallRepartition(DocsExpansion *e, const DocsFunctions *f, const char *head, const char *tail,
+				const FragmentColumns *cols)
+{
+	CallFunction(e, f->repartition,
+				 list_make3(TextConst(head), TextConst(tail),
+							TextConst(GkvDocsSignRepartition(head, tail))), cols);
+}
+
+/* the first aggregate over DISTINCT values in a tree, or NULL */
+static bool
+FindDistinctAggregate(Node *node, Aggref **found)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Aggref) && ((Aggref *) node)->aggdistinct != NIL)
+	{
+		*found = (Aggref *) node;
+		return true;
+	}
+	return expression_tree_walker(node, FindDistinctAggregate, found);
+}
+
+/*
+ * PlanRepartitionDistinct: count(DISTINCT x) over kv.docs alone, with no
+ * GROUP BY.  Node i of the zone's n nodes counts the distinct values x of
+ * bucket i; to do so it asks every node for its distinct values of that
+ * bucket (a GROUP BY on each node).  Here the n counts are added.  This
+ * node never sees the values themselves: its memory does not grow with
+ * their number.
+ */
+static bool
+PlanRepartitionDistinct(DocsExpansion *e, const DocsFunctions *f, List *conds)
+{
+	Query	   *q = e->parent;
+	GroupedContext ctx = {0};
+	Aggref	   *distinct = NULL;
+	Node	   *key;
+	List	   *tlist;
+	Node	   *having;
+	char	   *bucket;
+	char	   *where;
+	char	   *head;
+	FragmentColumns cols = {0};
+
+	if (q->groupClause != NIL || !q->hasAggs || GkvDocsRunningBucket() || !OverDocsAlone(e, conds) ||
+		!FindDistinctAggregate((Node *) q->targetList, &distinct) ||
+		list_length(distinct->args) != 1)
+		return false;
+	key = (Node *) linitial_node(TargetEntry, distinct->args)->expr;
+	if (!GroupShippable(key, e->rti) || (bucket = BucketHead(key, e)) == NULL)
+		return false;
+	ctx.rti = e->rti;
+	ctx.distinct_key = key;
+	tlist = (List *) GroupedMutator(copyObject((Node *) q->targetList), &ctx);
+	having = GroupedMutator(copyObject(q->havingQual), &ctx);
+	if (ctx.failed || list_length(ctx.partials) != 1)
+		return false;
+
+	where = ShipConditions(q, conds, e->rti, e->view_oid);
+	head = psprintf("SELECT pg_catalog.count(s.v) FROM (SELECT %s AS v" GKV_DOCS_FRAGMENT_WHERE "%s AND %s",
+					DeparseOnDocs(key, e->rti, e->view_oid), where, bucket);
+	AddFragmentColumn(&cols, "p1", INT8OID, -1, InvalidOid);
+	CallRepartition(e, f, head, " GROUP BY 1) s", &cols);
+	GkvDocsExplainPlanned("repartition",
+						  "count(DISTINCT) by a hash of the value: each node counts the distinct values of its bucket, gathered from every node's GROUP BY; the counts are added here",
+						  head);
+	ReturnFragmentColumns(e, &cols);
+	q->targetList = tlist;
+	q->havingQual = having;
+	return true;
+}
+
+typedef struct AggregatesContext
+{
+	Index		rti;
+	bool		ok;
+} AggregatesContext;
+
+/*
+ * AggregatesAsNulls: expr with each aggregate replaced by a NULL of its
+ * type, for the shipping rules to judge the rest; ctx->ok goes false when
+ * an aggregate itself could come out differently on another node (not
+ * built in, arguments not shippable, values ordered by a locale's rules).
+ */
+static Node *
+AggregatesAsNulls(Node *node, AggregatesContext *ctx)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Aggref))
+	{
+		Aggref	   *a = (Aggref *) node;
+		Oid			coll = a->inputcollid;
+		ListCell   *lc;
+
+		if (!IsBuiltin(a->aggfnoid) || a->agglevelsup != 0 || a->aggkind != AGGKIND_NORMAL ||
+			a->aggdirectargs != NIL ||
+			(a->aggfilter != NULL && !Shippable((Node *) a->aggfilter, ctx->rti)) ||
+			(OidIsValid(coll) && coll != C_COLLATION_OID && coll != POSIX_COLLATION_OID &&
+			 !(a->aggfnoid == F_COUNT_ANY && a->aggorder == NIL)))
+			ctx->ok = false;
+		foreach(lc, a->args)
+			if (!Shippable((Node *) lfirst_node(TargetEntry, lc)->expr, ctx->rti))
+				ctx->ok = false;
+		return (Node *) makeNullConst(a->aggtype, -1, a->aggcollid);
+	}
+	return expression_tree_mutator(node, AggregatesAsNulls, ctx);
+}
+
+/*
+ * PlanRepartitionGroups: a GROUP BY over kv.docs alone whose aggregates
+ * cannot be split into partial results (count(DISTINCT), string_agg, ...).
+ * The groups are repartitioned by a hash of the first GROUP BY expression:
+ * node i of the zone's n nodes computes the whole query -- aggregates and
+ * HAVING -- for the groups of bucket i, asking every node for that
+ * bucket's rows, and returns its finished groups.  Here they are only
+ * sorted, limited, made DISTINCT as the query says.
+ */
+static bool
+PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
+{
+	Query	   *q = e->parent;
+	StringInfoData head;
+	StringInfoData tail;
+	FragmentColumns cols = {0};
+	Node	   *key;
+	char	   *bucket;
+	char	   *where;
+	AggregatesContext ctx = {e->rti, true};
+	int			column = 0;
+	ListCell   *lc;
+
+	if (q->groupClause == NIL || GkvDocsRunningBucket() || !OverDocsAlone(e, conds))
+		return false;
+	foreach(lc, q->groupClause)
+		if (!GroupShippable(get_sortgroupclause_expr(lfirst_node(SortGroupClause, lc), q->targetList),
+							e->rti))
+			return false;
+	key = get_sortgroupclause_expr(linitial_node(SortGroupClause, q->groupClause), q->targetList);
+	if ((bucket = BucketHead(key, e)) == NULL)
+		return false;
+	/* everything else must mean the same on the other node */
+	foreach(lc, q->targetList)
+	{
+		Node	   *expr = AggregatesAsNulls(copyObject((Node *) lfirst_node(TargetEntry, lc)->expr), &ctx);
+
+		ctx.ok &= Shippable(expr, e->rti);
+	}
+	if (q->havingQual != NULL)
+		ctx.ok &= Shippable(AggregatesAsNulls(copyObject(q->havingQual), &ctx), e->rti);
+	if (!ctx.ok)
+		return false;
+
+	where = ShipConditions(q, conds, e->rti, e->view_oid);
+	initStringInfo(&head);
+	appendStringInfoString(&head, "SELECT ");
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		char		name[16];
+
+		column++;
+		snprintf(name, sizeof(name), "c%d", column);
+		appendStringInfo(&head, "%s%s", column > 1 ? ", " : "",
+						 DeparseOnDocs((Node *) tle->expr, e->rti, e->view_oid));
+		AddFragmentColumn(&cols, name, exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
+						  exprCollation((Node *) tle->expr));
+	}
+	appendStringInfo(&head, GKV_DOCS_FRAGMENT_WHERE "%s AND %s", where, bucket);
+	initStringInfo(&tail);
+	foreach(lc, q->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		ListCell   *lc2;
+		int			position = 0;
+
+		foreach(lc2, q->targetList)
+		{
+			position++;
+			if (lfirst_node(TargetEntry, lc2)->ressortgroupref == sgc->tleSortGroupRef)
+				break;
+		}
+		appendStringInfo(&tail, "%s%d", foreach_current_index(lc) == 0 ? " GROUP BY " : ", ", position);
+	}
+	if (q->havingQual != NULL)
+		appendStringInfo(&tail, " HAVING %s", DeparseOnDocs(q->havingQual, e->rti, e->view_oid));
+	CallRepartition(e, f, head.data, tail.data, &cols);
+	GkvDocsExplainPlanned("repartition",
+						  "the whole GROUP BY, by a hash of its first expression: each node aggregates the groups of its bucket, gathered from every node",
+						  head.data);
+	ReturnFragmentColumns(e, &cols);
+
+	/* here only the finished groups are read */
+	column = 0;
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *expr = (Node *) tle->expr;
+
+		column++;
+		tle->expr = (Expr *) makeVar(e->rti, column, exprType(expr), exprTypmod(expr),
+									 exprCollation(expr), 0);
+	}
+	q->groupClause = NIL;
+	q->havingQual = NULL;
+	q->hasAggs = false;
 	return true;
 }
 
@@ -1360,7 +1646,8 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 static void
 PlanFanout(DocsExpansion *e, const DocsFunctions *f, List *conds)
 {
-	if (!PlanFanoutGrouped(e, f, conds))
+	if (!PlanFanoutGrouped(e, f, conds) && !PlanRepartitionGroups(e, f, conds) &&
+		!PlanRepartitionDistinct(e, f, conds))
 		PlanFanoutRows(e, f, conds);
 }
 

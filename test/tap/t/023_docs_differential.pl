@@ -232,7 +232,7 @@ sub run_all
 		(my $q = $queries[$i]) =~ s/\@T/$table/g;
 		$script .= "\\echo ===== $i\n$q;\n";
 	}
-	my ($rc, $out, $err) = $node->psql('postgres', $script);
+	my ($rc, $out, $err) = $node->psql('postgres', $script, on_error_stop => 0);
 	my %result;
 	my $current;
 	foreach my $line (split /\n/, $out)

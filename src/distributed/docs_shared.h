@@ -1,20 +1,27 @@
 /*-------------------------------------------------------------------------
  *
- * docs_explain.h
- *	  What EXPLAIN shows of a query on kv.docs (room-private: the planner,
- *	  the fan-out and the EXPLAIN hook of src/distributed/ share it).
+ * docs_shared.h
+ *	  What the planner, the fan-out and the EXPLAIN hook of kv.docs share
+ *	  (room-private to src/distributed/).
+ *
+ * Repartitioned queries: a bucket of one runs on a node as a query on
+ * kv.docs of its own, which must not be repartitioned again.
  *
  * While EXPLAIN plans a query, the planner notes each kv.docs it plans
  * (strategy, what it pushed down, the fragment); while EXPLAIN ANALYZE runs
  * it, the fan-out notes each task (node, rows, bytes received, time).  The
  * hook prints them after the plan.  Outside EXPLAIN nothing is noted.
  *
- * src/distributed/docs_explain.h
+ * src/distributed/docs_shared.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef GLOBALKV_DOCS_EXPLAIN_H
-#define GLOBALKV_DOCS_EXPLAIN_H
+#ifndef GLOBALKV_DOCS_SHARED_H
+#define GLOBALKV_DOCS_SHARED_H
+
+extern bool GkvDocsRunningBucket(void);
+
+/* ---- EXPLAIN ---- */
 
 /* one task of a fan-out, as EXPLAIN ANALYZE reports it */
 typedef struct DocsExplainTask
@@ -33,4 +40,4 @@ extern void GkvDocsExplainPlanned(const char *strategy, const char *pushed_down,
 								  const char *fragment);
 extern void GkvDocsExplainTaskDone(const char *fragment, const DocsExplainTask *task);
 
-#endif							/* GLOBALKV_DOCS_EXPLAIN_H */
+#endif							/* GLOBALKV_DOCS_SHARED_H */

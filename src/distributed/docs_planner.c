@@ -29,6 +29,11 @@
  *			does that for its rows and returns partial aggregates, which
  *			are combined here (PlanFanoutGrouped); when it only keeps the
  *			first rows in some order, each node sends only its first ones.
+ *	repartition  grouping that cannot be split into partial results
+ *			(count(DISTINCT), string_agg): globalkv.docs_repartition has
+ *			each node compute one hash bucket of the groups from that
+ *			bucket's rows of every node (PlanRepartitionGroups,
+ *			PlanRepartitionDistinct).
  *
  * A condition is shipped only when it can only mean the same thing on the
  * other node: built from the view's columns, constants of built-in types,
@@ -38,8 +43,8 @@
  * is signed (docs_fanout.c): the function runs no other SQL.  While
  * EXPLAIN plans, each decision is noted for it (docs_explain.c).
  *
- * Not yet: repartitioned count(DISTINCT) and joins, aggregates pushed
- * below a join, DDL on kv.docs.  docs/sql.md keeps the list.
+ * Not yet: repartitioned joins, aggregates pushed below a join, DDL on
+ * kv.docs.  docs/sql.md keeps the list.
  *
  * src/distributed/docs_planner.c
  *

@@ -23,6 +23,7 @@ OBJS = \
 	src/common/gkv_hash.o \
 	src/connection/connection_cache.o \
 	src/connection/remote.o \
+	src/distributed/docs_ddl.o \
 	src/distributed/docs_explain.o \
 	src/distributed/docs_fanout.o \
 	src/distributed/docs_planner.o \

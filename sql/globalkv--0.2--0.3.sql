@@ -35,6 +35,32 @@ GRANT EXECUTE ON FUNCTION globalkv.docs_bucket(text) TO globalkv_replication;
 GRANT SELECT, INSERT, UPDATE, DELETE ON kv.docs TO globalkv_client;
 
 -- ---------------------------------------------------------------------
+-- indexes on kv.docs: CREATE INDEX ... ON kv.docs builds one on every
+-- shard table of every node (src/distributed/docs_ddl.c); the catalog
+-- keeps them, so that a node away at the time builds them when the
+-- catalog reaches it.  Replicated like every catalog table.
+-- ---------------------------------------------------------------------
+CREATE TABLE globalkv.docs_indexes (
+    name text COLLATE "C" PRIMARY KEY CHECK (name ~ '^[a-z0-9_]{1,40}$'),
+    definition text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    hlc bigint NOT NULL DEFAULT 0,
+    origin integer NOT NULL DEFAULT 0,
+    seq bigint NOT NULL DEFAULT 0,
+    dropped boolean NOT NULL DEFAULT false
+);
+SELECT pg_catalog.pg_extension_config_dump('globalkv.docs_indexes', '');
+GRANT SELECT ON globalkv.docs_indexes TO globalkv_replication;
+CREATE VIEW kv.docs_indexes AS
+    SELECT name, definition, created_at FROM globalkv.docs_indexes WHERE NOT dropped;
+COMMENT ON VIEW kv.docs_indexes IS
+    'the indexes of kv.docs, each built on every shard table of every node (docs/sql.md)';
+GRANT SELECT ON kv.docs_indexes TO globalkv_client, globalkv_admin;
+#include "udfs/docs_index_apply/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.docs_index_apply(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION globalkv.docs_index_apply(text, text) TO globalkv_admin, globalkv_replication;
+
+-- ---------------------------------------------------------------------
 -- shard moves driven by the server
 -- ---------------------------------------------------------------------
 -- kv.move_shard drives a move from start to end (src/operations/); the

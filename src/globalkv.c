@@ -119,6 +119,7 @@ _PG_init(void)
 	GkvChangeWaitInit();
 	GkvDocsPlannerInit();
 	GkvDocsExplainInit();
+	GkvDocsDdlInit();
 	GkvRegisterStaticWorker("GkvExpiryWorkerMain", "globalkv expiry worker",
 							"globalkv expiry", 10);
 	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",

@@ -889,6 +889,8 @@ GkvCatalogMaxHlc(void)
 		appendStringInfoString(&sql,
 							   " UNION ALL SELECT max(hlc) FROM globalkv.placements"
 							   " UNION ALL SELECT max(hlc) FROM globalkv.shard_moves");
+	if (OidIsValid(CatalogRelid("docs_indexes")))
+		appendStringInfoString(&sql, " UNION ALL SELECT max(hlc) FROM globalkv.docs_indexes");
 	appendStringInfoString(&sql, ") t");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

@@ -29,7 +29,11 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "access/xact.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "globalkv/catalog.h"
@@ -63,6 +67,11 @@
 	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('source_node', source_node," \
 	"             'target_node', target_node, 'state', state, 'started_at', started_at) END," \
 	"        hlc, origin, seq FROM globalkv.shard_moves WHERE seq > $1 AND seq <= $2" \
+	" UNION ALL" \
+	" SELECT 'docs_indexes', name::text," \
+	"        CASE WHEN dropped THEN NULL ELSE jsonb_build_object('definition', definition," \
+	"             'created_at', created_at) END," \
+	"        hlc, origin, seq FROM globalkv.docs_indexes WHERE seq > $1 AND seq <= $2" \
 	") c ORDER BY seq LIMIT $3"
 
 /*
@@ -207,6 +216,18 @@ static CatalogTable CatalogTables[] = {
 		" started_at = CASE WHEN $4 IS NULL THEN started_at"
 		" ELSE coalesce(($4->>'started_at')::timestamptz, now()) END,"
 		" hlc = $5, origin = $6, seq = $7, dropped = $4 IS NULL WHERE shard_id = $2 AND zone_name = $3"},
+	{"docs_indexes", false, false,
+		"SELECT hlc, origin FROM globalkv.docs_indexes WHERE name = $1 FOR UPDATE",
+		"INSERT INTO globalkv.docs_indexes (name, definition, created_at, hlc, origin, seq, dropped)"
+		" VALUES ($1, coalesce($4->>'definition', ''), coalesce(($4->>'created_at')::timestamptz, now()),"
+		" $5, $6, $7, $4 IS NULL)"
+		" ON CONFLICT DO NOTHING",
+	/* a drop keeps the index's last definition */
+		"UPDATE globalkv.docs_indexes SET"
+		" definition = CASE WHEN $4 IS NULL THEN definition ELSE coalesce($4->>'definition', '') END,"
+		" created_at = CASE WHEN $4 IS NULL THEN created_at"
+		" ELSE coalesce(($4->>'created_at')::timestamptz, now()) END,"
+		" hlc = $5, origin = $6, seq = $7, dropped = $4 IS NULL WHERE name = $1"},
 };
 
 /* the kept plan of statement 'which' (0 select, 1 insert, 2 update) */
@@ -248,6 +269,62 @@ CatalogKeyInt(const char *s, int len, const char *table, const char *key)
 				 errmsg("invalid key \"%s\" of a \"%s\" row in the replication stream", key, table)));
 	pfree(copy);
 	return (int32) v;
+}
+
+/*
+ * ApplyDocsIndex builds (or drops) an index of kv.docs whose catalog row
+ * just arrived, on this node's shard tables.  Usually the node that made
+ * it built it here already (IF NOT EXISTS then does nothing); a node that
+ * was away builds it now.  A build that fails here -- a row of this node
+ * the index expression cannot take -- is logged and left, in a
+ * subtransaction: it must not stop the catalog from replicating.
+ */
+static void
+ApplyDocsIndex(const char *name, Jsonb *value)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', 'n'};
+
+	args[0] = CStringGetTextDatum(name);
+	if (value != NULL)
+	{
+		Datum		def = DirectFunctionCall2(jsonb_object_field_text, JsonbPGetDatum(value),
+											  CStringGetTextDatum("definition"));
+
+		args[1] = def;
+		nulls[1] = ' ';
+	}
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args("SELECT globalkv.docs_index_apply($1, $2)", 2, argtypes, args,
+								  nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not run globalkv.docs_index_apply");
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not %s index \"%s\" of kv.docs on this node: %s",
+						value != NULL ? "build" : "drop", name, edata->message),
+				 errhint("Fix the documents it cannot index, then run CREATE INDEX ... ON kv.docs again (or DROP INDEX it).")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -336,6 +413,8 @@ GkvCatalogApply(const char *table, const char *key, Jsonb *value, GkvVersion ver
 		if (found || attempt > 0)
 			elog(ERROR, "catalog row \"%s\" of %s vanished while it was merged", key, t->name);
 	}
+	if (applied && strcmp(t->name, "docs_indexes") == 0)
+		ApplyDocsIndex(key, value);
 	if (applied && value == NULL && strcmp(t->name, "namespaces") == 0)
 	{
 		Oid			argtypes[1] = {TEXTOID};

@@ -16,6 +16,9 @@
 extern void GkvDocsPlannerInit(void);
 extern void GkvDocsExplainInit(void);
 
+/* CREATE INDEX and DROP INDEX on kv.docs (docs_ddl.c) */
+extern void GkvDocsDdlInit(void);
+
 /*
  * Every fragment reads kv.docs as "docs" and has its conditions right after
  * this: a stand-in node's fragment is narrowed to its shards there.

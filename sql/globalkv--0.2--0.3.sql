@@ -24,14 +24,14 @@ REVOKE EXECUTE ON FUNCTION globalkv.hlc_at(timestamptz) FROM PUBLIC;
 #include "udfs/docs_write/0.3.sql"
 #include "views/docs/0.3.sql"
 REVOKE EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text, text, boolean),
-    globalkv.docs_fanout(text, text), globalkv.docs_repartition(text, text, text),
-    globalkv.docs_bucket(text), globalkv.docs_write() FROM PUBLIC;
+    globalkv.docs_fanout(text, text), globalkv.docs_repartition(text, text),
+    globalkv.docs_bucket(text, integer, integer), globalkv.docs_write() FROM PUBLIC;
 -- a query on kv.docs runs these as its caller: clients may, nobody else
 GRANT EXECUTE ON FUNCTION globalkv.docs_unplanned(), globalkv.docs_router(text, text, boolean),
-    globalkv.docs_fanout(text, text), globalkv.docs_repartition(text, text, text),
+    globalkv.docs_fanout(text, text), globalkv.docs_repartition(text, text),
     globalkv.docs_write() TO globalkv_client;
 -- a bucket of a repartitioned query arrives from another node
-GRANT EXECUTE ON FUNCTION globalkv.docs_bucket(text) TO globalkv_replication;
+GRANT EXECUTE ON FUNCTION globalkv.docs_bucket(text, integer, integer) TO globalkv_replication;
 GRANT SELECT, INSERT, UPDATE, DELETE ON kv.docs TO globalkv_client;
 
 -- ---------------------------------------------------------------------

@@ -332,12 +332,15 @@ GkvDocsRunningBucket(void)
 /*
  * RunQueryHere runs a query on kv.docs in this backend, with kv.docs meaning
  * scope ("node": this node's placements; "zone": all of them, planned as a
- * bucket of a repartitioned query), its rows into the result.  Returns how
- * many rows it gave.
+ * bucket of a repartitioned query, with $1 = bucket and $2 = buckets), its
+ * rows into the result.  Returns how many rows it gave.
  */
 static uint64
-RunQueryHere(const char *sql, const char *scope, RowReader *r, ReturnSetInfo *rsinfo)
+RunQueryHere(const char *sql, const char *scope, int bucket, int buckets, RowReader *r,
+			 ReturnSetInfo *rsinfo)
 {
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(bucket), Int32GetDatum(buckets)};
 	int			nestlevel = NewGUCNestLevel();
 	bool		was_bucket = running_bucket;
 	uint64		rows;
@@ -349,7 +352,8 @@ RunQueryHere(const char *sql, const char *scope, RowReader *r, ReturnSetInfo *rs
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(sql, true, 0) != SPI_OK_SELECT)
+		if ((buckets == 0 ? SPI_execute(sql, true, 0) :
+			 SPI_execute_with_args(sql, 2, argtypes, args, NULL, true, 0)) != SPI_OK_SELECT)
 			elog(ERROR, "could not run a kv.docs fragment here");
 		if (SPI_tuptable->tupdesc->natts != r->natts)
 			elog(ERROR, "a kv.docs fragment returned %d columns instead of %d",
@@ -381,7 +385,7 @@ RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	task.rows = RunQueryHere(fragment, "node", r, rsinfo);
+	task.rows = RunQueryHere(fragment, "node", 0, 0, r, rsinfo);
 	task.ms = MillisecondsSince(start);
 	GkvDocsExplainTaskDone(fragment, &task);
 }
@@ -486,31 +490,11 @@ ZoneHolders(int32 *nodes)
 	return n;
 }
 
-/* the text of a signed repartitioned query: its two parts, unambiguously */
-static char *
-RepartitionSigned(const char *head, const char *tail)
-{
-	return psprintf("%zu:%s%s", strlen(head), head, tail);
-}
-
-char *
-GkvDocsSignRepartition(const char *head, const char *tail)
-{
-	return GkvDocsSignFragment(RepartitionSigned(head, tail));
-}
-
-/* bucket i of n: the planner's head ends with the start of the bucket condition */
-static char *
-BucketQuery(const char *head, const char *tail, int i, int n)
-{
-	return psprintf("%s%d, 0) OPERATOR(pg_catalog.=) %d%s", head, n, i, tail);
-}
-
 PG_FUNCTION_INFO_V1(gkv_docs_repartition);
 
 /*
- * globalkv.docs_repartition(head, tail, signature): node i of the n nodes
- * of this zone holding placements runs bucket i (BucketQuery) through
+ * globalkv.docs_repartition(query, signature): node i of the n nodes of
+ * this zone holding placements runs the query with $1 = i, $2 = n through
  * globalkv.docs_bucket -- this node too, over a connection of its own, so
  * that every bucket runs at once and this backend's connections stay free.
  * A node that cannot be reached, or whose connection breaks, has its
@@ -521,8 +505,7 @@ Datum
 gkv_docs_repartition(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *head;
-	char	   *tail;
+	char	   *query;
 	int32	   *nodes = palloc(sizeof(int32) * Max(GkvShardCount(), 1));
 	int			nnodes;
 	bool	   *failed;
@@ -530,19 +513,18 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 	StringInfoData call;
 	instr_time	sent;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("globalkv.docs_repartition needs a query in two parts and its signature")));
-	head = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	tail = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	VerifyFragment(RepartitionSigned(head, tail), text_to_cstring(PG_GETARG_TEXT_PP(2)));
+				 errmsg("globalkv.docs_repartition needs a query and its signature")));
+	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	VerifyFragment(query, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	RowReaderInit(&reader, rsinfo->setDesc);
 
-	/* SELECT * FROM globalkv.docs_bucket($1) AS b(c1 type, ...) */
+	/* SELECT * FROM globalkv.docs_bucket($1, $2, $3) AS b(c1 type, ...) */
 	initStringInfo(&call);
-	appendStringInfoString(&call, "SELECT * FROM globalkv.docs_bucket($1) AS b(");
+	appendStringInfoString(&call, "SELECT * FROM globalkv.docs_bucket($1, $2::pg_catalog.int4, $3::pg_catalog.int4) AS b(");
 	for (int c = 0; c < rsinfo->setDesc->natts; c++)
 	{
 		Form_pg_attribute att = TupleDescAttr(rsinfo->setDesc, c);
@@ -557,9 +539,9 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 	INSTR_TIME_SET_CURRENT(sent);
 	for (int i = 0; i < nnodes; i++)
 	{
-		const char *bucket = BucketQuery(head, tail, i, nnodes);
+		const char *values[3] = {query, psprintf("%d", i), psprintf("%d", nnodes)};
 
-		failed[i] = !GkvNodeSend(nodes[i], call.data, 1, &bucket);
+		failed[i] = !GkvNodeSend(nodes[i], call.data, 3, values);
 	}
 	for (int i = 0; i < nnodes; i++)
 	{
@@ -573,7 +555,7 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 			failed[i] = true;
 			continue;
 		}
-		StoreAndClear(res, nodes[i], head, 0, false, sent, &reader, rsinfo);
+		StoreAndClear(res, nodes[i], query, 0, false, sent, &reader, rsinfo);
 	}
 	for (int i = 0; i < nnodes; i++)
 	{
@@ -587,29 +569,31 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 				(errmsg("kv.docs: bucket %d of %d of a repartitioned query runs here: node \"%s\" cannot be reached",
 						i, nnodes, node ? node->name : "?")));
 		INSTR_TIME_SET_CURRENT(start);
-		task.rows = RunQueryHere(BucketQuery(head, tail, i, nnodes), "zone", &reader, rsinfo);
+		task.rows = RunQueryHere(query, "zone", i, nnodes, &reader, rsinfo);
 		task.ms = MillisecondsSince(start);
-		GkvDocsExplainTaskDone(head, &task);
+		GkvDocsExplainTaskDone(query, &task);
 	}
 	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(gkv_docs_bucket);
 
-/* globalkv.docs_bucket(query): a bucket of a repartitioned query, run here */
+/* globalkv.docs_bucket(query, bucket, buckets): a bucket of a repartitioned query, run here */
 Datum
 gkv_docs_bucket(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	RowReader	reader;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_GETARG_INT32(2) < 1 ||
+		PG_GETARG_INT32(1) < 0 || PG_GETARG_INT32(1) >= PG_GETARG_INT32(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("globalkv.docs_bucket needs a query")));
+				 errmsg("globalkv.docs_bucket needs a query and a bucket number below the number of buckets")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	RowReaderInit(&reader, rsinfo->setDesc);
-	(void) RunQueryHere(text_to_cstring(PG_GETARG_TEXT_PP(0)), "zone", &reader, rsinfo);
+	(void) RunQueryHere(text_to_cstring(PG_GETARG_TEXT_PP(0)), "zone", PG_GETARG_INT32(1),
+						PG_GETARG_INT32(2), &reader, rsinfo);
 	return (Datum) 0;
 }
 

@@ -30,6 +30,12 @@
  *			are combined here (PlanFanoutGrouped); when it only keeps the
  *			first rows in some order, each node sends only its first ones.
  *	repartition  grouping that cannot be split into partial results
+ *			(count(DISTINCT), string_agg), and joins of two uses of kv.docs
+ *			on document fields: globalkv.docs_repartition has each node
+ *			compute one hash bucket from that bucket's rows of every node
+ *			(PlanRepartitionGroups, PlanRepartitionDistinct,
+ *			PlanRepartitionJoin).
+ *	repartition  grouping that cannot be split into partial results
  *			(count(DISTINCT), string_agg): globalkv.docs_repartition has
  *			each node compute one hash bucket of the groups from that
  *			bucket's rows of every node (PlanRepartitionGroups,
@@ -69,6 +75,7 @@
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
+#include "parser/parse_oper.h"
 #include "parser/parsetree.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteManip.h"
@@ -133,14 +140,14 @@ GetDocsFunctions(DocsFunctions *f)
 {
 	Oid			router_args[3] = {TEXTOID, TEXTOID, BOOLOID};
 	Oid			fanout_args[2] = {TEXTOID, TEXTOID};
-	Oid			repartition_args[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Oid			repartition_args[2] = {TEXTOID, TEXTOID};
 
 	if (!OidIsValid(get_namespace_oid("globalkv", true)))
 		return false;
 	f->unplanned = LookupDocsFunction("docs_unplanned", 0, NULL);
 	f->router = LookupDocsFunction("docs_router", 3, router_args);
 	f->fanout = LookupDocsFunction("docs_fanout", 2, fanout_args);
-	f->repartition = LookupDocsFunction("docs_repartition", 3, repartition_args);
+	f->repartition = LookupDocsFunction("docs_repartition", 2, repartition_args);
 	return OidIsValid(f->unplanned) && OidIsValid(f->router) && OidIsValid(f->fanout) &&
 		OidIsValid(f->repartition);
 }
@@ -1036,11 +1043,24 @@ CombineKindOf(Oid aggfnoid, bool *collation_sensitive)
 typedef struct GroupedContext
 {
 	Index		rti;
+	Index		other_rti;		/* a join's other use of kv.docs, or 0 */
 	List	   *group_exprs;	/* the GROUP BY expressions: the first columns */
 	List	   *partials;		/* the partial aggregates: the next columns */
 	Node	   *distinct_key;	/* repartitioned by this value: count(DISTINCT it) only */
 	bool		failed;			/* something here must see the rows themselves */
 } GroupedContext;
+
+/* Shippable, for an expression over one use of kv.docs or (a join) two */
+static bool
+ShippableIn(const GroupedContext *ctx, Node *expr)
+{
+	if (ctx->other_rti != 0)
+	{
+		expr = copyObject(expr);
+		ChangeVarNodes(expr, ctx->other_rti, ctx->rti, 0);
+	}
+	return Shippable(expr, ctx->rti);
+}
 
 static Node *
 MakeAggregate(Oid aggfnoid, Oid argtype, Oid rettype, Oid collation, Oid inputcollid, Node *arg)
@@ -1144,7 +1164,7 @@ CombineAggregate(Aggref *a, GroupedContext *ctx)
 	}
 	if (kind == COMBINE_NONE || a->agglevelsup != 0 || a->aggdistinct != NIL ||
 		a->aggorder != NIL || a->aggdirectargs != NIL || a->aggkind != AGGKIND_NORMAL ||
-		a->aggvariadic || (a->aggfilter != NULL && !Shippable((Node *) a->aggfilter, ctx->rti)) ||
+		a->aggvariadic || (a->aggfilter != NULL && !ShippableIn(ctx, (Node *) a->aggfilter)) ||
 		(collation_sensitive && a->inputcollid != C_COLLATION_OID &&
 		 a->inputcollid != POSIX_COLLATION_OID))
 	{
@@ -1152,7 +1172,7 @@ CombineAggregate(Aggref *a, GroupedContext *ctx)
 		return NULL;
 	}
 	foreach(lc, a->args)
-		if (!Shippable((Node *) lfirst_node(TargetEntry, lc)->expr, ctx->rti))
+		if (!ShippableIn(ctx, (Node *) lfirst_node(TargetEntry, lc)->expr))
 		{
 			ctx->failed = true;
 			return NULL;
@@ -1259,7 +1279,8 @@ GroupedMutator(Node *node, GroupedContext *ctx)
 		if (equal(node, g))
 			return (Node *) makeVar(ctx->rti, index, exprType(g), exprTypmod(g), exprCollation(g), 0);
 	}
-	if ((IsA(node, Var) && ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == 0) ||
+	if ((IsA(node, Var) && ((Var *) node)->varlevelsup == 0 &&
+		 (((Var *) node)->varno == ctx->rti || ((Var *) node)->varno == ctx->other_rti)) ||
 		IsA(node, GroupingFunc))
 	{
 		ctx->failed = true;
@@ -1357,20 +1378,15 @@ PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
  */
 
 /*
- * BucketHead: the start of the condition that keeps the rows of one bucket
- * of key -- "COALESCE((hash(key) & 2147483647) % " -- to which
- * globalkv.docs_repartition adds "n, 0) = i" for bucket i of n, then the
- * tail of the query.  The hash is
- * the type's own hash function, which hashes equal values alike (1.0 and
- * 1.00, for numeric), so all rows of a group, or all copies of a value,
- * meet in one bucket; NULL goes to bucket 0.  NULL when key has no
- * built-in hash function.
+ * BucketHash: hash(key) with the type's own hash function, which hashes
+ * equal values alike (1.0 and 1.00, for numeric), so all rows of a group,
+ * all copies of a value, all rows a join pairs, meet in one bucket.  NULL
+ * when key's type has no built-in hash function SQL can call.
  */
-static char *
-BucketHead(Node *key, DocsExpansion *e)
+static Node *
+BucketHash(Node *key)
 {
 	TypeCacheEntry *type = lookup_type_cache(exprType(key), TYPECACHE_HASH_PROC);
-	FuncExpr   *hash;
 	Oid		   *argtypes;
 	int			nargs;
 
@@ -1379,20 +1395,34 @@ BucketHead(Node *key, DocsExpansion *e)
 		get_func_signature(type->hash_proc, &argtypes, &nargs) != INT4OID || nargs != 1 ||
 		!IsBinaryCoercible(exprType(key), argtypes[0]))
 		return NULL;
-	hash = makeFuncExpr(type->hash_proc, INT4OID, list_make1(copyObject(key)), InvalidOid,
-						exprCollation(key), COERCE_EXPLICIT_CALL);
-	return psprintf("COALESCE((%s OPERATOR(pg_catalog.&) 2147483647) OPERATOR(pg_catalog.%%) ",
-					DeparseOnDocs((Node *) hash, e->rti, e->view_oid));
+	return (Node *) makeFuncExpr(type->hash_proc, INT4OID, list_make1(copyObject(key)), InvalidOid,
+								 exprCollation(key), COERCE_EXPLICIT_CALL);
 }
 
-/* globalkv.docs_repartition(head, tail, signature) AS (the columns) */
+/*
+ * BucketCondition: the condition that keeps the rows of bucket $1 of $2
+ * -- "COALESCE((hash(key) & 2147483647) % $2, 0) = $1" -- as SQL over
+ * "kv.docs docs"; NULL keys fall in bucket 0.  globalkv.docs_bucket runs
+ * the query with the bucket's numbers.  NULL when key cannot be hashed.
+ */
+static char *
+BucketCondition(Node *key, DocsExpansion *e)
+{
+	Node	   *hash = BucketHash(key);
+
+	if (hash == NULL)
+		return NULL;
+	return psprintf("COALESCE((%s OPERATOR(pg_catalog.&) 2147483647) OPERATOR(pg_catalog.%%) $2, 0)"
+					" OPERATOR(pg_catalog.=) $1", DeparseOnDocs(hash, e->rti, e->view_oid));
+}
+
+/* globalkv.docs_repartition(query, signature) AS (the columns) */
 static void
-CallRepartition(DocsExpansion *e, const DocsFunctions *f, const char *head, const char *tail,
+CallRepartition(DocsExpansion *e, const DocsFunctions *f, const char *query,
 				const FragmentColumns *cols)
 {
 	CallFunction(e, f->repartition,
-				 list_make3(TextConst(head), TextConst(tail),
-							TextConst(GkvDocsSignRepartition(head, tail))), cols);
+				 list_make2(TextConst(query), TextConst(GkvDocsSignFragment(query))), cols);
 }
 
 /* the first aggregate over DISTINCT values in a tree, or NULL */
@@ -1428,7 +1458,7 @@ PlanRepartitionDistinct(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	Node	   *having;
 	char	   *bucket;
 	char	   *where;
-	char	   *head;
+	char	   *sql;
 	FragmentColumns cols = {0};
 
 	if (q->groupClause != NIL || !q->hasAggs || GkvDocsRunningBucket() || !OverDocsAlone(e, conds) ||
@@ -1436,7 +1466,7 @@ PlanRepartitionDistinct(DocsExpansion *e, const DocsFunctions *f, List *conds)
 		list_length(distinct->args) != 1)
 		return false;
 	key = (Node *) linitial_node(TargetEntry, distinct->args)->expr;
-	if (!GroupShippable(key, e->rti) || (bucket = BucketHead(key, e)) == NULL)
+	if (!GroupShippable(key, e->rti) || (bucket = BucketCondition(key, e)) == NULL)
 		return false;
 	ctx.rti = e->rti;
 	ctx.distinct_key = key;
@@ -1446,13 +1476,14 @@ PlanRepartitionDistinct(DocsExpansion *e, const DocsFunctions *f, List *conds)
 		return false;
 
 	where = ShipConditions(q, conds, e->rti, e->view_oid);
-	head = psprintf("SELECT pg_catalog.count(s.v) FROM (SELECT %s AS v" GKV_DOCS_FRAGMENT_WHERE "%s AND %s",
-					DeparseOnDocs(key, e->rti, e->view_oid), where, bucket);
+	sql = psprintf("SELECT pg_catalog.count(s.v) FROM (SELECT %s AS v" GKV_DOCS_FRAGMENT_WHERE
+				   "%s AND %s GROUP BY 1) s",
+				   DeparseOnDocs(key, e->rti, e->view_oid), where, bucket);
 	AddFragmentColumn(&cols, "p1", INT8OID, -1, InvalidOid);
-	CallRepartition(e, f, head, " GROUP BY 1) s", &cols);
+	CallRepartition(e, f, sql, &cols);
 	GkvDocsExplainPlanned("repartition",
 						  "count(DISTINCT) by a hash of the value: each node counts the distinct values of its bucket, gathered from every node's GROUP BY; the counts are added here",
-						  head);
+						  sql);
 	ReturnFragmentColumns(e, &cols);
 	q->targetList = tlist;
 	q->havingQual = having;
@@ -1509,8 +1540,7 @@ static bool
 PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 {
 	Query	   *q = e->parent;
-	StringInfoData head;
-	StringInfoData tail;
+	StringInfoData sql;
 	FragmentColumns cols = {0};
 	Node	   *key;
 	char	   *bucket;
@@ -1526,7 +1556,7 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 							e->rti))
 			return false;
 	key = get_sortgroupclause_expr(linitial_node(SortGroupClause, q->groupClause), q->targetList);
-	if ((bucket = BucketHead(key, e)) == NULL)
+	if ((bucket = BucketCondition(key, e)) == NULL)
 		return false;
 	/* everything else must mean the same on the other node */
 	foreach(lc, q->targetList)
@@ -1541,8 +1571,8 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 		return false;
 
 	where = ShipConditions(q, conds, e->rti, e->view_oid);
-	initStringInfo(&head);
-	appendStringInfoString(&head, "SELECT ");
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
 	foreach(lc, q->targetList)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
@@ -1550,13 +1580,12 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 
 		column++;
 		snprintf(name, sizeof(name), "c%d", column);
-		appendStringInfo(&head, "%s%s", column > 1 ? ", " : "",
+		appendStringInfo(&sql, "%s%s", column > 1 ? ", " : "",
 						 DeparseOnDocs((Node *) tle->expr, e->rti, e->view_oid));
 		AddFragmentColumn(&cols, name, exprType((Node *) tle->expr), exprTypmod((Node *) tle->expr),
 						  exprCollation((Node *) tle->expr));
 	}
-	appendStringInfo(&head, GKV_DOCS_FRAGMENT_WHERE "%s AND %s", where, bucket);
-	initStringInfo(&tail);
+	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s AND %s", where, bucket);
 	foreach(lc, q->groupClause)
 	{
 		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
@@ -1569,14 +1598,14 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 			if (lfirst_node(TargetEntry, lc2)->ressortgroupref == sgc->tleSortGroupRef)
 				break;
 		}
-		appendStringInfo(&tail, "%s%d", foreach_current_index(lc) == 0 ? " GROUP BY " : ", ", position);
+		appendStringInfo(&sql, "%s%d", foreach_current_index(lc) == 0 ? " GROUP BY " : ", ", position);
 	}
 	if (q->havingQual != NULL)
-		appendStringInfo(&tail, " HAVING %s", DeparseOnDocs(q->havingQual, e->rti, e->view_oid));
-	CallRepartition(e, f, head.data, tail.data, &cols);
+		appendStringInfo(&sql, " HAVING %s", DeparseOnDocs(q->havingQual, e->rti, e->view_oid));
+	CallRepartition(e, f, sql.data, &cols);
 	GkvDocsExplainPlanned("repartition",
 						  "the whole GROUP BY, by a hash of its first expression: each node aggregates the groups of its bucket, gathered from every node",
-						  head.data);
+						  sql.data);
 	ReturnFragmentColumns(e, &cols);
 
 	/* here only the finished groups are read */
@@ -1690,6 +1719,369 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
 }
 
 /* ----------------------------------------------------------------
+ * Repartitioned joins: two uses of kv.docs joined on document fields
+ * ----------------------------------------------------------------
+ */
+
+/* does any Var of the query (this level) refer to an entry other than a and b? */
+typedef struct OtherVarsContext
+{
+	Index		a;
+	Index		b;
+	int			depth;
+} OtherVarsContext;
+
+static bool
+RefersElsewhere(Node *node, OtherVarsContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		return v->varlevelsup == ctx->depth && v->varno != ctx->a && v->varno != ctx->b;
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		ctx->depth++;
+		result = query_tree_walker((Query *) node, RefersElsewhere, ctx, 0);
+		ctx->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, RefersElsewhere, ctx);
+}
+
+/* expr with the Vars of b made Vars of a, for the one-relation checks */
+static Node *
+AsOneRelation(Node *expr, Index a, Index b)
+{
+	expr = copyObject(expr);
+	ChangeVarNodes(expr, b, a, 0);
+	return expr;
+}
+
+/*
+ * JoinKeys: an equality between an expression of a alone and one of b
+ * alone, of the same type (so one hash function serves both), among the
+ * conditions; false when there is none.
+ */
+static bool
+JoinKeys(List *conds, Index a, Index b, Node **akey, Node **bkey)
+{
+	ListCell   *lc;
+
+	foreach(lc, conds)
+	{
+		OpExpr	   *op = lfirst(lc);
+		Node	   *l,
+				   *r;
+		Relids		lrel,
+					rrel;
+
+		if (!IsA(op, OpExpr) || list_length(op->args) != 2)
+			continue;
+		l = linitial(op->args);
+		r = lsecond(op->args);
+		if (exprType(l) != exprType(r) || !op_hashjoinable(op->opno, exprType(l)))
+			continue;
+		lrel = pull_varnos(NULL, l);
+		rrel = pull_varnos(NULL, r);
+		if (bms_equal(lrel, bms_make_singleton(a)) && bms_equal(rrel, bms_make_singleton(b)))
+		{
+			*akey = l;
+			*bkey = r;
+			return true;
+		}
+		if (bms_equal(lrel, bms_make_singleton(b)) && bms_equal(rrel, bms_make_singleton(a)))
+		{
+			*akey = r;
+			*bkey = l;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* are these two range-table references a and b, in either order? */
+static bool
+JoinsBoth(Node *x, Node *y, Index a, Index b)
+{
+	Index		i = ((RangeTblRef *) x)->rtindex;
+	Index		j = ((RangeTblRef *) y)->rtindex;
+
+	return (i == a && j == b) || (i == b && j == a);
+}
+
+static Oid
+Int4Operator(const char *name)
+{
+	return LookupOperName(NULL, list_make2(makeString("pg_catalog"), makeString(pstrdup(name))),
+						  INT4OID, INT4OID, false, -1);
+}
+
+static Param *
+BucketParam(int id)
+{
+	Param	   *p = makeNode(Param);
+
+	p->paramkind = PARAM_EXTERN;
+	p->paramid = id;
+	p->paramtype = INT4OID;
+	p->paramtypmod = -1;
+	p->paramcollid = InvalidOid;
+	p->location = -1;
+	return p;
+}
+
+/* COALESCE((hash & 2147483647) % $2, 0) = $1, as an expression */
+static Expr *
+BucketExpr(Node *hash)
+{
+	CoalesceExpr *c = makeNode(CoalesceExpr);
+	Expr	   *masked = make_opclause(Int4Operator("&"), INT4OID, false, (Expr *) hash,
+									   (Expr *) makeConst(INT4OID, -1, InvalidOid, 4,
+														  Int32GetDatum(PG_INT32_MAX), false, true),
+									   InvalidOid, InvalidOid);
+	Expr	   *bucket = make_opclause(Int4Operator("%"), INT4OID, false, masked,
+									   (Expr *) BucketParam(2), InvalidOid, InvalidOid);
+
+	c->coalescetype = INT4OID;
+	c->args = list_make2(bucket, makeConst(INT4OID, -1, InvalidOid, 4, Int32GetDatum(0), false, true));
+	c->location = -1;
+	return make_opclause(Int4EqualOperator, BOOLOID, false, (Expr *) c, (Expr *) BucketParam(1),
+						 InvalidOid, InvalidOid);
+}
+
+static Node *
+AddCondition(Node *quals, Expr *cond)
+{
+	return quals == NULL ? (Node *) cond :
+		(Node *) make_andclause(list_make2(quals, cond));
+}
+
+/* the expansion of kv.docs made back into the view, for pg_get_querydef */
+static void
+AsDocsView(RangeTblEntry *rte, Oid view_oid)
+{
+	rte->rtekind = RTE_RELATION;
+	rte->relid = view_oid;
+	rte->relkind = RELKIND_VIEW;
+	rte->rellockmode = AccessShareLock;
+	rte->subquery = NULL;
+	rte->security_barrier = false;
+}
+
+/*
+ * PlanRepartitionJoin: a SELECT joining two uses of kv.docs -- and nothing
+ * else -- on an equality of document fields (inner, left or right join),
+ * with every condition and expression shippable.  Both sides are
+ * repartitioned by a hash of their join key: node i of the zone's n nodes
+ * runs the whole join for bucket i, asking every node for the rows of
+ * bucket i of each side, so every pair the join can make meets there, and
+ * every row of an outer join's preserved side is in exactly one bucket.
+ * Aggregates over the join are split as a fan-out splits them (partial
+ * results per bucket, combined here); without aggregates the buckets
+ * return the joined rows, and ORDER BY, LIMIT and DISTINCT run here.
+ */
+static bool
+PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunctions *f)
+{
+	FromExpr   *jt = q->jointree;
+	JoinExpr   *join = NULL;
+	JoinType	jointype = JOIN_INNER;
+	OtherVarsContext others = {a->rti, b->rti, 0};
+	GroupedContext ctx = {0};
+	List	   *conds;
+	Node	   *akey;
+	Node	   *bkey;
+	Node	   *ahash;
+	Node	   *bhash;
+	Query	   *bucket;
+	List	   *tlist = NIL;
+	Node	   *having = NULL;
+	bool		grouped = q->hasAggs || q->groupClause != NIL;
+	FragmentColumns cols = {0};
+	char	   *sql;
+	int			column = 0;
+	ListCell   *lc;
+
+	if (GkvDocsRunningBucket() || GkvDocsScope == GKV_DOCS_NODE || HoldsWholeZone() ||
+		q->commandType != CMD_SELECT || q->setOperations != NULL || q->rowMarks != NIL ||
+		q->hasSubLinks || q->hasWindowFuncs || q->hasTargetSRFs || q->groupingSets != NIL ||
+		q->hasDistinctOn || RefersElsewhere((Node *) q, &others))
+		return false;
+
+	/* FROM a, b WHERE ... or FROM a [LEFT|RIGHT] JOIN b ON ... WHERE ... */
+	conds = list_copy(make_ands_implicit((Expr *) jt->quals));
+	if (list_length(jt->fromlist) == 1 && IsA(linitial(jt->fromlist), JoinExpr))
+	{
+		join = linitial_node(JoinExpr, jt->fromlist);
+		if (!IsA(join->larg, RangeTblRef) || !IsA(join->rarg, RangeTblRef) ||
+			!JoinsBoth(join->larg, join->rarg, a->rti, b->rti) ||
+			(join->jointype != JOIN_INNER && join->jointype != JOIN_LEFT && join->jointype != JOIN_RIGHT) ||
+			join->usingClause != NIL || join->alias != NULL)
+			return false;
+		jointype = join->jointype;
+		/* a is the join's left */
+		if (((RangeTblRef *) join->larg)->rtindex != (int) a->rti)
+		{
+			DocsExpansion *t = a;
+
+			a = b;
+			b = t;
+		}
+		if (!JoinKeys(make_ands_implicit((Expr *) join->quals), a->rti, b->rti, &akey, &bkey) &&
+			(jointype != JOIN_INNER || !JoinKeys(conds, a->rti, b->rti, &akey, &bkey)))
+			return false;
+		conds = list_concat(conds, make_ands_implicit((Expr *) join->quals));
+	}
+	else if (list_length(jt->fromlist) == 2 && IsA(linitial(jt->fromlist), RangeTblRef) &&
+			 IsA(lsecond(jt->fromlist), RangeTblRef) &&
+			 JoinsBoth(linitial(jt->fromlist), lsecond(jt->fromlist), a->rti, b->rti))
+	{
+		if (!JoinKeys(conds, a->rti, b->rti, &akey, &bkey))
+			return false;
+	}
+	else
+		return false;
+	foreach(lc, conds)
+		if (!Shippable(AsOneRelation(lfirst(lc), a->rti, b->rti), a->rti))
+			return false;
+	if (!GroupShippable(akey, a->rti) || !GroupShippable(bkey, b->rti) ||
+		(ahash = BucketHash(akey)) == NULL || (bhash = BucketHash(bkey)) == NULL)
+		return false;
+
+	/* what the buckets return, and what this node makes of it */
+	ctx.rti = a->rti;
+	ctx.other_rti = b->rti;
+	if (grouped)
+	{
+		foreach(lc, q->groupClause)
+		{
+			Node	   *expr = get_sortgroupclause_expr(lfirst_node(SortGroupClause, lc), q->targetList);
+
+			if (!GroupShippable(AsOneRelation(expr, a->rti, b->rti), a->rti))
+				return false;
+			ctx.group_exprs = lappend(ctx.group_exprs, expr);
+		}
+		tlist = (List *) GroupedMutator(copyObject((Node *) q->targetList), &ctx);
+		having = GroupedMutator(copyObject(q->havingQual), &ctx);
+		if (ctx.failed)
+			return false;
+	}
+	else
+		foreach(lc, q->targetList)
+			if (!Shippable(AsOneRelation((Node *) lfirst_node(TargetEntry, lc)->expr, a->rti, b->rti), a->rti))
+				return false;
+
+	/* the bucket's query: this one over kv.docs itself, with the bucket conditions */
+	bucket = copyObject(q);
+	AsDocsView(rt_fetch(a->rti, bucket->rtable), a->view_oid);
+	AsDocsView(rt_fetch(b->rti, bucket->rtable), b->view_oid);
+	if (join != NULL && jointype != JOIN_INNER)
+	{
+		/* the preserved side is cut in WHERE, the nullable side in ON */
+		JoinExpr   *bjoin = linitial_node(JoinExpr, bucket->jointree->fromlist);
+		bool		a_preserved = jointype == JOIN_LEFT;
+
+		bucket->jointree->quals = AddCondition(bucket->jointree->quals,
+											   BucketExpr(a_preserved ? ahash : bhash));
+		bjoin->quals = AddCondition(bjoin->quals, BucketExpr(a_preserved ? bhash : ahash));
+	}
+	else
+	{
+		bucket->jointree->quals = AddCondition(bucket->jointree->quals, BucketExpr(ahash));
+		bucket->jointree->quals = AddCondition(bucket->jointree->quals, BucketExpr(bhash));
+	}
+	bucket->sortClause = NIL;
+	bucket->distinctClause = NIL;
+	bucket->limitCount = NULL;
+	bucket->limitOffset = NULL;
+	bucket->limitOption = LIMIT_OPTION_DEFAULT;
+	if (grouped)
+	{
+		List	   *group_tlist = NIL;
+		List	   *group_clause = NIL;
+
+		foreach(lc, list_concat_copy(ctx.group_exprs, ctx.partials))
+		{
+			column++;
+			group_tlist = lappend(group_tlist, makeTargetEntry(lfirst(lc), column, psprintf("c%d", column), false));
+			if (column <= list_length(ctx.group_exprs))
+			{
+				SortGroupClause *sgc = copyObject(list_nth_node(SortGroupClause, q->groupClause, column - 1));
+
+				sgc->tleSortGroupRef = column;
+				llast_node(TargetEntry, group_tlist)->ressortgroupref = column;
+				group_clause = lappend(group_clause, sgc);
+			}
+		}
+		bucket->targetList = group_tlist;
+		bucket->groupClause = group_clause;
+		bucket->havingQual = NULL;
+		bucket->hasAggs = ctx.partials != NIL;
+	}
+	else
+		foreach(lc, bucket->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+			tle->resjunk = false;
+			tle->resname = psprintf("c%d", tle->resno);
+		}
+	sql = pg_get_querydef(bucket, false);
+	foreach(lc, bucket->targetList)
+	{
+		Node	   *expr = (Node *) lfirst_node(TargetEntry, lc)->expr;
+
+		AddFragmentColumn(&cols, psprintf("c%d", foreach_current_index(lc) + 1), exprType(expr),
+						  exprTypmod(expr), exprCollation(expr));
+	}
+
+	/* here: the buckets' rows, through the first use of kv.docs */
+	CallRepartition(a, f, sql, &cols);
+	GkvDocsExplainPlanned("repartition",
+						  grouped ? "the join, by a hash of its key, with partial aggregates (combined here): each node joins the rows of its bucket from both sides, gathered from every node" :
+						  "the join, by a hash of its key: each node joins the rows of its bucket from both sides, gathered from every node",
+						  sql);
+	ReturnFragmentColumns(a, &cols);
+	q->jointree = makeFromExpr(list_make1(makeNode(RangeTblRef)), NULL);
+	((RangeTblRef *) linitial(q->jointree->fromlist))->rtindex = a->rti;
+	if (join != NULL)
+	{
+		/* the join is gone; its columns, which nothing reads, must not name a's old ones */
+		RangeTblEntry *jrte = rt_fetch(join->rtindex, q->rtable);
+
+		jrte->joinaliasvars = NIL;
+		jrte->joinleftcols = NIL;
+		jrte->joinrightcols = NIL;
+		jrte->joinmergedcols = 0;
+	}
+	if (grouped)
+	{
+		q->targetList = tlist;
+		q->havingQual = having;
+	}
+	else
+	{
+		column = 0;
+		foreach(lc, q->targetList)
+		{
+			TargetEntry *tle = lfirst_node(TargetEntry, lc);
+			Node	   *expr = (Node *) tle->expr;
+
+			column++;
+			tle->expr = (Expr *) makeVar(a->rti, column, exprType(expr), exprTypmod(expr),
+										 exprCollation(expr), 0);
+		}
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------------
  * Finding the expansions
  * ----------------------------------------------------------------
  */
@@ -1704,11 +2096,14 @@ PlanDocsWalker(Node *node, const DocsFunctions *f)
 		Index		rti = 0;
 		ListCell   *lc;
 
+		List	   *expansions = NIL;
+
 		foreach(lc, q->rtable)
 		{
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 			RangeTblEntry *func_rte;
 			RangeTblEntry *view_rte;
+			DocsExpansion *e;
 
 			rti++;
 			if (rte->rtekind != RTE_SUBQUERY ||
@@ -1718,15 +2113,49 @@ PlanDocsWalker(Node *node, const DocsFunctions *f)
 			view_rte = linitial_node(RangeTblEntry, rte->subquery->rtable);
 			if (view_rte->rtekind != RTE_RELATION)
 				elog(ERROR, "unexpected expansion of kv.docs");
-			{
-				DocsExpansion e = {q, rti, func_rte, view_rte->relid};
-
-				PlanExpansion(&e, f);
-			}
+			e = palloc(sizeof(DocsExpansion));
+			e->parent = q;
+			e->rti = rti;
+			e->func_rte = func_rte;
+			e->view_oid = view_rte->relid;
+			expansions = lappend(expansions, e);
 		}
+		/* two joined, repartitioned as one; or each on its own */
+		if (list_length(expansions) != 2 ||
+			!PlanRepartitionJoin(q, linitial(expansions), lsecond(expansions), f))
+			foreach(lc, expansions)
+				PlanExpansion(lfirst(lc), f);
 		return query_tree_walker(q, PlanDocsWalker, (void *) f, 0);
 	}
 	return expression_tree_walker(node, PlanDocsWalker, (void *) f);
+}
+
+/*
+ * BindBucketParams: a bucket of a repartitioned query has its bucket
+ * numbers as $1 and $2 (globalkv.docs_bucket); made constants here, before
+ * kv.docs is planned, its bucket condition can be shipped like any other.
+ */
+static Node *
+BindBucketParams(Node *node, ParamListInfo params)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Param))
+	{
+		Param	   *p = (Param *) node;
+		ParamExternData *prm;
+
+		if (p->paramkind != PARAM_EXTERN || p->paramid < 1 || p->paramid > params->numParams ||
+			params->paramFetch != NULL)
+			return node;
+		prm = &params->params[p->paramid - 1];
+		if (prm->ptype != p->paramtype || p->paramtype != INT4OID)
+			return node;
+		return (Node *) makeConst(INT4OID, -1, InvalidOid, sizeof(int32), prm->value, prm->isnull, true);
+	}
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, BindBucketParams, params, 0);
+	return expression_tree_mutator(node, BindBucketParams, params);
 }
 
 static PlannedStmt *
@@ -1736,7 +2165,11 @@ GkvDocsPlanner(Query *parse, const char *query_string, int cursorOptions,
 	DocsFunctions f;
 
 	if (HasSubqueryWithFunction((Node *) parse, NULL) && GetDocsFunctions(&f))
+	{
+		if (GkvDocsRunningBucket() && boundParams != NULL)
+			parse = (Query *) BindBucketParams((Node *) parse, boundParams);
 		(void) PlanDocsWalker((Node *) parse, &f);
+	}
 	if (prev_planner_hook)
 		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
 	return standard_planner(parse, query_string, cursorOptions, boundParams);

@@ -29,6 +29,5 @@ extern void GkvDocsDdlInit(void);
 extern Size GkvDocsShmemSize(void);
 extern void GkvDocsShmemInit(void);
 extern char *GkvDocsSignFragment(const char *fragment);
-extern char *GkvDocsSignRepartition(const char *head, const char *tail);
 
 #endif							/* GLOBALKV_DISTRIBUTED_H */

@@ -49,8 +49,9 @@
  * is signed (docs_fanout.c): the function runs no other SQL.  While
  * EXPLAIN plans, each decision is noted for it (docs_explain.c).
  *
- * Not yet: repartitioned joins, aggregates pushed below a join, DDL on
- * kv.docs.  docs/sql.md keeps the list.
+ * Not yet: joins of more than two uses of kv.docs, anti joins (NOT
+ * EXISTS), DDL beyond CREATE/DROP INDEX (docs_ddl.c).  docs/sql.md keeps
+ * the list.
  *
  * src/distributed/docs_planner.c
  *
@@ -1872,6 +1873,7 @@ AsDocsView(RangeTblEntry *rte, Oid view_oid)
 	rte->rellockmode = AccessShareLock;
 	rte->subquery = NULL;
 	rte->security_barrier = false;
+	rte->inh = true;			/* no "ONLY" in its text: a view has no children */
 }
 
 /*
@@ -2059,6 +2061,7 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 		jrte->joinleftcols = NIL;
 		jrte->joinrightcols = NIL;
 		jrte->joinmergedcols = 0;
+		jrte->jointype = JOIN_INNER;	/* no outer join is left here to reduce */
 	}
 	if (grouped)
 	{

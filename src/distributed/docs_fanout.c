@@ -158,6 +158,10 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 {
 	int			nrows = PQntuples(res);
 	int64		bytes = 0;
+	/* what the input functions allocate for a row is gone once it is stored */
+	MemoryContext row_context = AllocSetContextCreate(CurrentMemoryContext, "kv.docs remote row",
+													  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = CurrentMemoryContext;
 
 	if (PQnfields(res) != r->natts)
 		ereport(ERROR,
@@ -166,6 +170,8 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 						node_name, PQnfields(res), r->natts)));
 	for (int row = 0; row < nrows; row++)
 	{
+		MemoryContextReset(row_context);
+		MemoryContextSwitchTo(row_context);
 		for (int c = 0; c < r->natts; c++)
 		{
 			r->nulls[c] = PQgetisnull(res, row, c);
@@ -174,8 +180,10 @@ StoreRemoteRows(PGresult *res, const char *node_name, RowReader *r, ReturnSetInf
 								  r->typmods[c]);
 			bytes += PQgetlength(res, row, c);
 		}
+		MemoryContextSwitchTo(old);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, r->values, r->nulls);
 	}
+	MemoryContextDelete(row_context);
 	return bytes;
 }
 
@@ -320,6 +328,27 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	}
 }
 
+/*
+ * BeginSignedCall: the SQL argument of globalkv.docs_fanout or
+ * docs_repartition, after checking its signature; the result set is made,
+ * with the columns the planner declared at the call.
+ */
+static char *
+BeginSignedCall(FunctionCallInfo fcinfo, const char *function, RowReader *reader)
+{
+	char	   *sql;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("%s needs a query and its signature", function)));
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	VerifyFragment(sql, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	RowReaderInit(reader, ((ReturnSetInfo *) fcinfo->resultinfo)->setDesc);
+	return sql;
+}
+
 /* set while a bucket of a repartitioned query runs here (docs_shared.h) */
 static bool running_bucket = false;
 
@@ -390,6 +419,31 @@ RunHere(const char *fragment, RowReader *r, ReturnSetInfo *rsinfo)
 	GkvDocsExplainTaskDone(fragment, &task);
 }
 
+/* the nodes of this zone holding placements, each once, in order of id */
+static int
+ZoneHolders(int32 *nodes)
+{
+	int			nshards = GkvShardCount();
+	int			n = 0;
+
+	for (int shard = 0; shard < nshards; shard++)
+	{
+		int32		holder = GkvShardHolderHere(shard);
+		int			i;
+
+		if (holder == 0)
+			continue;
+		for (i = 0; i < n && nodes[i] < holder; i++)
+			;
+		if (i < n && nodes[i] == holder)
+			continue;
+		memmove(&nodes[i + 1], &nodes[i], sizeof(int32) * (n - i));
+		nodes[i] = holder;
+		n++;
+	}
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(gkv_docs_fanout);
 
 /* globalkv.docs_fanout(fragment, signature): see the header */
@@ -397,42 +451,24 @@ Datum
 gkv_docs_fanout(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *fragment;
+	RowReader	reader;
+	char	   *fragment = BeginSignedCall(fcinfo, "globalkv.docs_fanout", &reader);
 	int32		me = GkvLocalNodeId();
-	int			nshards = GkvShardCount();
-	int32	   *holders = palloc(sizeof(int32) * Max(nshards, 1));
-	int			nholders = 0;
+	int32	   *holders = palloc(sizeof(int32) * Max(GkvShardCount(), 1));
+	int			nholders = ZoneHolders(holders);
 	bool		here = false;
 	bool	   *failed;
-	RowReader	reader;
 	instr_time	sent;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("globalkv.docs_fanout needs a fragment and its signature")));
-	fragment = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	VerifyFragment(fragment, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	/* the columns are the fragment's, declared by the planner at the call */
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	RowReaderInit(&reader, rsinfo->setDesc);
-
-	/* the nodes of this zone that hold placements, each once */
-	for (int shard = 0; shard < nshards; shard++)
-	{
-		int32		holder = GkvShardHolderHere(shard);
-		bool		seen = holder == 0;
-
-		if (holder == me)
+	/* this node's part runs here, not over a connection */
+	for (int i = 0; i < nholders; i++)
+		if (holders[i] == me)
 		{
 			here = true;
-			continue;
+			memmove(&holders[i], &holders[i + 1], sizeof(int32) * (nholders - i - 1));
+			nholders--;
+			break;
 		}
-		for (int i = 0; i < nholders && !seen; i++)
-			seen = holders[i] == holder;
-		if (!seen)
-			holders[nholders++] = holder;
-	}
 
 	/* every other node starts at once; this node's part runs meanwhile */
 	failed = palloc0(sizeof(bool) * Max(nholders, 1));
@@ -465,31 +501,6 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* the nodes of this zone holding placements, each once, in order of id */
-static int
-ZoneHolders(int32 *nodes)
-{
-	int			nshards = GkvShardCount();
-	int			n = 0;
-
-	for (int shard = 0; shard < nshards; shard++)
-	{
-		int32		holder = GkvShardHolderHere(shard);
-		int			i;
-
-		if (holder == 0)
-			continue;
-		for (i = 0; i < n && nodes[i] < holder; i++)
-			;
-		if (i < n && nodes[i] == holder)
-			continue;
-		memmove(&nodes[i + 1], &nodes[i], sizeof(int32) * (n - i));
-		nodes[i] = holder;
-		n++;
-	}
-	return n;
-}
-
 PG_FUNCTION_INFO_V1(gkv_docs_repartition);
 
 /*
@@ -505,22 +516,13 @@ Datum
 gkv_docs_repartition(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *query;
+	RowReader	reader;
+	char	   *query = BeginSignedCall(fcinfo, "globalkv.docs_repartition", &reader);
 	int32	   *nodes = palloc(sizeof(int32) * Max(GkvShardCount(), 1));
 	int			nnodes;
 	bool	   *failed;
-	RowReader	reader;
 	StringInfoData call;
 	instr_time	sent;
-
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("globalkv.docs_repartition needs a query and its signature")));
-	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	VerifyFragment(query, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	RowReaderInit(&reader, rsinfo->setDesc);
 
 	/* SELECT * FROM globalkv.docs_bucket($1, $2, $3) AS b(c1 type, ...) */
 	initStringInfo(&call);

@@ -429,7 +429,9 @@ CollationFree(Node *node)
 		F_TEXTEQ, F_TEXTNE, F_TEXTLIKE, F_TEXTNLIKE, F_TEXTCAT,
 		F_JSONB_OBJECT_FIELD, F_JSONB_OBJECT_FIELD_TEXT, F_JSONB_EXTRACT_PATH,
 		F_JSONB_EXTRACT_PATH_TEXT, F_JSONB_ARRAY_ELEMENT, F_JSONB_ARRAY_ELEMENT_TEXT,
-		F_JSONB_EXISTS, F_JSONB_EXISTS_ANY, F_JSONB_EXISTS_ALL
+		F_JSONB_EXISTS, F_JSONB_EXISTS_ANY, F_JSONB_EXISTS_ALL,
+		/* under a deterministic collation these hash the bytes (the bucket of a repartition) */
+		F_HASHTEXT, F_HASHBPCHAR
 	};
 	Oid			funcid;
 
@@ -797,13 +799,14 @@ CallFunction(DocsExpansion *e, Oid funcid, List *args, const FragmentColumns *co
 	e->func_rte->eref->colnames = list_copy(cols->names);
 }
 
-/* globalkv.docs_fanout(fragment, signature) AS (the fragment's columns) */
+/*
+ * CallSigned: funcid(sql, signature) AS (the columns) -- globalkv.docs_fanout
+ * or globalkv.docs_repartition, which run only SQL this planner signed.
+ */
 static void
-CallFanout(DocsExpansion *e, const DocsFunctions *f, const char *fragment,
-		   const FragmentColumns *cols)
+CallSigned(DocsExpansion *e, Oid funcid, const char *sql, const FragmentColumns *cols)
 {
-	CallFunction(e, f->fanout,
-				 list_make2(TextConst(fragment), TextConst(GkvDocsSignFragment(fragment))), cols);
+	CallFunction(e, funcid, list_make2(TextConst(sql), TextConst(GkvDocsSignFragment(sql))), cols);
 }
 
 /*
@@ -1360,7 +1363,7 @@ PlanFanoutGrouped(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s", where);
 	for (int g = 1; g <= list_length(ctx.group_exprs); g++)
 		appendStringInfo(&sql, "%s%d", g == 1 ? " GROUP BY " : ", ", g);
-	CallFanout(e, f, sql.data, &cols);
+	CallSigned(e, f->fanout, sql.data, &cols);
 	GkvDocsExplainPlanned("fan-out",
 						  psprintf("%s%s%s", strcmp(where, "true") != 0 ? "WHERE, " : "",
 								   ctx.group_exprs != NIL ? "GROUP BY, " : "",
@@ -1400,30 +1403,18 @@ BucketHash(Node *key)
 								 exprCollation(key), COERCE_EXPLICIT_CALL);
 }
 
+static Expr *BucketExpr(Node *hash);
+
 /*
- * BucketCondition: the condition that keeps the rows of bucket $1 of $2
- * -- "COALESCE((hash(key) & 2147483647) % $2, 0) = $1" -- as SQL over
- * "kv.docs docs"; NULL keys fall in bucket 0.  globalkv.docs_bucket runs
- * the query with the bucket's numbers.  NULL when key cannot be hashed.
+ * BucketCondition: BucketExpr of key, as SQL over "kv.docs docs"; NULL
+ * when key cannot be hashed.
  */
 static char *
 BucketCondition(Node *key, DocsExpansion *e)
 {
 	Node	   *hash = BucketHash(key);
 
-	if (hash == NULL)
-		return NULL;
-	return psprintf("COALESCE((%s OPERATOR(pg_catalog.&) 2147483647) OPERATOR(pg_catalog.%%) $2, 0)"
-					" OPERATOR(pg_catalog.=) $1", DeparseOnDocs(hash, e->rti, e->view_oid));
-}
-
-/* globalkv.docs_repartition(query, signature) AS (the columns) */
-static void
-CallRepartition(DocsExpansion *e, const DocsFunctions *f, const char *query,
-				const FragmentColumns *cols)
-{
-	CallFunction(e, f->repartition,
-				 list_make2(TextConst(query), TextConst(GkvDocsSignFragment(query))), cols);
+	return hash ? DeparseOnDocs((Node *) BucketExpr(hash), e->rti, e->view_oid) : NULL;
 }
 
 /* the first aggregate over DISTINCT values in a tree, or NULL */
@@ -1481,7 +1472,7 @@ PlanRepartitionDistinct(DocsExpansion *e, const DocsFunctions *f, List *conds)
 				   "%s AND %s GROUP BY 1) s",
 				   DeparseOnDocs(key, e->rti, e->view_oid), where, bucket);
 	AddFragmentColumn(&cols, "p1", INT8OID, -1, InvalidOid);
-	CallRepartition(e, f, sql, &cols);
+	CallSigned(e, f->repartition, sql, &cols);
 	GkvDocsExplainPlanned("repartition",
 						  "count(DISTINCT) by a hash of the value: each node counts the distinct values of its bucket, gathered from every node's GROUP BY; the counts are added here",
 						  sql);
@@ -1603,7 +1594,7 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	}
 	if (q->havingQual != NULL)
 		appendStringInfo(&sql, " HAVING %s", DeparseOnDocs(q->havingQual, e->rti, e->view_oid));
-	CallRepartition(e, f, sql.data, &cols);
+	CallSigned(e, f->repartition, sql.data, &cols);
 	GkvDocsExplainPlanned("repartition",
 						  "the whole GROUP BY, by a hash of its first expression: each node aggregates the groups of its bucket, gathered from every node",
 						  sql.data);
@@ -1659,7 +1650,7 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 						  type_is_collatable(types[att - 1]) ? DEFAULT_COLLATION_OID : InvalidOid);
 	}
 	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s%s", where, top ? top : "");
-	CallFanout(e, f, sql.data, &cols);
+	CallSigned(e, f->fanout, sql.data, &cols);
 	if (GkvDocsExplaining())
 	{
 		StringInfoData pushed;
@@ -1837,7 +1828,11 @@ BucketParam(int id)
 	return p;
 }
 
-/* COALESCE((hash & 2147483647) % $2, 0) = $1, as an expression */
+/*
+ * BucketExpr: the condition that keeps the rows of bucket $1 of $2 --
+ * COALESCE((hash & 2147483647) % $2, 0) = $1; NULL keys fall in bucket 0.
+ * globalkv.docs_bucket runs the query with the bucket's numbers.
+ */
 static Expr *
 BucketExpr(Node *hash)
 {
@@ -2044,7 +2039,7 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 	}
 
 	/* here: the buckets' rows, through the first use of kv.docs */
-	CallRepartition(a, f, sql, &cols);
+	CallSigned(a, f->repartition, sql, &cols);
 	GkvDocsExplainPlanned("repartition",
 						  grouped ? "the join, by a hash of its key, with partial aggregates (combined here): each node joins the rows of its bucket from both sides, gathered from every node" :
 						  "the join, by a hash of its key: each node joins the rows of its bucket from both sides, gathered from every node",

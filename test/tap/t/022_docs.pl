@@ -152,10 +152,15 @@ like($call, qr/GROUP BY 1'/, 'each node groups its own rows');
 like($plan, qr/HashAggregate|GroupAggregate/, 'and the groups of every node are combined here');
 unlike($plan, qr/Output: .*d\.value/, 'no document travels');
 # count(DISTINCT) and grouping that cannot be split are repartitioned
+my $log_offset = -s $z1b->logfile;
 $plan = $z1a->safe_psql('postgres', q{EXPLAIN (ANALYZE, VERBOSE, COSTS OFF)
 	SELECT count(DISTINCT value->>'customer') FROM kv.docs WHERE namespace = 'shop'});
-like($plan, qr/Function Call: docs_repartition\('SELECT pg_catalog.count\(s.v\) FROM \(SELECT \(docs.value ->> ''customer''::text\) AS v FROM kv.docs docs WHERE \(docs.namespace = ''shop''::text\) AND COALESCE\(\(hashtext/,
+like($plan, qr/Function Call: docs_repartition\('SELECT pg_catalog.count\(s.v\) FROM \(SELECT \(docs.value ->> ''customer''::text\) AS v FROM kv.docs docs WHERE \(docs.namespace = ''shop''::text\) AND \(COALESCE\(\(\(hashtext/,
 	'count(DISTINCT) is repartitioned by a hash of the value');
+# the bucket nodes ship their bucket's condition on: a node sends each bucket
+# only the distinct values of that bucket
+ok($z1b->log_contains(qr/FROM kv.docs docs WHERE \(docs.namespace = 'shop'::text\) AND \(COALESCE\(\(\(hashtext\(\(docs.value ->> 'customer'::text\)\) & 2147483647\) % 2\), 0\) = [01]\) GROUP BY 1/, $log_offset),
+	'each bucket asks every node only for its own distinct values');
 like($plan, qr/Strategy: repartition/, 'EXPLAIN says so');
 my @bucket_rows = $plan =~ /Task: z1\w, (\d+) rows/g;
 is("@bucket_rows", '1 1', 'this node receives one count per bucket, never the values');

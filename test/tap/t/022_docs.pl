@@ -174,6 +174,8 @@ $plan = $z1a->safe_psql('postgres', q{EXPLAIN (ANALYZE, VERBOSE, COSTS OFF)
 	 WHERE o.namespace = 'shop' GROUP BY 1});
 like($plan, qr/docs_repartition\(' SELECT \(c.value ->> ''tier''::text\) AS c1,\s+count\(\*\) AS c2\s+FROM \(kv.docs o\s+LEFT JOIN kv.docs c ON .*COALESCE\(\(\(hashtext\(c.key\) & 2147483647\) % \$2\), 0\) = \$1.*WHERE .*COALESCE\(\(\(hashtext\(\(o.value ->> ''customer''::text\)\) & 2147483647\) % \$2\), 0\) = \$1/s,
 	'a LEFT JOIN is repartitioned: the preserved side cut into buckets in WHERE, the nullable side in ON');
+ok($z1b->log_contains(qr/FROM kv.docs docs WHERE \(docs.namespace = 'shop'::text\) AND \(COALESCE\(\(\(hashtext\(\(docs.value ->> 'customer'::text\)\) & 2147483647\) % 2\), 0\) = [01]\)/, $log_offset),
+	'each bucket asks every node only for the rows of its bucket of the join');
 my @join_rows = $plan =~ /Task: z1\w, (\d+) rows/g;
 ok(@join_rows == 2 && $join_rows[0] <= 4 && $join_rows[1] <= 4,
 	"each bucket sends its groups, not the joined rows (@join_rows)") or diag($plan);

@@ -258,18 +258,54 @@ $locker->kill_kill;
 my $whole = q{SELECT count(*), sum((value->>'qty')::int), count(*) FILTER (WHERE value ? 'flag')
 	FROM kv.docs WHERE namespace = 'crm' OR (value->>'qty')::int >= 0};
 my $want = $z1a->safe_psql('postgres', $whole);
-my $distinct_before = $z1a->safe_psql('postgres',
-	q{SELECT count(DISTINCT value->>'customer') FROM kv.docs WHERE namespace = 'shop'});
+my $distinct_query = q{SELECT count(DISTINCT value->>'customer') FROM kv.docs WHERE namespace = 'shop'};
+my $distinct_before = $z1a->safe_psql('postgres', $distinct_query);
 my $join_query = q{SELECT c.value->>'tier', count(*), count(c.key) FROM kv.docs o
 	LEFT JOIN kv.docs c ON c.namespace = 'crm' AND c.key = o.value->>'customer' WHERE o.namespace = 'shop' GROUP BY 1 ORDER BY 1};
 my $join_before = $z1a->safe_psql('postgres', $join_query);
+
+# kill -9 of a node while its tasks run: a fan-out and a repartitioned
+# query, both waiting on z1b (a lock held there), get their answer whole
+# once z1b dies -- its part read from zone2, its bucket run here
+$locker = IPC::Run::start(
+	[ 'psql', '-XAtq', '-h', $z1b->host, '-p', $z1b->port, '-d', 'postgres', '-c',
+	  "BEGIN; LOCK TABLE globalkv_data.$held IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" ]);
+ok($z1b->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'globalkv_data.$held'::regclass"),
+	'z1b holds a shard table again');
+my %running;
+foreach my $q ([ fanout => $whole ], [ repartition => $distinct_query ])
+{
+	my ($out_q, $err_q) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $z1a->host, '-p', $z1a->port, '-d', 'postgres', '-c', $q->[1] ],
+		'>', \$out_q, '2>', \$err_q);
+	$running{$q->[0]} = [ $h, \$out_q, \$err_q ];
+}
+ok($z1b->poll_query_until('postgres',
+	q{SELECT count(*) >= 2 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%kv.docs docs%'}),
+	'the tasks of both queries wait on z1b');
+kill9_and_wait($z1b);
+$locker->kill_kill;
+foreach my $name ('fanout', 'repartition')
+{
+	my ($h, $o, $e) = @{ $running{$name} };
+	$h->finish;
+	chomp(my $got = $$o);
+	is($got, $name eq 'fanout' ? $want : $distinct_before, "the $name answers whole after z1b was killed");
+	like($$e, $name eq 'fanout' ? qr/shards of an unreachable node of this zone are read from node "z2b"/ :
+		qr/bucket \d of 2 of a repartitioned query runs here: node "z1b" cannot be reached/,
+		"with a NOTICE saying where its part came from ($name)");
+}
+ok(start_after_crash($z1b), 'z1b starts again');
+ok(wait_connected($z1b, 3), 'and pulls from its peers again');
+
 $z1b->stop('fast');
 ($rc, $out, $err) = $z1a->psql('postgres', $whole);
 is($rc, 0, 'a fan-out with a node of the zone down still answers');
 is($out, $want, 'the whole answer: the shards of z1b came from zone2');
 like($err, qr/NOTICE:  kv.docs: \d+ shards of an unreachable node of this zone are read from node "z2b" of zone "zone2"/,
 	'and a NOTICE says where from');
-my $distinct_query = q{SELECT count(DISTINCT value->>'customer') FROM kv.docs WHERE namespace = 'shop'};
 ($rc, $out, $err) = $z1a->psql('postgres', $distinct_query);
 is($out, $distinct_before, 'a repartitioned query with a node down still answers whole');
 like($err, qr/bucket \d of 2 of a repartitioned query runs here: node "z1b" cannot be reached/,

@@ -1617,11 +1617,113 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	return true;
 }
 
+/* ----------------------------------------------------------------
+ * Rows, projected: what the query reads of kv.docs, computed on the nodes
+ * ----------------------------------------------------------------
+ */
+typedef struct ProjectionContext
+{
+	Index		rti;
+	int			depth;
+	List	   *exprs;			/* what the fragment returns, in order */
+} ProjectionContext;
+
 /*
- * Rows: the fragment returns the columns of kv.docs (those the query does
- * not read as NULL), filtered by the conditions it could ship, and -- when
- * the query is one ORDER BY ... LIMIT over kv.docs alone -- only each
- * node's first rows in that order.  Sorting, joins and the rest run here.
+ * CannotProject: is kv.docs referenced where the query cannot be rewritten
+ * over computed columns -- from a subquery (a correlated reference), from
+ * another range-table entry (LATERAL), as a whole row or a system column?
+ * Then the fragment returns kv.docs's own columns.
+ */
+static bool
+CannotProject(Node *node, ProjectionContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		return v->varno == ctx->rti && v->varlevelsup == ctx->depth &&
+			(ctx->depth > 0 || v->varattno < 1 || v->varattno > DOCS_NATTS);
+	}
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		ctx->depth++;
+		result = query_tree_walker((Query *) node, CannotProject, ctx, 0);
+		ctx->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, CannotProject, ctx);
+}
+
+static bool
+ReferencedFromRangeTable(Node *node, ProjectionContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == ctx->depth;
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		ctx->depth++;
+		result = query_tree_walker((Query *) node, ReferencedFromRangeTable, ctx, 0);
+		ctx->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, ReferencedFromRangeTable, ctx);
+}
+
+/* the fragment's column computing expr (one per distinct expression) */
+static Node *
+ProjectedColumn(ProjectionContext *ctx, Node *expr)
+{
+	int			index = 0;
+	ListCell   *lc;
+
+	foreach(lc, ctx->exprs)
+	{
+		if (equal(lfirst(lc), expr))
+			break;
+		index++;
+	}
+	if (lc == NULL)
+		ctx->exprs = lappend(ctx->exprs, copyObject(expr));
+	return (Node *) makeVar(ctx->rti, index + 1, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
+}
+
+/*
+ * ProjectMutator replaces each largest expression over this kv.docs alone
+ * that can be shipped -- value->>'customer', (value->>'n')::int, a column
+ * -- by a column of the fragment that computes it on the nodes.
+ */
+static Node *
+ProjectMutator(Node *node, ProjectionContext *ctx)
+{
+	if (node == NULL || IsA(node, Query))
+		return node;
+	if (IsA(node, Var))
+		return ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == 0 ?
+			ProjectedColumn(ctx, node) : node;
+	/* Shippable first: it accepts expressions only (and lists of them) */
+	if (!IsA(node, List) && Shippable(node, ctx->rti) && IsBuiltin(exprType(node)) &&
+		bms_equal(pull_varnos(NULL, node), bms_make_singleton(ctx->rti)))
+		return ProjectedColumn(ctx, node);
+	return expression_tree_mutator(node, ProjectMutator, ctx);
+}
+
+/*
+ * Rows: the fragment returns, for each row that passes the conditions it
+ * could ship, what the query reads of it -- the expressions over kv.docs
+ * that can be shipped, computed there (value->>'customer' travels, not
+ * value) -- and, when the query is one ORDER BY ... LIMIT over kv.docs
+ * alone, only each node's first rows in that order.  Joins, sorting and
+ * the rest run here over those columns.  Where the query reads kv.docs in
+ * a way that cannot be rewritten so, the fragment returns its columns (the
+ * ones never read as NULL).
  */
 static void
 PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
@@ -1630,42 +1732,67 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	StringInfoData sql;
 	char	   *top = DeparseTopRows(e, conds);
 	char	   *where = ShipConditions(e->parent, conds, e->rti, e->view_oid);
-	bool		used[DOCS_NATTS + 1];
+	ProjectionContext ctx = {e->rti, 0, NIL};
 	FragmentColumns cols = {0};
+	bool		projected;
 
-	/* what the query still reads once the shipped conditions are gone */
-	UsedColumns(e->parent, e->rti, used);
+	projected = !query_tree_walker(e->parent, CannotProject, &ctx, QTW_IGNORE_RANGE_TABLE) &&
+		!range_table_walker(e->parent->rtable, ReferencedFromRangeTable, &ctx, 0);
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
-	for (int att = 1; att <= DOCS_NATTS; att++)
+	if (projected)
 	{
-		if (att > 1)
-			appendStringInfoString(&sql, ", ");
-		/* a column the query never reads does not travel */
-		if (used[att])
-			appendStringInfo(&sql, "docs.%s", DocsColumns[att - 1]);
-		else
-			appendStringInfo(&sql, "NULL::pg_catalog.%s", DocsColumnTypes[att - 1]);
-		AddFragmentColumn(&cols, DocsColumns[att - 1], types[att - 1], -1,
-						  type_is_collatable(types[att - 1]) ? DEFAULT_COLLATION_OID : InvalidOid);
+		ListCell   *lc;
+
+		(void) query_tree_mutator(e->parent, ProjectMutator, &ctx,
+								  QTW_DONT_COPY_QUERY | QTW_IGNORE_RANGE_TABLE);
+		/* a query that reads nothing of the rows still counts them */
+		if (ctx.exprs == NIL)
+			ctx.exprs = list_make1(makeBoolConst(true, false));
+		foreach(lc, ctx.exprs)
+		{
+			Node	   *expr = lfirst(lc);
+
+			appendStringInfo(&sql, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 DeparseOnDocs(expr, e->rti, e->view_oid));
+			AddFragmentColumn(&cols, psprintf("c%d", foreach_current_index(lc) + 1), exprType(expr),
+							  exprTypmod(expr), exprCollation(expr));
+		}
+	}
+	else
+	{
+		bool		used[DOCS_NATTS + 1];
+
+		UsedColumns(e->parent, e->rti, used);
+		for (int att = 1; att <= DOCS_NATTS; att++)
+		{
+			if (att > 1)
+				appendStringInfoString(&sql, ", ");
+			/* a column the query never reads does not travel */
+			if (used[att])
+				appendStringInfo(&sql, "docs.%s", DocsColumns[att - 1]);
+			else
+				appendStringInfo(&sql, "NULL::pg_catalog.%s", DocsColumnTypes[att - 1]);
+			AddFragmentColumn(&cols, DocsColumns[att - 1], types[att - 1], -1,
+							  type_is_collatable(types[att - 1]) ? DEFAULT_COLLATION_OID : InvalidOid);
+		}
 	}
 	appendStringInfo(&sql, GKV_DOCS_FRAGMENT_WHERE "%s%s", where, top ? top : "");
 	CallSigned(e, f->fanout, sql.data, &cols);
+	if (projected)
+		ReturnFragmentColumns(e, &cols);
 	if (GkvDocsExplaining())
 	{
 		StringInfoData pushed;
-		bool		all_columns = true;
 
-		for (int att = 1; att <= DOCS_NATTS; att++)
-			all_columns &= used[att];
 		initStringInfo(&pushed);
 		if (strcmp(where, "true") != 0)
-			appendStringInfoString(&pushed, "WHERE");
-		if (!all_columns)
-			appendStringInfo(&pushed, "%sthe columns used", pushed.len > 0 ? ", " : "");
+			appendStringInfoString(&pushed, "WHERE, ");
+		appendStringInfoString(&pushed, projected ? "the expressions read (computed on the nodes)" :
+							   "the columns read");
 		if (top != NULL)
-			appendStringInfo(&pushed, "%sORDER BY and LIMIT (each node's first rows)", pushed.len > 0 ? ", " : "");
-		GkvDocsExplainPlanned("fan-out", pushed.len > 0 ? pushed.data : "nothing: every row travels", sql.data);
+			appendStringInfoString(&pushed, ", ORDER BY and LIMIT (each node's first rows)");
+		GkvDocsExplainPlanned("fan-out", pushed.data, sql.data);
 	}
 }
 

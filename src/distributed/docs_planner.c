@@ -1658,6 +1658,32 @@ CannotProject(Node *node, ProjectionContext *ctx)
 	return expression_tree_walker(node, CannotProject, ctx);
 }
 
+/* does the query read a join's own columns (USING, NATURAL, a join alias)? */
+typedef struct JoinColumnsContext
+{
+	Query	   *q;
+	int			depth;
+} JoinColumnsContext;
+
+static bool
+ReadsJoinColumns(Node *node, JoinColumnsContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == ctx->depth)
+		return rt_fetch(((Var *) node)->varno, ctx->q->rtable)->rtekind == RTE_JOIN;
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		ctx->depth++;
+		result = query_tree_walker((Query *) node, ReadsJoinColumns, ctx, 0);
+		ctx->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, ReadsJoinColumns, ctx);
+}
+
 static bool
 ReferencedFromRangeTable(Node *node, ProjectionContext *ctx)
 {
@@ -1733,19 +1759,54 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	char	   *top = DeparseTopRows(e, conds);
 	char	   *where = ShipConditions(e->parent, conds, e->rti, e->view_oid);
 	ProjectionContext ctx = {e->rti, 0, NIL};
+	JoinColumnsContext joins = {e->parent, 0};
 	FragmentColumns cols = {0};
 	bool		projected;
+	ListCell   *lc;
 
+	/* a join's own alias columns (joinaliasvars) are not references: see below */
 	projected = !query_tree_walker(e->parent, CannotProject, &ctx, QTW_IGNORE_RANGE_TABLE) &&
-		!range_table_walker(e->parent->rtable, ReferencedFromRangeTable, &ctx, 0);
+		!query_tree_walker(e->parent, ReadsJoinColumns, &joins, QTW_IGNORE_RANGE_TABLE);
+	foreach(lc, e->parent->rtable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (projected && rte->rtekind != RTE_JOIN)
+			projected = !range_table_entry_walker(rte, ReferencedFromRangeTable, &ctx, 0);
+	}
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	if (projected)
 	{
-		ListCell   *lc;
+		Query	   *q = e->parent;
 
-		(void) query_tree_mutator(e->parent, ProjectMutator, &ctx,
-								  QTW_DONT_COPY_QUERY | QTW_IGNORE_RANGE_TABLE);
+		/* (query_tree_mutator would rewrite the range table's entries too) */
+		q->targetList = (List *) ProjectMutator((Node *) q->targetList, &ctx);
+		q->returningList = (List *) ProjectMutator((Node *) q->returningList, &ctx);
+		q->jointree = (FromExpr *) ProjectMutator((Node *) q->jointree, &ctx);
+		q->havingQual = ProjectMutator(q->havingQual, &ctx);
+		q->limitOffset = ProjectMutator(q->limitOffset, &ctx);
+		q->limitCount = ProjectMutator(q->limitCount, &ctx);
+		q->onConflict = (OnConflictExpr *) ProjectMutator((Node *) q->onConflict, &ctx);
+		q->withCheckOptions = (List *) ProjectMutator((Node *) q->withCheckOptions, &ctx);
+		q->mergeActionList = (List *) ProjectMutator((Node *) q->mergeActionList, &ctx);
+
+		/*
+		 * The joins' alias columns name kv.docs's old columns; nothing reads
+		 * them (ReadsJoinColumns), and the planner must not map them.
+		 */
+		foreach(lc, e->parent->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_JOIN)
+			{
+				rte->joinaliasvars = NIL;
+				rte->joinleftcols = NIL;
+				rte->joinrightcols = NIL;
+				rte->joinmergedcols = 0;
+			}
+		}
 		/* a query that reads nothing of the rows still counts them */
 		if (ctx.exprs == NIL)
 			ctx.exprs = list_make1(makeBoolConst(true, false));

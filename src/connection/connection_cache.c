@@ -435,10 +435,13 @@ GkvNodeSend(int32 node_id, const char *sql, int nparams, const char *const *valu
  * GkvNodeReceive returns the result of the request sent last to the node
  * (the caller PQclears it).  Remote errors are raised with their SQLSTATE.
  * When the connection broke after the request went out, returns NULL and
- * marks the node down: the outcome is unknown.
+ * marks the node down: the outcome is unknown.  timeout_ms bounds the wait
+ * (GkvForwardTimeoutMs for a forwarded call); GKV_WAIT_WHILE_IT_RUNS waits
+ * as long as the statement runs here, for work as long as the query's own
+ * (a kv.docs fragment, a bucket, an index build).
  */
 PGresult *
-GkvNodeReceive(int32 node_id)
+GkvNodeReceive(int32 node_id, long timeout_ms)
 {
 	RemoteNode *r = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
@@ -451,7 +454,7 @@ GkvNodeReceive(int32 node_id)
 		elog(ERROR, "globalkv: nothing was sent to node %d", node_id);
 	PG_TRY();
 	{
-		res = GkvRemoteReceive(r->conn, r->name, GkvForwardTimeoutMs);
+		res = GkvRemoteReceive(r->conn, r->name, timeout_ms);
 		r->busy = false;
 	}
 	PG_CATCH();

@@ -188,19 +188,21 @@ GkvRemoteSend(PGconn *conn, const char *node_name, const char *stmt_name,
  * returns it (the caller PQclears it).  Raises an ERROR with the remote
  * SQLSTATE when the statement failed there, and with class 08 when the
  * connection broke or timeout_ms passed (then the outcome is unknown).
+ * With timeout_ms < 0 it waits as long as the statement runs here
+ * (statement_timeout and cancels still interrupt it).
  */
 PGresult *
 GkvRemoteReceive(PGconn *conn, const char *node_name, long timeout_ms)
 {
 	PGresult   *last = NULL;
 	PGresult   *res;
-	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), Max(timeout_ms, 0));
 
 	for (;;)
 	{
 		while (PQisBusy(conn))
 		{
-			if (GetCurrentTimestamp() >= deadline)
+			if (timeout_ms >= 0 && GetCurrentTimestamp() >= deadline)
 			{
 				if (last)
 					PQclear(last);
@@ -208,7 +210,7 @@ GkvRemoteReceive(PGconn *conn, const char *node_name, long timeout_ms)
 						(errcode(ERRCODE_CONNECTION_FAILURE),
 						 errmsg("node \"%s\" did not answer within %ld ms", node_name, timeout_ms)));
 			}
-			(void) WaitForSocket(conn, WL_SOCKET_READABLE,
+			(void) WaitForSocket(conn, WL_SOCKET_READABLE, timeout_ms < 0 ? -1 :
 								 TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) + 1);
 			if (PQconsumeInput(conn) == 0)
 			{

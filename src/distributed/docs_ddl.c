@@ -69,6 +69,8 @@
 
 #define MAX_INDEX_NAME 40		/* + "_NNNN" per shard table, under NAMEDATALEN */
 #define IsBuiltin(oid) ((oid) < FirstGenbkiObjectId)
+/* made by initdb: operator classes get their OIDs there without fixing them */
+#define MadeByInitdb(oid) ((oid) < FirstNormalObjectId)
 
 static ProcessUtility_hook_type prev_utility_hook = NULL;
 
@@ -111,9 +113,10 @@ NotBuiltinImmutable(Node *node, void *context)
 		return false;
 	if (check_functions_in_node(node, NotBuiltinImmutableFunction, NULL))
 		return true;
-	if (IsA(node, Const) && !IsBuiltin(((Const *) node)->consttype))
+	/* a domain's CHECK is user code, which the index would run as the tables' owner */
+	if (IsA(node, SubLink) || IsA(node, Param) || IsA(node, CoerceToDomain))
 		return true;
-	if (IsA(node, SubLink) || IsA(node, Param))
+	if (!IsA(node, List) && !IsBuiltin(exprType(node)))
 		return true;
 	return expression_tree_walker(node, NotBuiltinImmutable, context);
 }
@@ -188,7 +191,14 @@ IndexDefinition(IndexStmt *stmt, Oid relid)
 		if (elem->collation != NIL)
 			appendStringInfo(&buf, " COLLATE %s", NameListToQuotedString(elem->collation));
 		if (elem->opclass != NIL)
+		{
+			/* an operator class runs its support functions while the index is kept */
+			if (!MadeByInitdb(get_opclass_oid(am_oid, elem->opclass, false)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("an index on kv.docs may use only built-in operator classes")));
 			appendStringInfo(&buf, " %s", NameListToQuotedString(elem->opclass));
+		}
 		if (elem->ordering == SORTBY_DESC)
 			appendStringInfoString(&buf, " DESC");
 		if (elem->nulls_ordering == SORTBY_NULLS_FIRST)
@@ -309,8 +319,18 @@ CheckDefinition(const char *definition, List *table)
 	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, false);
 	stmt = transformIndexStmt(relid, stmt, sql);
 	foreach(lc, stmt->indexParams)
-		if (lfirst_node(IndexElem, lc)->expr != NULL)
-			CheckIndexExpression(lfirst_node(IndexElem, lc)->expr, "an expression");
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+		Oid			am_oid = get_am_oid(stmt->accessMethod ? stmt->accessMethod : DEFAULT_INDEX_TYPE, false);
+
+		if (elem->expr != NULL)
+			CheckIndexExpression(elem->expr, "an expression");
+		if (!IsBuiltin(am_oid) ||
+			(elem->opclass != NIL && !MadeByInitdb(get_opclass_oid(am_oid, elem->opclass, false))))
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+					 errmsg("invalid definition of an index on kv.docs: %s", definition)));
+	}
 	if (stmt->whereClause != NULL)
 		CheckIndexExpression(stmt->whereClause, "the WHERE clause");
 }
@@ -422,7 +442,7 @@ ApplyEverywhere(const char *name, const char *definition)
 		BeginInternalSubTransaction(NULL);
 		PG_TRY();
 		{
-			PGresult   *res = GkvNodeReceive(node->node_id);
+			PGresult   *res = GkvNodeReceive(node->node_id, GKV_WAIT_WHILE_IT_RUNS);
 
 			if (res == NULL)
 				ereport(WARNING,
@@ -464,7 +484,7 @@ ApplyEverywhere(const char *name, const char *definition)
 
 			if (!done[i])
 				continue;
-			res = GkvNodeReceive(GkvNodeByIndex(i)->node_id);
+			res = GkvNodeReceive(GkvNodeByIndex(i)->node_id, GKV_WAIT_WHILE_IT_RUNS);
 			if (res != NULL)
 				PQclear(res);
 		}

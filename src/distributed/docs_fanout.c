@@ -221,6 +221,33 @@ StoreAndClear(PGresult *res, int32 node_id, const char *fragment, int shards, bo
 }
 
 /*
+ * FragmentWhere: where the fragment's conditions start -- the first
+ * GKV_DOCS_FRAGMENT_WHERE outside quotes (the fragment's own expressions
+ * come before it, and a string or a name among them may hold that text).
+ * NULL if there is none.
+ */
+static const char *
+FragmentWhere(const char *fragment)
+{
+	size_t		len = strlen(GKV_DOCS_FRAGMENT_WHERE);
+	char		quote = 0;
+
+	for (const char *p = fragment; *p; p++)
+	{
+		if (quote != 0)
+		{
+			if (*p == quote)
+				quote = 0;		/* a doubled quote closes and reopens */
+		}
+		else if (*p == '\'' || *p == '"')
+			quote = *p;
+		else if (strncmp(p, GKV_DOCS_FRAGMENT_WHERE, len) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/*
  * ReadElsewhere: the nodes of this zone marked failed could not be reached,
  * or lost their connection before their whole answer arrived (none of it
  * was kept).  Their shards are read instead from the shards' holders in
@@ -237,7 +264,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	int32	   *nodes = palloc(sizeof(int32) * Max(nshards, 1));
 	int		   *counts = palloc0(sizeof(int) * Max(nshards, 1));
 	int			nnodes = 0;
-	const char *where = strstr(fragment, GKV_DOCS_FRAGMENT_WHERE);
+	const char *where = FragmentWhere(fragment);
 	instr_time	sent;
 
 	if (where == NULL)
@@ -317,7 +344,7 @@ ReadElsewhere(const char *fragment, const int32 *holders, const bool *failed, in
 	for (int i = 0; i < nnodes; i++)
 	{
 		const GkvNodeInfo *node = GkvNodeById(nodes[i]);
-		PGresult   *res = GkvNodeReceive(nodes[i]);
+		PGresult   *res = GkvNodeReceive(nodes[i], GKV_WAIT_WHILE_IT_RUNS);
 
 		if (res == NULL)
 			ereport(ERROR,
@@ -484,7 +511,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 		if (failed[i])
 			continue;
 		/* a node's answer is read whole before any of it is kept */
-		res = GkvNodeReceive(holders[i]);
+		res = GkvNodeReceive(holders[i], GKV_WAIT_WHILE_IT_RUNS);
 		if (res == NULL)
 		{
 			failed[i] = true;	/* the connection broke: its outcome is unknown */
@@ -551,7 +578,7 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 
 		if (failed[i])
 			continue;
-		res = GkvNodeReceive(nodes[i]);
+		res = GkvNodeReceive(nodes[i], GKV_WAIT_WHILE_IT_RUNS);
 		if (res == NULL)
 		{
 			failed[i] = true;

@@ -888,7 +888,8 @@ OrderShippable(Node *expr, Index rti)
 {
 	Oid			collation = exprCollation(expr);
 
-	return Shippable(expr, rti) && IsBuiltin(exprType(expr)) &&
+	/* jsonb has no collation, yet orders its strings by the database's */
+	return Shippable(expr, rti) && IsBuiltin(exprType(expr)) && exprType(expr) != JSONBOID &&
 		(!OidIsValid(collation) || collation == C_COLLATION_OID || collation == POSIX_COLLATION_OID);
 }
 
@@ -1722,9 +1723,59 @@ ProjectedColumn(ProjectionContext *ctx, Node *expr)
 }
 
 /*
- * ProjectMutator replaces each largest expression over this kv.docs alone
- * that can be shipped -- value->>'customer', (value->>'n')::int, a column
- * -- by a column of the fragment that computes it on the nodes.
+ * JsonNavigation: value->'a'->>'b', value #>> '{a,b}', value->>0 over this
+ * kv.docs -- strict and unable to fail, so computing it before a filter, a
+ * CASE or an outer join that might have kept it from being computed, or
+ * that adds NULL rows, changes nothing.  (A cast such as (value->>'n')::int
+ * can fail on a document the query never meant to read: it is computed
+ * here, from the field.)
+ */
+static bool
+JsonNavigation(Node *node, Index rti)
+{
+	static const Oid navigation[] = {
+		F_JSONB_OBJECT_FIELD, F_JSONB_OBJECT_FIELD_TEXT, F_JSONB_EXTRACT_PATH,
+		F_JSONB_EXTRACT_PATH_TEXT, F_JSONB_ARRAY_ELEMENT, F_JSONB_ARRAY_ELEMENT_TEXT
+	};
+	Oid			funcid;
+	List	   *args;
+	Node	   *object;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (IsA(node, OpExpr))
+	{
+		set_opfuncid((OpExpr *) node);
+		funcid = ((OpExpr *) node)->opfuncid;
+		args = ((OpExpr *) node)->args;
+	}
+	else if (IsA(node, FuncExpr))
+	{
+		funcid = ((FuncExpr *) node)->funcid;
+		args = ((FuncExpr *) node)->args;
+	}
+	else
+		return false;
+	for (int i = 0; i < lengthof(navigation) && !found; i++)
+		found = funcid == navigation[i];
+	if (!found || args == NIL)
+		return false;
+	object = linitial(args);
+	if (!(IsA(object, Var) && ((Var *) object)->varno == rti && ((Var *) object)->varlevelsup == 0 &&
+		  ((Var *) object)->varattno == DOCS_VALUE) && !JsonNavigation(object, rti))
+		return false;
+	for_each_from(lc, args, 1)
+		if (!IsA(lfirst(lc), Const) && !(IsA(lfirst(lc), ArrayExpr) &&
+										 !contain_var_clause(lfirst(lc)) &&
+										 !contain_volatile_functions(lfirst(lc))))
+			return false;
+	return Shippable(node, rti);
+}
+
+/*
+ * ProjectMutator replaces each column of this kv.docs, and each largest
+ * JSON navigation into its value, by a column of the fragment that
+ * computes it on the nodes.
  */
 static Node *
 ProjectMutator(Node *node, ProjectionContext *ctx)
@@ -1734,18 +1785,16 @@ ProjectMutator(Node *node, ProjectionContext *ctx)
 	if (IsA(node, Var))
 		return ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == 0 ?
 			ProjectedColumn(ctx, node) : node;
-	/* Shippable first: it accepts expressions only (and lists of them) */
-	if (!IsA(node, List) && Shippable(node, ctx->rti) && IsBuiltin(exprType(node)) &&
-		bms_equal(pull_varnos(NULL, node), bms_make_singleton(ctx->rti)))
+	if (JsonNavigation(node, ctx->rti))
 		return ProjectedColumn(ctx, node);
 	return expression_tree_mutator(node, ProjectMutator, ctx);
 }
 
 /*
  * Rows: the fragment returns, for each row that passes the conditions it
- * could ship, what the query reads of it -- the expressions over kv.docs
- * that can be shipped, computed there (value->>'customer' travels, not
- * value) -- and, when the query is one ORDER BY ... LIMIT over kv.docs
+ * could ship, what the query reads of it -- its columns and the JSON
+ * navigation into its value, computed there (value->>'customer' travels,
+ * not value) -- and, when the query is one ORDER BY ... LIMIT over kv.docs
  * alone, only each node's first rows in that order.  Joins, sorting and
  * the rest run here over those columns.  Where the query reads kv.docs in
  * a way that cannot be rewritten so, the fragment returns its columns (the
@@ -1765,8 +1814,9 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	ListCell   *lc;
 
 	/* a join's own alias columns (joinaliasvars) are not references: see below */
-	projected = !query_tree_walker(e->parent, CannotProject, &ctx, QTW_IGNORE_RANGE_TABLE) &&
-		!query_tree_walker(e->parent, ReadsJoinColumns, &joins, QTW_IGNORE_RANGE_TABLE);
+	projected = e->parent->groupingSets == NIL &&
+		!query_tree_walker(e->parent, CannotProject, &ctx, QTW_IGNORE_RANGE_TABLE) &&
+		!query_tree_walker(e->parent, ReadsJoinColumns, &joins, QTW_IGNORE_JOINALIASES);
 	foreach(lc, e->parent->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
@@ -2096,7 +2146,7 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 	if (GkvDocsRunningBucket() || GkvDocsScope == GKV_DOCS_NODE || HoldsWholeZone() ||
 		q->commandType != CMD_SELECT || q->setOperations != NULL || q->rowMarks != NIL ||
 		q->hasSubLinks || q->hasWindowFuncs || q->hasTargetSRFs || q->groupingSets != NIL ||
-		q->hasDistinctOn || RefersElsewhere((Node *) q, &others))
+		q->hasDistinctOn || q->cteList != NIL || RefersElsewhere((Node *) q, &others))
 		return false;
 
 	/* FROM a, b WHERE ... or FROM a [LEFT|RIGHT] JOIN b ON ... WHERE ... */

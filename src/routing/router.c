@@ -294,7 +294,7 @@ GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
 				continue;		/* not sent: try the next candidate */
 			PG_TRY();
 			{
-				res = GkvNodeReceive(nodes[c]);
+				res = GkvNodeReceive(nodes[c], GkvForwardTimeoutMs);
 			}
 			PG_CATCH();
 			{
@@ -534,7 +534,7 @@ GkvBatchForwardFinish(GkvBatchForward *b)
 				continue;
 			PG_TRY();
 			{
-				res = GkvNodeReceive(b->node_of_group[g]);
+				res = GkvNodeReceive(b->node_of_group[g], GkvForwardTimeoutMs);
 			}
 			PG_CATCH();
 			{
@@ -698,7 +698,7 @@ GkvAwaitCatalogName(GkvCatalogNameKind kind, const char *name)
 	}
 	for (int i = 0; i < nasked; i++)
 	{
-		PGresult   *res = GkvNodeReceive(asked[i]);
+		PGresult   *res = GkvNodeReceive(asked[i], GkvForwardTimeoutMs);
 
 		if (res != NULL && PQntuples(res) > 0)
 			known_elsewhere = true;

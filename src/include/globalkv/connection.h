@@ -40,7 +40,8 @@ extern void GkvRemotePrepare(PGconn *conn, const char *node_name, const char *st
  */
 extern bool GkvNodeSend(int32 node_id, const char *sql, int nparams,
 						const char *const *values);
-extern PGresult *GkvNodeReceive(int32 node_id);
+#define GKV_WAIT_WHILE_IT_RUNS (-1L)
+extern PGresult *GkvNodeReceive(int32 node_id, long timeout_ms);
 extern void GkvNodeConnectAhead(int32 node_id);
 
 #endif							/* GLOBALKV_CONNECTION_H */

@@ -575,6 +575,38 @@ RemoveConditions(Node *jt, List *gone)
 }
 
 /*
+ * ForgetSyntacticNames: a Var of a column read through a join's alias (j.key)
+ * keeps that alias as the name to print it by (varnosyn); over "kv.docs
+ * docs" alone there is no such alias, so the Var is printed by itself.
+ */
+static bool
+ForgetSyntacticNames(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		v->varnosyn = v->varno;
+		v->varattnosyn = v->varattno;
+		return false;
+	}
+	return expression_tree_walker(node, ForgetSyntacticNames, context);
+}
+
+/* an expression of kv.docs's columns, as SQL over "kv.docs docs" */
+static char *
+DeparseOnDocs(Node *expr, Index rti, Oid view_oid)
+{
+	Node	   *copy = copyObject(expr);
+
+	ChangeVarNodes(copy, rti, 1, 0);
+	(void) ForgetSyntacticNames(copy, NULL);
+	return deparse_expression(copy, deparse_context_for("docs", view_oid), true, false);
+}
+
+/*
  * ShipConditions deparses the conditions on kv.docs alone that can run on
  * another node, as SQL over "kv.docs docs" ("true" when there are none),
  * and takes them out of the query here: every node evaluates them the same
@@ -585,23 +617,19 @@ static char *
 ShipConditions(Query *parent, List *conds, Index rti, Oid view_oid)
 {
 	StringInfoData buf;
-	List	   *context = deparse_context_for("docs", view_oid);
 	List	   *shipped = NIL;
 	ListCell   *lc;
 
 	initStringInfo(&buf);
 	foreach(lc, conds)
 	{
-		Node	   *cond;
 		Relids		relids = pull_varnos(NULL, lfirst(lc));
 
 		/* only conditions on this use of kv.docs alone, at this level */
 		if (!bms_equal(relids, bms_make_singleton(rti)) || !Shippable(lfirst(lc), rti))
 			continue;
-		cond = copyObject(lfirst(lc));
-		ChangeVarNodes(cond, rti, 1, 0);
 		appendStringInfo(&buf, "%s%s", buf.len > 0 ? " AND " : "",
-						 deparse_expression(cond, context, true, false));
+						 DeparseOnDocs(lfirst(lc), rti, view_oid));
 		shipped = lappend(shipped, lfirst(lc));
 	}
 	RemoveConditions((Node *) parent->jointree, shipped);
@@ -872,15 +900,6 @@ OverDocsAlone(DocsExpansion *e, List *conds)
 	return true;
 }
 
-/* an expression of kv.docs's columns, as SQL over "kv.docs docs" */
-static char *
-DeparseOnDocs(Node *expr, Index rti, Oid view_oid)
-{
-	Node	   *copy = copyObject(expr);
-
-	ChangeVarNodes(copy, rti, 1, 0);
-	return deparse_expression(copy, deparse_context_for("docs", view_oid), true, false);
-}
 
 /* does ordering by expr under its collation mean the same on every node? */
 static bool

@@ -118,6 +118,10 @@ my @queries = (
 	   GROUP BY ROLLUP (value->>'tag') ORDER BY 1 NULLS FIRST, 2, 3},
 	q{SELECT count(*) FROM T d JOIN (SELECT 1 AS one) x ON true, LATERAL jsonb_object_keys(d.value) k
 	   WHERE d.namespace = 'crm'},
+	q{SELECT count(*), sum((j.value->>'qty')::int) FROM (T d JOIN (SELECT 1 AS one) x ON true) AS j
+	   WHERE j.namespace = 'shop' AND j.key > 'o3'},
+	q{SELECT count(*) FROM (T d JOIN (SELECT 1 AS one) x ON true) AS j, LATERAL jsonb_object_keys(j.value) k
+	   WHERE j.namespace = 'crm'},
 	q{SELECT key, value->>'tag' FROM T WHERE namespace = 'shop' AND value->>'tag' IS NOT NULL
 	   ORDER BY value->'tag', key LIMIT 4},
 );

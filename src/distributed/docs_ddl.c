@@ -335,6 +335,35 @@ CheckDefinition(const char *definition, List *table)
 		CheckIndexExpression(stmt->whereClause, "the WHERE clause");
 }
 
+#define DEFINITION_MARK "index of kv.docs: "
+
+static void
+RunUtility(const char *sql)
+{
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not run: %s", sql);
+}
+
+/* is the index (qualified name) missing, or built from this definition? */
+static bool
+IndexHasDefinition(const char *qualified, const char *definition)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {CStringGetTextDatum(qualified)};
+	bool		isnull;
+	Datum		comment;
+
+	if (SPI_execute_with_args("SELECT pg_catalog.to_regclass($1) IS NULL,"
+							  " pg_catalog.obj_description(pg_catalog.to_regclass($1), 'pg_class')",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look up index %s", qualified);
+	if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return true;
+	comment = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	return !isnull && strcmp(TextDatumGetCString(comment),
+							 psprintf("%s%s", DEFINITION_MARK, definition)) == 0;
+}
+
 /* builds (definition) or drops (NULL) index name on every shard table here */
 static void
 ApplyHere(const char *name, const char *definition)
@@ -361,15 +390,25 @@ ApplyHere(const char *name, const char *definition)
 			List	   *table = lfirst(lc);
 			const char *schema = quote_identifier(strVal(linitial(table)));
 			const char *index = quote_identifier(psprintf("%s_%s", name, strVal(lsecond(table))));
-			char	   *sql;
 
+			char	   *qualified = psprintf("%s.%s", schema, index);
+
+			/*
+			 * An index of that name built from another definition (dropped
+			 * and made again while this node was away) is built anew: each
+			 * index carries its definition as its comment.
+			 */
+			if (definition != NULL && !IndexHasDefinition(qualified, definition))
+				RunUtility(psprintf("DROP INDEX IF EXISTS %s", qualified));
 			if (definition != NULL)
-				sql = psprintf("CREATE INDEX IF NOT EXISTS %s ON %s.%s %s", index, schema,
-							   quote_identifier(strVal(lsecond(table))), definition);
+			{
+				RunUtility(psprintf("CREATE INDEX IF NOT EXISTS %s ON %s.%s %s", index, schema,
+									quote_identifier(strVal(lsecond(table))), definition));
+				RunUtility(psprintf("COMMENT ON INDEX %s IS %s", qualified,
+									quote_literal_cstr(psprintf("%s%s", DEFINITION_MARK, definition))));
+			}
 			else
-				sql = psprintf("DROP INDEX IF EXISTS %s.%s", schema, index);
-			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-				elog(ERROR, "could not run: %s", sql);
+				RunUtility(psprintf("DROP INDEX IF EXISTS %s", qualified));
 		}
 		SPI_finish();
 	}
@@ -403,35 +442,34 @@ gkv_docs_index_apply(PG_FUNCTION_ARGS)
 #define APPLY_SQL "SELECT globalkv.docs_index_apply($1, $2)"
 
 /*
- * ApplyEverywhere has every other node of the parade build (or drop) the
- * index, all at once.  When a node fails, the nodes that built it drop it
- * again, then the first failure is raised (with its SQLSTATE; the node is
- * named in its context).  A node that cannot be reached gets a WARNING: it
- * builds the index when the catalog reaches it.
+ * RunOnNodes sends docs_index_apply(values) to the nodes asked[], all at
+ * once, and collects their answers, each in a subtransaction so that one
+ * node's error neither stops the others' answers from being read nor
+ * leaves a connection busy.  done[i]: it did it; unknown[i]: its
+ * connection broke after the request went out.  Returns the first error,
+ * or NULL.  A node that cannot be reached is only reported.
  */
-static void
-ApplyEverywhere(const char *name, const char *definition)
+static ErrorData *
+RunOnNodes(int nnodes, const bool *asked, bool *done, bool *unknown, const char *const *values)
 {
-	int			nnodes = GkvNodeCount();
-	int32		me = GkvLocalNodeId();
 	bool	   *sent = palloc0(sizeof(bool) * Max(nnodes, 1));
-	bool	   *done = palloc0(sizeof(bool) * Max(nnodes, 1));
-	const char *values[2] = {name, definition};
 	ErrorData  *failure = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	const char *what = values[1] != NULL ? "build" : "drop";
 
 	for (int i = 0; i < nnodes; i++)
 	{
 		const GkvNodeInfo *node = GkvNodeByIndex(i);
 
-		if (node->node_id == me)
+		done[i] = unknown[i] = false;
+		if (!asked[i])
 			continue;
 		sent[i] = GkvNodeSend(node->node_id, APPLY_SQL, 2, values);
 		if (!sent[i])
 			ereport(WARNING,
 					(errmsg("node \"%s\" of zone \"%s\" cannot be reached: it will %s index \"%s\" when the catalog reaches it",
-							node->name, node->zone, definition ? "build" : "drop", name)));
+							node->name, node->zone, what, values[0])));
 	}
 	for (int i = 0; i < nnodes; i++)
 	{
@@ -445,9 +483,12 @@ ApplyEverywhere(const char *name, const char *definition)
 			PGresult   *res = GkvNodeReceive(node->node_id, GKV_WAIT_WHILE_IT_RUNS);
 
 			if (res == NULL)
+			{
+				unknown[i] = true;
 				ereport(WARNING,
-						(errmsg("node \"%s\" dropped its connection while it %s index \"%s\": it will when the catalog reaches it",
-								node->name, definition ? "built" : "dropped", name)));
+						(errmsg("node \"%s\" dropped its connection while it was to %s index \"%s\": it will when the catalog reaches it",
+								node->name, what, values[0])));
+			}
 			else
 			{
 				PQclear(res);
@@ -467,27 +508,43 @@ ApplyEverywhere(const char *name, const char *definition)
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
+	return failure;
+}
+
+/*
+ * ApplyEverywhere has every other node of the parade build (or drop) the
+ * index, all at once.  When a node fails, the nodes that built it -- or
+ * may have -- drop it again, then the first failure is raised (with its
+ * SQLSTATE; the node is named in its context).  A node that cannot be
+ * reached gets a WARNING: it builds the index when the catalog reaches it.
+ */
+static void
+ApplyEverywhere(const char *name, const char *definition)
+{
+	int			nnodes = GkvNodeCount();
+	int32		me = GkvLocalNodeId();
+	bool	   *asked = palloc0(sizeof(bool) * Max(nnodes, 1));
+	bool	   *done = palloc0(sizeof(bool) * Max(nnodes, 1));
+	bool	   *unknown = palloc0(sizeof(bool) * Max(nnodes, 1));
+	const char *values[2] = {name, definition};
+	const char *drop[2] = {name, NULL};
+	ErrorData  *failure;
+
+	for (int i = 0; i < nnodes; i++)
+		asked[i] = GkvNodeByIndex(i)->node_id != me;
+	failure = RunOnNodes(nnodes, asked, done, unknown, values);
 	if (failure == NULL)
 		return;
 
-	/* undo what the others built, so that no node keeps half of it */
+	/* undo what the others built (or may have), so that no node keeps half of it */
 	if (definition != NULL)
 	{
-		const char *drop[2] = {name, NULL};
-
 		for (int i = 0; i < nnodes; i++)
-			if (done[i] && !GkvNodeSend(GkvNodeByIndex(i)->node_id, APPLY_SQL, 2, drop))
-				done[i] = false;
-		for (int i = 0; i < nnodes; i++)
-		{
-			PGresult   *res;
-
-			if (!done[i])
-				continue;
-			res = GkvNodeReceive(GkvNodeByIndex(i)->node_id, GKV_WAIT_WHILE_IT_RUNS);
-			if (res != NULL)
-				PQclear(res);
-		}
+			asked[i] = done[i] || unknown[i];
+		if (RunOnNodes(nnodes, asked, done, unknown, drop) != NULL)
+			ereport(WARNING,
+					(errmsg("some node could not drop the index \"%s\" again; DROP INDEX it once it is back",
+							name)));
 	}
 	ReThrowError(failure);
 }

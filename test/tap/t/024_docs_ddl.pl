@@ -126,6 +126,17 @@ ok($z2b->poll_query_until('postgres',
 	q{SELECT count(*) = 8 FROM pg_indexes WHERE schemaname = 'globalkv_data' AND indexname LIKE 'docs_later_shard%'}),
 	'the node builds the index once it is back');
 
+# a node away while an index is dropped and made again under the same name,
+# from another definition: once back, it has the new one, not the old
+$z2b->stop('fast');
+$z1a->safe_psql('postgres', q{DROP INDEX docs_later});
+$z1a->psql('postgres', q{CREATE INDEX docs_later ON kv.docs (key) WHERE key LIKE 'x%'});
+$z2b->start;
+ok($z2b->poll_query_until('postgres',
+	q{SELECT count(*) = 8 FROM pg_indexes WHERE schemaname = 'globalkv_data' AND indexname LIKE 'docs_later_shard%'
+	   AND indexdef LIKE '%(key) WHERE (key ~~ ''x%''::text)%'}),
+	'a node away while an index was made again from another definition builds the new one');
+
 my $z3 = new_parade_node('z3', 5, zone => 'zone1', conf => "max_connections = 60\n");
 $z3->safe_psql('postgres', 'SELECT kv.init_shards(8)');
 join_parade([ $z1a, $z3 ], $z3, @nodes);

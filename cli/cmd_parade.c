@@ -324,6 +324,8 @@ init_node(const char *dir, int id, int port, const char *zone, int shards, const
 			 "max_connections = 200\n"
 			 "shared_buffers = 128MB\n"
 			 "password_encryption = 'scram-sha-256'\n"
+			 "# a query whose client went away stops, and its tasks on other nodes with it\n"
+			 "client_connection_check_interval = 1s\n"
 			 "log_line_prefix = '%%m [%%p] %%q%%a '\n",
 			 id, port, dir);
 	append_file(conf, buf);

@@ -25,7 +25,7 @@ use JSON::PP;
 
 my ($rc, $out, $err);
 
-my @nodes = parade_2x2(8, "max_connections = 60\n");
+my @nodes = parade_2x2(8, "max_connections = 60\nclient_connection_check_interval = 500ms\n");
 my ($z1a, $z1b, $z2a, $z2b) = @nodes;
 
 $z1a->safe_psql('postgres', q{SELECT kv.create_namespace('shop'); SELECT kv.create_namespace('crm')});
@@ -271,6 +271,33 @@ like($err, qr/statement timeout/, 'the query on z1a times out');
 ok($z1b->poll_query_until('postgres',
 	q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE '%FROM kv.docs docs%' AND pid <> pg_backend_pid()}),
 	'and its fragment on z1b was cancelled with it');
+
+# pg_cancel_backend, and a client that goes away, stop the fragments too
+foreach my $how ('cancel', 'disconnect')
+{
+	my ($o, $e) = ('', '');
+	my $client = IPC::Run::start(
+		[ 'psql', '-XAtq', '-h', $z1a->host, '-p', $z1a->port, '-d', 'postgres', '-c',
+		  "SELECT /* $how */ count(*) FROM kv.docs WHERE namespace = 'shop'" ],
+		'>', \$o, '2>', \$e);
+	ok($z1b->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM kv.docs docs%'}),
+		"a fragment waits on z1b ($how)");
+	if ($how eq 'cancel')
+	{
+		$z1a->safe_psql('postgres',
+			"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'SELECT /* cancel */%'");
+		$client->finish;
+		like($e, qr/canceling statement due to user request/, 'pg_cancel_backend cancels the query');
+	}
+	else
+	{
+		$client->kill_kill;
+	}
+	ok($z1b->poll_query_until('postgres',
+		q{SELECT count(*) = 0 FROM pg_stat_activity WHERE query LIKE '%FROM kv.docs docs%' AND pid <> pg_backend_pid()}),
+		"and its fragment on z1b is gone ($how)");
+}
 $locker->kill_kill;
 
 # a node of the zone down: its shards are read from the other zone, with a

@@ -376,6 +376,32 @@ BeginSignedCall(FunctionCallInfo fcinfo, const char *function, RowReader *reader
 	return sql;
 }
 
+/*
+ * ReceiveAnswers keeps the whole answer of each node that was sent the
+ * fragment (not failed[]); a node whose connection broke before its whole
+ * answer arrived is marked failed -- nothing of its answer is kept, its
+ * outcome is unknown.
+ */
+static void
+ReceiveAnswers(const int32 *nodes, int nnodes, bool *failed, const char *fragment,
+			   instr_time sent, RowReader *reader, ReturnSetInfo *rsinfo)
+{
+	for (int i = 0; i < nnodes; i++)
+	{
+		PGresult   *res;
+
+		if (failed[i])
+			continue;
+		res = GkvNodeReceive(nodes[i], GKV_WAIT_WHILE_IT_RUNS);
+		if (res == NULL)
+		{
+			failed[i] = true;
+			continue;
+		}
+		StoreAndClear(res, nodes[i], fragment, 0, false, sent, reader, rsinfo);
+	}
+}
+
 /* set while a bucket of a repartitioned query runs here (docs_shared.h) */
 static bool running_bucket = false;
 
@@ -504,21 +530,7 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 		failed[i] = !GkvNodeSend(holders[i], fragment, 0, NULL);
 	if (here)
 		RunHere(fragment, &reader, rsinfo);
-	for (int i = 0; i < nholders; i++)
-	{
-		PGresult   *res;
-
-		if (failed[i])
-			continue;
-		/* a node's answer is read whole before any of it is kept */
-		res = GkvNodeReceive(holders[i], GKV_WAIT_WHILE_IT_RUNS);
-		if (res == NULL)
-		{
-			failed[i] = true;	/* the connection broke: its outcome is unknown */
-			continue;
-		}
-		StoreAndClear(res, holders[i], fragment, 0, false, sent, &reader, rsinfo);
-	}
+	ReceiveAnswers(holders, nholders, failed, fragment, sent, &reader, rsinfo);
 	for (int i = 0; i < nholders; i++)
 		if (failed[i])
 		{
@@ -572,20 +584,7 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 
 		failed[i] = !GkvNodeSend(nodes[i], call.data, 3, values);
 	}
-	for (int i = 0; i < nnodes; i++)
-	{
-		PGresult   *res;
-
-		if (failed[i])
-			continue;
-		res = GkvNodeReceive(nodes[i], GKV_WAIT_WHILE_IT_RUNS);
-		if (res == NULL)
-		{
-			failed[i] = true;
-			continue;
-		}
-		StoreAndClear(res, nodes[i], query, 0, false, sent, &reader, rsinfo);
-	}
+	ReceiveAnswers(nodes, nnodes, failed, query, sent, &reader, rsinfo);
 	for (int i = 0; i < nnodes; i++)
 	{
 		const GkvNodeInfo *node = GkvNodeById(nodes[i]);

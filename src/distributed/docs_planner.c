@@ -207,51 +207,69 @@ DocsFunctionRte(Query *sub, Oid unplanned)
  * Which columns of kv.docs the query uses
  * ----------------------------------------------------------------
  */
+/*
+ * AnyVar walks a tree for its Vars: test(var, depth, arg) for each, depth
+ * being how far below the walked query the Var sits (one of that query's
+ * own has varlevelsup == depth).  True as soon as a test is.
+ */
+typedef bool (*VarTest) (Var *var, int depth, void *arg);
+
+typedef struct VarWalk
+{
+	VarTest		test;
+	void	   *arg;
+	int			depth;
+} VarWalk;
+
+static bool
+AnyVar(Node *node, VarWalk *walk)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return walk->test((Var *) node, walk->depth, walk->arg);
+	if (IsA(node, Query))
+	{
+		bool		result;
+
+		walk->depth++;
+		result = query_tree_walker((Query *) node, AnyVar, walk, 0);
+		walk->depth--;
+		return result;
+	}
+	return expression_tree_walker(node, AnyVar, walk);
+}
+
 typedef struct ColumnsContext
 {
 	Index		rti;
-	int			depth;			/* query nesting below the parent */
 	bool		used[DOCS_NATTS + 1];
 	bool		all;			/* a whole-row or system column reference */
 } ColumnsContext;
 
 static bool
-CollectColumns(Node *node, ColumnsContext *ctx)
+NoteColumn(Var *v, int depth, void *arg)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-	{
-		Var		   *v = (Var *) node;
+	ColumnsContext *ctx = arg;
 
-		if (v->varno == ctx->rti && v->varlevelsup == ctx->depth)
-		{
-			if (v->varattno >= 1 && v->varattno <= DOCS_NATTS)
-				ctx->used[v->varattno] = true;
-			else
-				ctx->all = true;
-		}
-		return false;
-	}
-	if (IsA(node, Query))
+	if (v->varno == ctx->rti && v->varlevelsup == depth)
 	{
-		bool		result;
-
-		ctx->depth++;
-		result = query_tree_walker((Query *) node, CollectColumns, ctx, 0);
-		ctx->depth--;
-		return result;
+		if (v->varattno >= 1 && v->varattno <= DOCS_NATTS)
+			ctx->used[v->varattno] = true;
+		else
+			ctx->all = true;
 	}
-	return expression_tree_walker(node, CollectColumns, ctx);
+	return false;
 }
 
 static void
 UsedColumns(Query *parent, Index rti, bool *used)
 {
 	ColumnsContext ctx = {0};
+	VarWalk		walk = {NoteColumn, &ctx, 0};
 
 	ctx.rti = rti;
-	(void) query_tree_walker(parent, CollectColumns, &ctx, 0);
+	(void) query_tree_walker(parent, AnyVar, &walk, 0);
 	for (int att = 1; att <= DOCS_NATTS; att++)
 		used[att] = ctx.all || ctx.used[att];
 }
@@ -1106,22 +1124,30 @@ MakeAggregate(Oid aggfnoid, Oid argtype, Oid rettype, Oid collation, Oid inputco
 	return (Node *) a;
 }
 
+/* expr's position (from 0) in *columns, where it is appended when not there yet */
+static int
+PositionOf(List **columns, Node *expr)
+{
+	int			position = 0;
+	ListCell   *lc;
+
+	foreach(lc, *columns)
+	{
+		if (equal(lfirst(lc), expr))
+			return position;
+		position++;
+	}
+	*columns = lappend(*columns, expr);
+	return position;
+}
+
 /* the column of a partial aggregate in the fragment (one column per distinct one) */
 static Var *
 PartialColumn(GroupedContext *ctx, Aggref *partial)
 {
-	int			index = 0;
-	ListCell   *lc;
+	int			position = PositionOf(&ctx->partials, (Node *) partial);
 
-	foreach(lc, ctx->partials)
-	{
-		if (equal(lfirst(lc), partial))
-			break;
-		index++;
-	}
-	if (lc == NULL)
-		ctx->partials = lappend(ctx->partials, partial);
-	return makeVar(ctx->rti, list_length(ctx->group_exprs) + index + 1, partial->aggtype, -1,
+	return makeVar(ctx->rti, list_length(ctx->group_exprs) + position + 1, partial->aggtype, -1,
 				   partial->aggcollid, 0);
 }
 
@@ -1437,6 +1463,27 @@ BucketCondition(Node *key, DocsExpansion *e)
 	return hash ? DeparseOnDocs((Node *) BucketExpr(hash), e->rti, e->view_oid) : NULL;
 }
 
+/*
+ * ReadFinishedRows: the buckets returned the query's target list itself,
+ * column for column; here each entry reads its column of rti.
+ */
+static void
+ReadFinishedRows(Query *q, Index rti)
+{
+	int			column = 0;
+	ListCell   *lc;
+
+	foreach(lc, q->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Node	   *expr = (Node *) tle->expr;
+
+		column++;
+		tle->expr = (Expr *) makeVar(rti, column, exprType(expr), exprTypmod(expr),
+									 exprCollation(expr), 0);
+	}
+}
+
 /* the first aggregate over DISTINCT values in a tree, or NULL */
 static bool
 FindDistinctAggregate(Node *node, Aggref **found)
@@ -1621,16 +1668,7 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	ReturnFragmentColumns(e, &cols);
 
 	/* here only the finished groups are read */
-	column = 0;
-	foreach(lc, q->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		Node	   *expr = (Node *) tle->expr;
-
-		column++;
-		tle->expr = (Expr *) makeVar(e->rti, column, exprType(expr), exprTypmod(expr),
-									 exprCollation(expr), 0);
-	}
+	ReadFinishedRows(q, e->rti);
 	q->groupClause = NIL;
 	q->havingQual = NULL;
 	q->hasAggs = false;
@@ -1644,101 +1682,47 @@ PlanRepartitionGroups(DocsExpansion *e, const DocsFunctions *f, List *conds)
 typedef struct ProjectionContext
 {
 	Index		rti;
-	int			depth;
 	List	   *exprs;			/* what the fragment returns, in order */
 } ProjectionContext;
 
 /*
  * CannotProject: is kv.docs referenced where the query cannot be rewritten
- * over computed columns -- from a subquery (a correlated reference), from
- * another range-table entry (LATERAL), as a whole row or a system column?
- * Then the fragment returns kv.docs's own columns.
+ * over computed columns -- from a subquery (a correlated reference), as a
+ * whole row or a system column?  Then the fragment returns kv.docs's own
+ * columns.  (References from other range-table entries: VarOf.)
  */
 static bool
-CannotProject(Node *node, ProjectionContext *ctx)
+CannotProject(Var *v, int depth, void *arg)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-	{
-		Var		   *v = (Var *) node;
+	Index		rti = *(Index *) arg;
 
-		return v->varno == ctx->rti && v->varlevelsup == ctx->depth &&
-			(ctx->depth > 0 || v->varattno < 1 || v->varattno > DOCS_NATTS);
-	}
-	if (IsA(node, Query))
-	{
-		bool		result;
-
-		ctx->depth++;
-		result = query_tree_walker((Query *) node, CannotProject, ctx, 0);
-		ctx->depth--;
-		return result;
-	}
-	return expression_tree_walker(node, CannotProject, ctx);
+	return v->varno == rti && v->varlevelsup == depth &&
+		(depth > 0 || v->varattno < 1 || v->varattno > DOCS_NATTS);
 }
 
-/* does the query read a join's own columns (USING, NATURAL, a join alias)? */
-typedef struct JoinColumnsContext
-{
-	Query	   *q;
-	int			depth;
-} JoinColumnsContext;
-
+/* does the query read a join's own columns (USING, NATURAL)? */
 static bool
-ReadsJoinColumns(Node *node, JoinColumnsContext *ctx)
+JoinColumn(Var *v, int depth, void *arg)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var) && ((Var *) node)->varlevelsup == ctx->depth)
-		return rt_fetch(((Var *) node)->varno, ctx->q->rtable)->rtekind == RTE_JOIN;
-	if (IsA(node, Query))
-	{
-		bool		result;
+	Query	   *q = arg;
 
-		ctx->depth++;
-		result = query_tree_walker((Query *) node, ReadsJoinColumns, ctx, 0);
-		ctx->depth--;
-		return result;
-	}
-	return expression_tree_walker(node, ReadsJoinColumns, ctx);
+	return v->varlevelsup == depth && rt_fetch(v->varno, q->rtable)->rtekind == RTE_JOIN;
 }
 
+/* a Var of this use of kv.docs (arg: its index) */
 static bool
-ReferencedFromRangeTable(Node *node, ProjectionContext *ctx)
+VarOf(Var *v, int depth, void *arg)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-		return ((Var *) node)->varno == ctx->rti && ((Var *) node)->varlevelsup == ctx->depth;
-	if (IsA(node, Query))
-	{
-		bool		result;
-
-		ctx->depth++;
-		result = query_tree_walker((Query *) node, ReferencedFromRangeTable, ctx, 0);
-		ctx->depth--;
-		return result;
-	}
-	return expression_tree_walker(node, ReferencedFromRangeTable, ctx);
+	return v->varno == *(Index *) arg && v->varlevelsup == depth;
 }
 
 /* the fragment's column computing expr (one per distinct expression) */
 static Node *
 ProjectedColumn(ProjectionContext *ctx, Node *expr)
 {
-	int			index = 0;
-	ListCell   *lc;
+	int			position = PositionOf(&ctx->exprs, copyObject(expr));
 
-	foreach(lc, ctx->exprs)
-	{
-		if (equal(lfirst(lc), expr))
-			break;
-		index++;
-	}
-	if (lc == NULL)
-		ctx->exprs = lappend(ctx->exprs, copyObject(expr));
-	return (Node *) makeVar(ctx->rti, index + 1, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
+	return (Node *) makeVar(ctx->rti, position + 1, exprType(expr), exprTypmod(expr), exprCollation(expr), 0);
 }
 
 /*
@@ -1826,22 +1810,24 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 	StringInfoData sql;
 	char	   *top = DeparseTopRows(e, conds);
 	char	   *where = ShipConditions(e->parent, conds, e->rti, e->view_oid);
-	ProjectionContext ctx = {e->rti, 0, NIL};
-	JoinColumnsContext joins = {e->parent, 0};
+	ProjectionContext ctx = {e->rti, NIL};
+	VarWalk		unprojectable = {CannotProject, &e->rti, 0};
+	VarWalk		join_columns = {JoinColumn, e->parent, 0};
+	VarWalk		references = {VarOf, &e->rti, 0};
 	FragmentColumns cols = {0};
 	bool		projected;
 	ListCell   *lc;
 
 	/* a join's own alias columns (joinaliasvars) are not references: see below */
 	projected = e->parent->groupingSets == NIL &&
-		!query_tree_walker(e->parent, CannotProject, &ctx, QTW_IGNORE_RANGE_TABLE) &&
-		!query_tree_walker(e->parent, ReadsJoinColumns, &joins, QTW_IGNORE_JOINALIASES);
+		!query_tree_walker(e->parent, AnyVar, &unprojectable, QTW_IGNORE_RANGE_TABLE) &&
+		!query_tree_walker(e->parent, AnyVar, &join_columns, QTW_IGNORE_JOINALIASES);
 	foreach(lc, e->parent->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
 		if (projected && rte->rtekind != RTE_JOIN)
-			projected = !range_table_entry_walker(rte, ReferencedFromRangeTable, &ctx, 0);
+			projected = !range_table_entry_walker(rte, AnyVar, &references, 0);
 	}
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
@@ -1862,7 +1848,7 @@ PlanFanoutRows(DocsExpansion *e, const DocsFunctions *f, List *conds)
 
 		/*
 		 * The joins' alias columns name kv.docs's old columns; nothing reads
-		 * them (ReadsJoinColumns), and the planner must not map them.
+		 * them (JoinColumn), and the planner must not map them.
 		 */
 		foreach(lc, e->parent->rtable)
 		{
@@ -1972,35 +1958,13 @@ PlanExpansion(DocsExpansion *e, const DocsFunctions *f)
  * ----------------------------------------------------------------
  */
 
-/* does any Var of the query (this level) refer to an entry other than a and b? */
-typedef struct OtherVarsContext
-{
-	Index		a;
-	Index		b;
-	int			depth;
-} OtherVarsContext;
-
+/* a Var of the query (this level) of an entry other than a and b (arg: both) */
 static bool
-RefersElsewhere(Node *node, OtherVarsContext *ctx)
+OtherThanBoth(Var *v, int depth, void *arg)
 {
-	if (node == NULL)
-		return false;
-	if (IsA(node, Var))
-	{
-		Var		   *v = (Var *) node;
+	Index	   *both = arg;
 
-		return v->varlevelsup == ctx->depth && v->varno != ctx->a && v->varno != ctx->b;
-	}
-	if (IsA(node, Query))
-	{
-		bool		result;
-
-		ctx->depth++;
-		result = query_tree_walker((Query *) node, RefersElsewhere, ctx, 0);
-		ctx->depth--;
-		return result;
-	}
-	return expression_tree_walker(node, RefersElsewhere, ctx);
+	return v->varlevelsup == depth && v->varno != both[0] && v->varno != both[1];
 }
 
 /* expr with the Vars of b made Vars of a, for the one-relation checks */
@@ -2146,7 +2110,8 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 	FromExpr   *jt = q->jointree;
 	JoinExpr   *join = NULL;
 	JoinType	jointype = JOIN_INNER;
-	OtherVarsContext others = {a->rti, b->rti, 0};
+	Index		both[2] = {a->rti, b->rti};
+	VarWalk		others = {OtherThanBoth, both, 0};
 	GroupedContext ctx = {0};
 	List	   *conds;
 	Node	   *akey;
@@ -2165,7 +2130,7 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 	if (GkvDocsRunningBucket() || GkvDocsScope == GKV_DOCS_NODE || HoldsWholeZone() ||
 		q->commandType != CMD_SELECT || q->setOperations != NULL || q->rowMarks != NIL ||
 		q->hasSubLinks || q->hasWindowFuncs || q->hasTargetSRFs || q->groupingSets != NIL ||
-		q->hasDistinctOn || q->cteList != NIL || RefersElsewhere((Node *) q, &others))
+		q->hasDistinctOn || q->cteList != NIL || query_tree_walker(q, AnyVar, &others, 0))
 		return false;
 
 	/* FROM a, b WHERE ... or FROM a [LEFT|RIGHT] JOIN b ON ... WHERE ... */
@@ -2321,18 +2286,7 @@ PlanRepartitionJoin(Query *q, DocsExpansion *a, DocsExpansion *b, const DocsFunc
 		q->havingQual = having;
 	}
 	else
-	{
-		column = 0;
-		foreach(lc, q->targetList)
-		{
-			TargetEntry *tle = lfirst_node(TargetEntry, lc);
-			Node	   *expr = (Node *) tle->expr;
-
-			column++;
-			tle->expr = (Expr *) makeVar(a->rti, column, exprType(expr), exprTypmod(expr),
-										 exprCollation(expr), 0);
-		}
-	}
+		ReadFinishedRows(q, a->rti);
 	return true;
 }
 

@@ -36,6 +36,7 @@ OBJS = \
 	src/replication/apply_worker.o \
 	src/replication/catalog_sync.o \
 	src/replication/change_wait.o \
+	src/replication/coverage.o \
 	src/replication/fence.o \
 	src/replication/launcher.o \
 	src/replication/peer_status.o \

@@ -11,7 +11,18 @@
 #include "udfs/purge_tombstones/0.3.sql"
 #include "udfs/hlc_at/0.3.sql"
 REVOKE EXECUTE ON FUNCTION globalkv.hlc_at(timestamptz) FROM PUBLIC;
+#include "udfs/coverage_reset/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.coverage_reset() FROM PUBLIC;
 #include "udfs/resync/0.3.sql"
+
+-- ---------------------------------------------------------------------
+-- echo and relay suppression: the puller tells the source what it holds
+-- ---------------------------------------------------------------------
+#include "udfs/pull/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.pull(integer, boolean, integer[], bigint[], integer, integer,
+    bigint, bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION globalkv.pull(integer, boolean, integer[], bigint[], integer, integer,
+    bigint, bigint[]) TO globalkv_replication;
 
 -- ---------------------------------------------------------------------
 -- kv.docs: SQL over every document of the zone (docs/sql.md)

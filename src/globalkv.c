@@ -52,6 +52,7 @@ GkvShmemRequest(void)
 	size = add_size(size, GkvClockShmemSize());
 	size = add_size(size, GkvStatsShmemSize());
 	size = add_size(size, GkvPeerStatusShmemSize());
+	size = add_size(size, GkvCoverageShmemSize());
 	size = add_size(size, GkvChangeWaitShmemSize());
 	size = add_size(size, GkvFenceShmemSize());
 	size = add_size(size, GkvCatalogShmemSize());
@@ -72,6 +73,7 @@ GkvShmemStartup(void)
 	GkvClockShmemInit();
 	GkvStatsShmemInit();
 	GkvPeerStatusShmemInit();
+	GkvCoverageShmemInit();
 	GkvChangeWaitShmemInit();
 	GkvFenceShmemInit();
 	GkvCatalogShmemInit();

@@ -100,7 +100,8 @@
 
 /* every column, in the order of pull_format.h (gkv_pull checks its own) */
 #define PULL_SQL \
-	"SELECT * FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int)"
+	"SELECT * FROM globalkv.pull($1::int, $2::bool, $3::int[], $4::bigint[], $5::int, $6::int," \
+	" $7::bigint, $8::bigint[])"
 #define ACK_SQL "SELECT globalkv.ack($1::int, $2::int[], $3::bigint[])"
 #define SKEW_WARN_EVERY_MS 60000
 
@@ -280,6 +281,59 @@ ComputeWanted(void)
 			Cursors[CURSOR_INDEX(s)] = StoredCursor(s);
 		Wanted[CURSOR_INDEX(s)] = wanted;
 	}
+}
+
+/*
+ * Coverage (replication/coverage.c): what this node holds, told to the
+ * peer with each pull so that it leaves out our echoes and the rows we
+ * already have from their origin.
+ */
+
+/* a shard this node serves and is not receiving in a move: claims hold */
+static bool
+ClaimsHold(int shard)
+{
+	return Wanted[CURSOR_INDEX(shard)] && GkvServesShard(shard) &&
+		GkvShardMoveSourceForMe(shard) == 0;
+}
+
+/*
+ * CoverageClaims: the (origin, shard, upto) triples of this round, as an
+ * int8 array literal: all our own writes (a peer can only hold one it
+ * pulled, so one that committed here: coverage.c), and the other peers'
+ * rows up to the cursors their apply workers committed.  Catalog
+ * connected (transaction open).
+ */
+static char *
+CoverageClaims(uint64 floor)
+{
+	StringInfoData buf;
+	char	   *text;
+
+	initStringInfo(&buf);
+	for (int s = 0; s < NumShards; s++)
+	{
+		if (!ClaimsHold(s))
+			continue;
+		appendStringInfo(&buf, "%s%d,%d," INT64_FORMAT, buf.len > 0 ? "," : "",
+						 MyNodeId, s, PG_INT64_MAX);
+		(void) GkvCoverageClaims(PeerId, s, floor, &buf);
+	}
+	text = psprintf("{%s}", buf.data);
+	pfree(buf.data);
+	return text;
+}
+
+/*
+ * PublishCoverage: the cursors of this stream, for the claims the other
+ * apply workers make.  Called only when everything below the cursors is
+ * committed here (after a batch's commit, or cursors read from the table).
+ */
+static void
+PublishCoverage(void)
+{
+	for (int s = 0; s < NumShards; s++)
+		GkvCoveragePublish(PeerId, s, Wanted[CURSOR_INDEX(s)] ? Cursors[CURSOR_INDEX(s)] : 0);
 }
 
 /* the wanted shard ids (cursors NULL) or those cursors, as an array literal */
@@ -713,8 +767,11 @@ Round(void)
 	char	   *cursors;
 	char		batch[16];
 	char		wait[16];
-	const char *params[6];
+	const char *params[8];
 	char		me[16];
+	char		floor_text[24];
+	uint64		covered_above;
+	char	   *covered;
 	PGresult   *res;
 	uint64		horizon;
 	uint64		applied = 0;
@@ -729,6 +786,7 @@ Round(void)
 	{
 		elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
 		GkvPeerStatusRelease(PeerId);
+		GkvCoverageForget(PeerId);
 		proc_exit(0);
 	}
 	if (PullBlocked())
@@ -743,6 +801,7 @@ Round(void)
 		{
 			elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
 			GkvPeerStatusRelease(PeerId);
+			GkvCoverageForget(PeerId);
 			proc_exit(0);
 		}
 		snprintf(appname, sizeof(appname), "globalkv apply to node %d", MyNodeId);
@@ -760,9 +819,14 @@ Round(void)
 
 	GkvWorkerTransactionBegin();	/* the catalog cache may need a reload */
 	ComputeWanted();
+	GkvStartClockPastStoredRows();	/* before the coverage floor is read */
+	covered_above = GkvCoverageFloor();
+	covered = CoverageClaims(covered_above);
 	GkvWorkerTransactionEnd();
+	PublishCoverage();
 	shards = ArrayText(NumShards + 1, NULL);
 	cursors = ArrayText(NumShards + 1, Cursors);
+	snprintf(floor_text, sizeof(floor_text), UINT64_FORMAT, covered_above);
 	snprintf(batch, sizeof(batch), "%d", GkvReplicationBatchRows);
 	snprintf(wait, sizeof(wait), "%d", GkvReplicationWaitMs);
 	snprintf(me, sizeof(me), "%d", MyNodeId);
@@ -772,8 +836,10 @@ Round(void)
 	params[3] = cursors;
 	params[4] = batch;
 	params[5] = wait;
+	params[6] = floor_text;
+	params[7] = covered;
 	pgstat_report_activity(STATE_RUNNING, "pulling changes");
-	GkvRemoteSend(PeerConn, PeerName, "gkv_pull", NULL, 6, params, 1);
+	GkvRemoteSend(PeerConn, PeerName, "gkv_pull", NULL, 8, params, 1);
 	res = GkvRemoteReceive(PeerConn, PeerName, GkvReplicationWaitMs + 60000L);
 	pgstat_report_activity(STATE_RUNNING, "applying changes");
 	PG_TRY();
@@ -785,6 +851,7 @@ Round(void)
 		PQclear(res);
 	}
 	PG_END_TRY();
+	PublishCoverage();			/* the batch committed: see coverage.c */
 
 	for (int i = 0; i <= NumShards; i++)
 	{

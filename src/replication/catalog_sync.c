@@ -481,8 +481,17 @@ GkvPeerNeedsResync(int32 peer_node_id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* asked at every pull and every applied batch: prepared once */
-	if (SPI_execute_plan(GkvKeptPlan(&plan, "SELECT globalkv.peer_needs_resync($1)", 1, argtypes),
+	/*
+	 * Asked at every pull and every applied batch: prepared once, and the
+	 * body of globalkv.peer_needs_resync written out -- a call to that SQL
+	 * function (not inlinable: it sets search_path) would parse and plan
+	 * its body again at every execution.
+	 */
+	if (SPI_execute_plan(GkvKeptPlan(&plan,
+									 "SELECT EXISTS (SELECT 1 FROM globalkv.peer_acks a"
+									 " WHERE a.peer_node_id OPERATOR(pg_catalog.=) $1"
+									 "   AND a.cursor OPERATOR(pg_catalog.<) a.resync_below)",
+									 1, argtypes),
 						 args, NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;

@@ -7,7 +7,8 @@
  * THE PULL
  *
  *	globalkv.pull(peer int, resyncing bool, shards int[], cursors bigint[],
- *				  max_rows int, wait_ms int)
+ *				  max_rows int, wait_ms int
+ *				  [, covered_above bigint, covered bigint[]])
  *
  * For each requested shard, in order, returns the rows with
  * cursor < seq <= horizon, in seq order, until max_rows rows are out; then
@@ -32,6 +33,17 @@
  * (globalkv.peer_needs_resync) gets GK016 instead of rows, unless it is
  * resyncing in full (kv.resync() on that peer): incremental changes would
  * never tell it about those deletes.
+ *
+ * COVERED ROWS ARE LEFT OUT. 'covered' lists (origin, shard, upto)
+ * triples: the peer already holds every state 'origin' stored in 'shard'
+ * with a seq up to 'upto' (replication/coverage.c says what makes such a
+ * claim true, and why it survives a crash).  A row without counter state,
+ * with an hlc above covered_above, whose version (hlc, origin) falls under
+ * a claim for its shard is not sent -- it is an echo of the peer's own
+ * write or a copy it already has from that origin -- but the cursor moves
+ * past it as if it had been.  A round that found only covered rows does
+ * not answer: it waits for more, as if it had found nothing.  The 6-
+ * argument form (a peer of an older version) leaves nothing out.
  *
  * Pseudo-shard -1 is the catalog (namespaces, expiry policies, nodes): its
  * rows travel in the same stream, see catalog_sync.c.
@@ -92,14 +104,51 @@ OpenSeqIndex(Relation rel)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* a claim of the peer about one shard: it holds origin's states up to upto */
+typedef struct CoverClaim
+{
+	int32		origin;
+	uint64		upto;
+} CoverClaim;
+
+/* the claims about one requested shard */
+typedef struct ShardClaims
+{
+	int			n;
+	CoverClaim *claims;
+} ShardClaims;
+
+/* does a claim cover this stored row?  See COVERED ROWS ARE LEFT OUT. */
+static bool
+RowCovered(TupleTableSlot *slot, const ShardClaims *claims, uint64 covered_above)
+{
+	uint64		hlc;
+	int32		origin;
+
+	if (claims == NULL || claims->n == 0 || !slot->tts_isnull[Anum_shard_crdt - 1])
+		return false;
+	hlc = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_hlc - 1]);
+	if (hlc <= covered_above)
+		return false;
+	origin = DatumGetInt32(slot->tts_values[Anum_shard_origin - 1]);
+	for (int i = 0; i < claims->n; i++)
+		if (claims->claims[i].origin == origin && hlc <= claims->claims[i].upto)
+			return true;
+	return false;
+}
+
 /*
  * ScanShard appends rows of one shard with cursor < seq <= horizon to the
- * tuplestore, at most 'budget' of them; returns how many, and the seq of
- * the last one in *last_seq.
+ * tuplestore, at most 'budget' of them, leaving out the rows the peer's
+ * claims cover; it reads at most *reads rows, and takes those it read off
+ * *reads.  Returns how many it
+ * appended; *last_seq is the seq of the last row read, and *complete says
+ * whether the scan reached the horizon.
  */
 static int64
 ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
-		  int64 budget, Tuplestorestate *store, TupleDesc desc, uint64 *last_seq)
+		  int64 budget, int64 *reads, const ShardClaims *claims, uint64 covered_above,
+		  Tuplestorestate *store, TupleDesc desc, uint64 *last_seq, bool *complete)
 {
 	Relation	rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	Relation	idx = OpenSeqIndex(rel);
@@ -108,18 +157,31 @@ ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
 	ScanKeyData keys[2];
 	int64		n = 0;
 
+	*complete = false;
 	ScanKeyInit(&keys[0], 1, BTGreaterStrategyNumber, F_INT8GT,
 				Int64GetDatum((int64) cursor));
 	ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE,
 				Int64GetDatum((int64) horizon));
 	scan = index_beginscan(rel, idx, snapshot, 2, 0);
 	index_rescan(scan, keys, 2, NULL, 0);
-	while (n < budget && index_getnext_slot(scan, ForwardScanDirection, slot))
+	for (;;)
 	{
 		Datum		values[GKV_PULL_NATTS];
 		bool		nulls[GKV_PULL_NATTS];
 
+		if (n >= budget || *reads <= 0)
+			break;
+		if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			*complete = true;
+			break;
+		}
+		(*reads)--;
 		slot_getallattrs(slot);
+		*last_seq = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_seq - 1]);
+		CHECK_FOR_INTERRUPTS();
+		if (RowCovered(slot, claims, covered_above))
+			continue;
 		values[GKV_PULL_SHARD] = Int32GetDatum(shard_id);
 		nulls[GKV_PULL_SHARD] = false;
 		for (int att = 1; att <= Natts_shard; att++)
@@ -128,15 +190,58 @@ ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
 			nulls[GkvPullColumnOfAttr(att)] = slot->tts_isnull[att - 1];
 		}
 		tuplestore_putvalues(store, desc, values, nulls);
-		*last_seq = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_seq - 1]);
 		n++;
-		CHECK_FOR_INTERRUPTS();
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
 	table_close(rel, AccessShareLock);
 	return n;
+}
+
+/*
+ * ReadClaims sorts the (origin, shard, upto) triples of 'covered' by the
+ * requested shard they are about; claims about shards not requested are
+ * ignored.
+ */
+static ShardClaims *
+ReadClaims(ArrayType *covered, int nshards, const Datum *shard_d, const bool *shard_n)
+{
+	Datum	   *d;
+	bool	   *isnull;
+	int			n;
+	ShardClaims *claims = palloc0(sizeof(ShardClaims) * nshards);
+
+	deconstruct_array(covered, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &d, &isnull, &n);
+	if (n % 3 != 0 || n / 3 > 64 * Max(nshards, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("invalid globalkv.pull request: covered must hold at most %d (origin, shard, upto) triples",
+						64 * Max(nshards, 1))));
+	for (int t = 0; t < n; t += 3)
+	{
+		int64		shard;
+
+		if (isnull[t] || isnull[t + 1] || isnull[t + 2])
+			ereport(ERROR,
+					(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+					 errmsg("invalid globalkv.pull request: covered must not hold nulls")));
+		shard = DatumGetInt64(d[t + 1]);
+		for (int i = 0; i < nshards; i++)
+		{
+			ShardClaims *c = &claims[i];
+
+			if (shard_n[i] || DatumGetInt32(shard_d[i]) != shard || shard < 0)
+				continue;
+			if (c->claims == NULL)
+				c->claims = palloc(sizeof(CoverClaim) * (n / 3));
+			c->claims[c->n].origin = (int32) DatumGetInt64(d[t]);
+			c->claims[c->n].upto = (uint64) DatumGetInt64(d[t + 2]);
+			c->n++;
+			break;
+		}
+	}
+	return claims;
 }
 
 static void
@@ -199,8 +304,10 @@ gkv_pull(PG_FUNCTION_ARGS)
 	bool		registered = false;
 	uint64		horizon = 0;
 	uint64		highest_seq = 0;	/* of the rows returned */
+	uint64		covered_above = 0;
+	ShardClaims *claims = NULL;
 
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
@@ -223,9 +330,19 @@ gkv_pull(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
 				 errmsg("invalid globalkv.pull request")));
 
+	if (PG_NARGS() >= 8)
+	{
+		covered_above = (uint64) PG_GETARG_INT64(6);
+		claims = ReadClaims(PG_GETARG_ARRAYTYPE_P(7), nshards, shard_d, shard_n);
+	}
+
 	InitMaterializedSRF(fcinfo, 0);
 	CheckPullColumns(rsinfo->setDesc);
+
+	/* where each shard's scan goes on from; moved past covered rows too */
 	new_cursors = palloc(sizeof(uint64) * (nshards + 1));
+	for (int i = 0; i < nshards; i++)
+		new_cursors[i] = cursor_n[i] ? 0 : (uint64) DatumGetInt64(cursor_d[i]);
 
 	/*
 	 * After a restart the clock is 0 until initialized past the stored
@@ -260,7 +377,9 @@ gkv_pull(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		int64		emitted = 0;
+		int64		reads = 4 * max_rows;	/* covered rows are cheap, not free */
 		bool		any_fenced = false;
+		bool		cut_short = false;
 		Snapshot	snapshot;
 
 		/* register before looking, so a commit in between still wakes us */
@@ -281,15 +400,16 @@ gkv_pull(PG_FUNCTION_ARGS)
 
 		for (int i = 0; i < nshards; i++)
 		{
-			int			shard_id = DatumGetInt32(shard_d[i]);
-			uint64		cursor = (uint64) DatumGetInt64(cursor_d[i]);
+			int			shard_id;
+			uint64		cursor = new_cursors[i];
 			uint64		last = cursor;
 			int64		n;
 			bool		fenced;
+			bool		complete = true;
 
-			new_cursors[i] = cursor;
 			if (shard_n[i] || cursor_n[i])
 				continue;
+			shard_id = DatumGetInt32(shard_d[i]);
 
 			/*
 			 * A fenced shard (a move's last step, replication/fence.c) has no
@@ -300,6 +420,11 @@ gkv_pull(PG_FUNCTION_ARGS)
 			any_fenced |= fenced;
 			if ((!fenced && cursor >= horizon) || emitted >= max_rows)
 				continue;
+			if (reads <= 0)
+			{
+				cut_short = true;	/* not looked at: answer, and be asked again */
+				continue;
+			}
 
 			/* nothing stamped past the cursor: done without opening the shard */
 			if (!fenced && GkvShardSeqMax(shard_id) <= cursor)
@@ -308,20 +433,30 @@ gkv_pull(PG_FUNCTION_ARGS)
 				continue;
 			}
 			if (shard_id == GKV_CATALOG_SHARD)
+			{
 				n = GkvCatalogPull(cursor, horizon, snapshot, max_rows - emitted,
 								   rsinfo->setResult, rsinfo->setDesc, &last);
+				complete = emitted + n < max_rows;
+			}
 			else
 				n = ScanShard(shard_id, cursor, fenced ? (uint64) PG_INT64_MAX : horizon, snapshot,
-							  max_rows - emitted, rsinfo->setResult, rsinfo->setDesc, &last);
+							  max_rows - emitted, &reads, claims ? &claims[i] : NULL, covered_above,
+							  rsinfo->setResult, rsinfo->setDesc, &last, &complete);
 			emitted += n;
-			new_cursors[i] = (emitted >= max_rows) ? last : Max(horizon, last);
+			cut_short |= !complete;
+			new_cursors[i] = complete ? Max(horizon, last) : last;
 			if (n > 0)
 				highest_seq = Max(highest_seq, last);
 		}
 		UnregisterSnapshot(snapshot);
 
-		/* a mover waits for our cursor of a fenced shard: answer now */
-		if (emitted > 0 || any_fenced || wait_ms == 0 || GetCurrentTimestamp() >= deadline)
+		/*
+		 * A mover waits for our cursor of a fenced shard: answer now.  A
+		 * round cut short by covered rows answers too, with its cursors,
+		 * so that one call never reads without bound.
+		 */
+		if (emitted > 0 || any_fenced || cut_short || wait_ms == 0 ||
+			GetCurrentTimestamp() >= deadline)
 			break;
 
 		/*

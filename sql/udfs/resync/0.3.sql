@@ -2,7 +2,8 @@
 -- row older than the tombstone retention (the ones a purged tombstone may
 -- have deleted elsewhere) and pulls everything again from every peer.
 -- Rows written here more recently stay, and replicate as usual.  0.3: the
--- cutoff through globalkv.hlc_at instead of the clock's bit layout retyped.
+-- cutoff through globalkv.hlc_at instead of the clock's bit layout retyped,
+-- and the coverage floor raised (src/replication/coverage.c).
 CREATE OR REPLACE FUNCTION kv.resync()
 RETURNS bigint
 LANGUAGE plpgsql
@@ -27,6 +28,8 @@ BEGIN
       FROM globalkv.nodes p
       CROSS JOIN (SELECT -1 AS shard_id UNION ALL SELECT shard_id FROM globalkv.shards) sh
      WHERE NOT p.dropped AND p.node_id <> (SELECT node_id FROM globalkv.node);
+    -- peers must no longer leave out rows on the strength of what we held
+    PERFORM globalkv.coverage_reset();
     -- apply workers hold cursors in memory: restart them (the launcher does)
     PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
       WHERE backend_type = 'globalkv apply' AND datname = current_database();

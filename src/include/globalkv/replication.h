@@ -15,6 +15,7 @@
 
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 #include "utils/snapshot.h"
 #include "utils/tuplestore.h"
@@ -40,6 +41,15 @@ extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
 extern Size GkvPeerStatusShmemSize(void);
 extern void GkvPeerStatusShmemInit(void);
 extern bool GkvPeerNeedsResync(int32 peer_node_id);
+
+/* what this node holds, told to its sources: echo and relay suppression (coverage.c) */
+extern Size GkvCoverageShmemSize(void);
+extern void GkvCoverageShmemInit(void);
+extern void GkvCoveragePublish(int32 peer_node_id, int shard, uint64 cursor);
+extern void GkvCoverageForget(int32 peer_node_id);
+extern int	GkvCoverageClaims(int32 source, int shard, uint64 floor, StringInfo buf);
+extern uint64 GkvCoverageFloor(void);
+extern void GkvCoverageRaiseFloor(void);
 
 /* waiting for changes (change_wait.c) */
 extern Size GkvChangeWaitShmemSize(void);

@@ -30,6 +30,8 @@ OBJS = \
 	src/expiry/expiry_worker.o \
 	src/expiry/tombstone_purge.o \
 	src/metadata/catalog_cache.o \
+	src/metrics/metrics_server.o \
+	src/metrics/metrics_text.o \
 	src/metrics/stats.o \
 	src/operations/move_status.o \
 	src/operations/shard_move.o \

@@ -27,12 +27,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -293,7 +296,34 @@ wait_for_replication(const char *dir, const int *ports, int n, int timeout_s)
  * initdb, configuration, the extension, its identity, its shard count and
  * the node-to-node login role.
  */
-static void
+/*
+ * free_tcp_port: the first port from 'from' on that nothing listens on at
+ * 127.0.0.1 now (0 when none of 200 is): for the metrics endpoints.
+ */
+static int
+free_tcp_port(int from)
+{
+	for (int p = from; p < from + 200 && p < 65536; p++)
+	{
+		struct sockaddr_in a = {0};
+		int			fd = socket(AF_INET, SOCK_STREAM, 0);
+		int			ok;
+
+		if (fd < 0)
+			return 0;
+		a.sin_family = AF_INET;
+		a.sin_port = htons((unsigned short) p);
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0;
+		close(fd);
+		if (ok)
+			return p;
+	}
+	return 0;
+}
+
+/* init_node returns the port of the node's metrics endpoint (0: none) */
+static int
 init_node(const char *dir, int id, int port, const char *zone, int shards, const char *password)
 {
 	char	   *ndir = node_dir(dir, id);
@@ -308,6 +338,8 @@ init_node(const char *dir, int id, int port, const char *zone, int shards, const
 	PGconn	   *conn;
 	PGresult   *res;
 	char	   *role_sql;
+	/* Prometheus' endpoint: the node's port + 1000, or the next free one */
+	int			metrics_port = free_tcp_port(port + 1000);
 
 	printf("==> %s: initializing node%d on 127.0.0.1:%d\n", zone, id, port);
 	fflush(stdout);
@@ -326,8 +358,10 @@ init_node(const char *dir, int id, int port, const char *zone, int shards, const
 			 "password_encryption = 'scram-sha-256'\n"
 			 "# a query whose client went away stops, and its tasks on other nodes with it\n"
 			 "client_connection_check_interval = 1s\n"
-			 "log_line_prefix = '%%m [%%p] %%q%%a '\n",
-			 id, port, dir);
+			 "log_line_prefix = '%%m [%%p] %%q%%a '\n"
+			 "# Prometheus scrapes http://127.0.0.1:PORT/metrics (docs/operations.md)\n"
+			 "globalkv.metrics_port = %d\n",
+			 id, port, dir, metrics_port);
 	append_file(conf, buf);
 	pg_ctl(dir, id, "start");
 
@@ -354,6 +388,7 @@ init_node(const char *dir, int id, int port, const char *zone, int shards, const
 	PQclear(query(conn, role_sql, 0, NULL));
 	free(role_sql);
 	PQfinish(conn);
+	return metrics_port;
 }
 
 /* register node j (1-based) on the node listening on 'port' */
@@ -412,6 +447,7 @@ parade_create(const char *dir, int nzones, int per_zone, int port_base, const ch
 			  int shards)
 {
 	int			ports[MAX_NODES];
+	int			metrics_ports[MAX_NODES];
 	char		zones[MAX_NODES][64];
 	char	   *password = random_password();
 	char	   *passfile = path_join(dir, "pgpass");
@@ -459,7 +495,7 @@ parade_create(const char *dir, int nzones, int per_zone, int port_base, const ch
 	write_file(passfile, 0600, buf);
 
 	for (int i = 0; i < n; i++)
-		init_node(dir, i + 1, ports[i], zones[i], shards, password);
+		metrics_ports[i] = init_node(dir, i + 1, ports[i], zones[i], shards, password);
 
 	/*
 	 * Every node learns the whole parade, and the placements: shard s of a
@@ -494,7 +530,11 @@ parade_create(const char *dir, int nzones, int per_zone, int port_base, const ch
 	printf("==> parade of %d zone%s x %d node%s is running in %s\n", nzones, nzones == 1 ? "" : "s",
 		   per_zone, per_zone == 1 ? "" : "s", dir);
 	for (int i = 0; i < n; i++)
+	{
 		printf("    %s node%d: %s\n", zones[i], i + 1, admin_conninfo(dir, ports[i]));
+		if (metrics_ports[i] > 0)
+			printf("        metrics: http://127.0.0.1:%d/metrics\n", metrics_ports[i]);
+	}
 	printf("    stop with: globalkv parade stop --dir %s\n", dir);
 }
 
@@ -514,6 +554,7 @@ parade_add_node(const char *dir, const char *zone)
 	char	   *shards;
 	PGconn	   *first;
 	int			port = 0;
+	int			metrics_port;
 
 	if (zone == NULL)
 		die("parade add-node needs --zone ZONE");
@@ -528,7 +569,7 @@ parade_add_node(const char *dir, const char *zone)
 
 	first = connect_or_die(admin_conninfo(dir, ports[0]));
 	shards = strdup(PQgetvalue(query(first, "SELECT shard_count FROM kv.node", 0, NULL), 0, 0));
-	init_node(dir, n + 1, ports[n], zone, atoi(shards), password);
+	metrics_port = init_node(dir, n + 1, ports[n], zone, atoi(shards), password);
 	/* the newcomer learns the parade; one existing node learns it (and tells the rest) */
 	{
 		PGconn	   *conn = connect_or_die(admin_conninfo(dir, ports[n]));
@@ -546,6 +587,8 @@ parade_add_node(const char *dir, const char *zone)
 	printf("==> node%d joined %s on 127.0.0.1:%d; it holds no shard yet: run\n"
 		   "    globalkv rebalance --zone %s -d \"%s\"\n", n + 1, zone, ports[n], zone,
 		   admin_conninfo(dir, ports[n]));
+	if (metrics_port > 0)
+		printf("    its metrics: http://127.0.0.1:%d/metrics\n", metrics_port);
 }
 
 static void

@@ -126,4 +126,7 @@ _PG_init(void)
 							"globalkv expiry", 10);
 	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",
 							"globalkv launcher", 5);
+	if (GkvMetricsPort > 0)
+		GkvRegisterStaticWorker("GkvMetricsServerMain", "globalkv metrics server",
+								"globalkv metrics", 10);
 }

@@ -33,6 +33,9 @@ int			GkvForwardTimeoutMs = 30000;
 int			GkvMaxClockSkewMs = 5000;
 int			GkvMaxDocumentSize = 1024 * 1024;
 int			GkvMaxKeyLength = 1024;
+int			GkvMetricsBacklogIntervalS = 300;
+char	   *GkvMetricsListenAddress = NULL;
+int			GkvMetricsPort = 0;
 int			GkvReplicationBatchDelayMs = 2;
 int			GkvReplicationBatchRows = 10000;
 int			GkvReplicationWaitMs = 1000;
@@ -157,6 +160,30 @@ GkvDefineSettings(void)
 							&GkvMaxKeyLength,
 							1024, 1, 65536,
 							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.metrics_backlog_interval",
+							"Shortest time between two counts of the tombstone and expiry backlogs for /metrics.",
+							"Counting reads every shard table; a scrape in between gets the last count. 0: never counted.",
+							&GkvMetricsBacklogIntervalS,
+							300, 0, 24 * 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomStringVariable("globalkv.metrics_listen_address",
+							   "Address the Prometheus endpoint listens on.",
+							   "An IPv4 or IPv6 address; 0.0.0.0 or :: for every interface.",
+							   &GkvMetricsListenAddress,
+							   "127.0.0.1",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.metrics_port",
+							"TCP port of the Prometheus endpoint (GET /metrics); 0 turns it off.",
+							NULL,
+							&GkvMetricsPort,
+							0, 0, 65535,
+							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.replication_batch_delay",

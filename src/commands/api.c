@@ -289,12 +289,23 @@ WriteOne(text *ns, text *key, int shard, GkvBuildIncoming build, void *arg,
 		GkvRouterWarmUp(shard); \
 	} while (0)
 
+/*
+ * CountWrite counts one write (kv.stats and the metrics); 'timed': it ends
+ * a single-key call, whose latency goes into the histogram.
+ */
 static void
-CountWrite(GkvStatCounter op, GkvWriteResult r)
+CountWrite(GkvStatCounter op, GkvWriteResult r, bool timed)
 {
+	GkvOp		kind = op == GKV_STAT_PATCHES ? GKV_OP_PATCH :
+		op == GKV_STAT_DELETES ? GKV_OP_DELETE : GKV_OP_PUT;
+
 	GkvStatsAdd(op, 1);
 	GkvStatsAdd(r == GKV_WRITE_INSERT ? GKV_STAT_INSERTS :
 				r == GKV_WRITE_UPDATE ? GKV_STAT_UPDATES : GKV_STAT_CONFLICTS, 1);
+	GkvStatsOp(kind, r == GKV_WRITE_INSERT ? GKV_RESULT_INSERT :
+			   r == GKV_WRITE_UPDATE ? GKV_RESULT_UPDATE : GKV_RESULT_CONFLICT, 1);
+	if (timed)
+		GkvStatsOpLatency(kind);
 }
 
 /* PutCommon: the result text, or NULL when the shard moved away */
@@ -311,7 +322,7 @@ PutCommon(text *ns, text *key, int shard, Jsonb *value, GkvExpirySpec expiry,
 	op.expected = expected;
 	if (!WriteOne(ns, key, shard, BuildPut, &op, NULL, &r))
 		return NULL;
-	CountWrite(GKV_STAT_PUTS, r);
+	CountWrite(GKV_STAT_PUTS, r, true);
 	return cstring_to_text(GkvWriteResultName(r));
 }
 
@@ -336,8 +347,10 @@ DocumentArg(FunctionCallInfo fcinfo, int argno)
 	return DocumentFromText(PG_GETARG_TEXT_PP(argno));
 }
 
+/* every API function starts with it: the latency histogram's start, too */
 #define REQUIRE_ARGS(n) \
 	do { \
+		GkvStatsCallStart(); \
 		for (int i_ = 0; i_ < (n); i_++) \
 			if (PG_ARGISNULL(i_)) \
 				ereport(ERROR, \
@@ -461,8 +474,11 @@ ReadOne(text *ns, text *key, int shard, GkvDocState *doc)
 	}
 	found = GkvShardRead(r, ns, key, doc);
 	GkvShardReaderClose(r);
+	found = found && GkvDocIsLive(doc, GkvUnixMsNow());
 	GkvStatsAdd(GKV_STAT_GETS, 1);
-	return found && GkvDocIsLive(doc, GkvUnixMsNow()) ? READ_FOUND : READ_MISSING;
+	GkvStatsOp(GKV_OP_GET, found ? GKV_RESULT_FOUND : GKV_RESULT_MISSING, 1);
+	GkvStatsOpLatency(GKV_OP_GET);
+	return found ? READ_FOUND : READ_MISSING;
 }
 
 /*
@@ -560,6 +576,7 @@ gkv_docs_router(PG_FUNCTION_ARGS)
 	GkvDocState doc;
 	ReadOutcome outcome = READ_MISSING;
 
+	GkvStatsAdd(GKV_STAT_DOCS_ROUTER, 1);
 	if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) &&
 		GkvNamespaceKnown(PG_GETARG_TEXT_PP(0)) && GkvKeyIsValid(PG_GETARG_TEXT_PP(1)))
 	{
@@ -609,6 +626,9 @@ gkv_delete(PG_FUNCTION_ARGS)
 	GkvStatsAdd(GKV_STAT_DELETES, 1);
 	if (r == GKV_WRITE_CONFLICT)
 		GkvStatsAdd(GKV_STAT_CONFLICTS, 1);
+	GkvStatsOp(GKV_OP_DELETE, r == GKV_WRITE_CONFLICT ? GKV_RESULT_CONFLICT :
+			   r == GKV_WRITE_UPDATE ? GKV_RESULT_DELETED : GKV_RESULT_MISSING, 1);
+	GkvStatsOpLatency(GKV_OP_DELETE);
 	PG_RETURN_BOOL(r == GKV_WRITE_UPDATE);
 }
 
@@ -636,7 +656,7 @@ gkv_patch_numeric(PG_FUNCTION_ARGS)
 	GkvValidateOffsets(op.offsets);
 	if (!WriteOne(ns, key, shard, BuildPatch, &op, &final_state, &r))
 		return GkvForwardCall(fcinfo, shard, false);
-	CountWrite(GKV_STAT_PATCHES, r);
+	CountWrite(GKV_STAT_PATCHES, r, true);
 	if (final_state.value == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(final_state.value);
@@ -886,12 +906,13 @@ gkv_put_many(PG_FUNCTION_ARGS)
 											 BuildPut, &op, NULL);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
-		CountWrite(GKV_STAT_PUTS, results[item->index]);
+		CountWrite(GKV_STAT_PUTS, results[item->index], false);
 	}
 	for (int s = 0; s < nshards; s++)
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
 	BatchFinish(fcinfo, &routed, nkeys);
+	GkvStatsOpLatency(GKV_OP_PUT);
 
 	for (int i = 0; i < nkeys; i++)
 	{
@@ -962,10 +983,14 @@ gkv_get_many(PG_FUNCTION_ARGS)
 			GkvDocIsLive(&found[i], now_ms);
 	}
 	GkvStatsAdd(GKV_STAT_GETS, nkeys);
+	for (int i = 0; i < nkeys; i++)
+		if (!routed.remote[i])
+			GkvStatsOp(GKV_OP_GET, live[i] ? GKV_RESULT_FOUND : GKV_RESULT_MISSING, 1);
 	for (int s = 0; s < nshards; s++)
 		if (readers[s] != NULL)
 			GkvShardReaderClose(readers[s]);
 	BatchFinish(fcinfo, &routed, nkeys);
+	GkvStatsOpLatency(GKV_OP_GET);
 
 	for (int i = 0; i < nkeys; i++)
 	{

@@ -47,6 +47,7 @@
 #include "globalkv/distributed.h"
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
+#include "globalkv/metrics.h"
 #include "globalkv/routing.h"
 
 #include "docs_shared.h"
@@ -523,6 +524,9 @@ gkv_docs_fanout(PG_FUNCTION_ARGS)
 			break;
 		}
 
+	GkvStatsAdd(GKV_STAT_DOCS_FANOUT, 1);
+	GkvStatsAdd(GKV_STAT_DOCS_TASKS, nholders + (here ? 1 : 0));
+
 	/* every other node starts at once; this node's part runs meanwhile */
 	failed = palloc0(sizeof(bool) * Max(nholders, 1));
 	INSTR_TIME_SET_CURRENT(sent);
@@ -576,6 +580,8 @@ gkv_docs_repartition(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&call, ')');
 
 	nnodes = ZoneHolders(nodes);
+	GkvStatsAdd(GKV_STAT_DOCS_REPARTITION, 1);
+	GkvStatsAdd(GKV_STAT_DOCS_TASKS, nnodes);
 	failed = palloc0(sizeof(bool) * Max(nnodes, 1));
 	INSTR_TIME_SET_CURRENT(sent);
 	for (int i = 0; i < nnodes; i++)

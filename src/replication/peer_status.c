@@ -111,6 +111,35 @@ GkvPeerStatusRelease(int32 peer_node_id)
 	}
 }
 
+/* GkvPeerReports copies up to 'max' streams' state; returns how many */
+int
+GkvPeerReports(GkvPeerReport *out, int max)
+{
+	int			n = 0;
+
+	for (int i = 0; i < GKV_MAX_PEERS && n < max; i++)
+	{
+		GkvPeerStatus copy;
+
+		SpinLockAcquire(&PeerShared->slots[i].mutex);
+		copy = PeerShared->slots[i];
+		SpinLockRelease(&PeerShared->slots[i].mutex);
+		if (!copy.in_use)
+			continue;
+		out[n].peer_node_id = copy.peer_node_id;
+		strlcpy(out[n].peer_name, copy.peer_name, sizeof(out[n].peer_name));
+		out[n].connected = copy.connected;
+		out[n].lag_ms = copy.lag_ms;
+		out[n].lag_rows = copy.lag_rows;
+		out[n].rows_applied = copy.rows_applied;
+		out[n].conflicts = copy.conflicts;
+		out[n].batches = copy.batches;
+		out[n].max_clock_skew_ms = copy.max_clock_skew_ms;
+		n++;
+	}
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(gkv_replication_status);
 
 /*

@@ -59,6 +59,7 @@
 #include "globalkv/connection.h"
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
+#include "globalkv/metrics.h"
 #include "globalkv/routing.h"
 
 #define STALE_RETRIES 2
@@ -327,6 +328,9 @@ GkvForwardCall(FunctionCallInfo fcinfo, int shard_id, bool idempotent)
 				Datum		d = ForwardedResult(fcinfo, res);
 
 				PQclear(res);
+				GkvStatsAdd(GKV_STAT_FORWARDS, 1);
+				if (c > 0)		/* the first choice could not answer */
+					GkvStatsAdd(GKV_STAT_FAILOVERS, 1);
 				return d;
 			}
 		}

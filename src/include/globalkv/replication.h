@@ -38,6 +38,20 @@ extern bool GkvCatalogApply(const char *table, const char *key, Jsonb *value,
 							GkvVersion version);
 
 /* peers (peer_status.c) */
+typedef struct GkvPeerReport	/* one replication stream, for the metrics */
+{
+	int32		peer_node_id;
+	char		peer_name[64];
+	bool		connected;
+	int64		lag_ms;
+	int64		lag_rows;
+	uint64		rows_applied;
+	uint64		conflicts;
+	uint64		batches;
+	int64		max_clock_skew_ms;
+} GkvPeerReport;
+
+extern int	GkvPeerReports(GkvPeerReport *out, int max);
 extern Size GkvPeerStatusShmemSize(void);
 extern void GkvPeerStatusShmemInit(void);
 extern bool GkvPeerNeedsResync(int32 peer_node_id);

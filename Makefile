@@ -33,6 +33,7 @@ OBJS = \
 	src/metrics/metrics_server.o \
 	src/metrics/metrics_text.o \
 	src/metrics/stats.o \
+	src/operations/anti_entropy.o \
 	src/operations/move_status.o \
 	src/operations/shard_move.o \
 	src/replication/apply_worker.o \

@@ -24,6 +24,7 @@
 #include "cmd_parade.h"
 #include "cmd_shard.h"
 #include "cmd_status.h"
+#include "cmd_verify.h"
 
 static void
 usage(void)
@@ -38,6 +39,9 @@ usage(void)
 		   "  globalkv status -d CONNINFO\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
+		   "  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
+		   "  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
+		   "                     (verify exits 0 when in sync, 1 when copies differ, 2 on error)\n"
 		   "  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
 		   "  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
 		   "  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
@@ -65,6 +69,8 @@ main(int argc, char **argv)
 		{"zone", required_argument, NULL, 'Z'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"ttl", required_argument, NULL, 't'},
+		{"shard", required_argument, NULL, 'S'},
+		{"peer", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -76,18 +82,26 @@ main(int argc, char **argv)
 	const char *zone = NULL;
 	bool		rollback = false;
 	long		ttl = 0;
+	const char *only_shard = NULL;
+	const char *only_peer = NULL;
 	int			c;
 	char	   *args[8];
 	int			nargs = 0;
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
 			case 'M':
 				parade.per_zone = atoi(optarg);
+				break;
+			case 'S':
+				only_shard = optarg;
+				break;
+			case 'E':
+				only_peer = optarg;
 				break;
 			case 'T':
 				to_node = optarg;
@@ -150,6 +164,8 @@ main(int argc, char **argv)
 		return shard_command(nargs, args, conninfo, to_node, rollback);
 	else if (strcmp(args[0], "rebalance") == 0)
 		return rebalance_command(conninfo, zone);
+	else if (strcmp(args[0], "verify") == 0 || strcmp(args[0], "repair") == 0)
+		return verify_command(conninfo, strcmp(args[0], "repair") == 0, only_shard, only_peer);
 	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
 			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
 		return data_command(argc - optind, argv + optind, seeds, nseeds, zone, ttl);

@@ -142,3 +142,36 @@ GRANT EXECUTE ON FUNCTION
     globalkv.move_apply_catalog_row(text, text, jsonb, bigint, integer),
     globalkv.shard_last_seq(integer), globalkv.peer_cursor(integer, integer)
   TO globalkv_replication;
+
+-- ---------------------------------------------------------------------
+-- anti-entropy: kv.verify and kv.repair (src/operations/anti_entropy.c,
+-- docs/operations.md)
+-- ---------------------------------------------------------------------
+-- The newest tombstone this node purged, per shard: kv.repair never copies
+-- here a document older than it that this node lacks (a purged delete may
+-- have removed it).  Written by the tombstone purge.
+CREATE TABLE globalkv.purge_horizons (
+    shard_id integer PRIMARY KEY,
+    hlc      bigint NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('globalkv.purge_horizons', '');
+#include "udfs/verify_digest/0.3.sql"
+#include "udfs/verify_rows/0.3.sql"
+#include "udfs/verify_fetch/0.3.sql"
+#include "udfs/verify_apply/0.3.sql"
+#include "udfs/verify_remove/0.3.sql"
+#include "udfs/verify/0.3.sql"
+#include "udfs/repair/0.3.sql"
+REVOKE ALL ON globalkv.purge_horizons FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION globalkv.verify_digest(integer, integer, integer),
+    globalkv.verify_rows(integer, integer[], integer[]), globalkv.verify_fetch(integer, jsonb),
+    globalkv.verify_apply(jsonb), globalkv.verify_remove(integer, jsonb),
+    kv.verify(integer, integer), kv.repair(integer, integer) FROM PUBLIC;
+-- the node running kv.verify / kv.repair calls these on its peers, under the
+-- login of the catalog's connection strings (the one replication uses)
+GRANT SELECT ON globalkv.purge_horizons TO globalkv_replication, globalkv_admin;
+GRANT EXECUTE ON FUNCTION globalkv.verify_digest(integer, integer, integer),
+    globalkv.verify_rows(integer, integer[], integer[]), globalkv.verify_fetch(integer, jsonb),
+    globalkv.verify_apply(jsonb), globalkv.verify_remove(integer, jsonb)
+  TO globalkv_replication, globalkv_admin;
+GRANT EXECUTE ON FUNCTION kv.verify(integer, integer), kv.repair(integer, integer) TO globalkv_admin;

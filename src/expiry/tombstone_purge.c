@@ -107,6 +107,26 @@ GkvShardAckedSeq(int shard)
 	return safe;
 }
 
+/*
+ * RaisePurgeHorizon records the newest tombstone purged in a shard (0:
+ * none this time): kv.repair never copies to this node a document older
+ * than it that this node lacks, since a purged delete may have removed it
+ * (src/operations/anti_entropy.c).  Committed with the purge.
+ */
+static void
+RaisePurgeHorizon(int shard, int64 tombstone_hlc)
+{
+	Oid			t[2] = {INT4OID, INT8OID};
+	Datum		a[2] = {Int32GetDatum(shard), Int64GetDatum(tombstone_hlc)};
+
+	if (tombstone_hlc <= 0)
+		return;
+	if (SPI_execute_with_args("INSERT INTO globalkv.purge_horizons AS h (shard_id, hlc) VALUES ($1, $2)"
+							  " ON CONFLICT (shard_id) DO UPDATE SET hlc = greatest(h.hlc, EXCLUDED.hlc)",
+							  2, t, a, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "tombstone purge: could not record the purge horizon of shard %d", shard);
+}
+
 /* purges one shard's tombstones; returns how many went */
 static int64
 PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows)
@@ -116,7 +136,7 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 	Oid			types[3] = {INT8OID, INT8OID, INT4OID};
 	Datum		args[3];
 	int64		safe;
-	int64		out[2];
+	int64		out[3];
 	int64		total = 0;
 
 	safe = GkvShardAckedSeq(shard);
@@ -131,10 +151,11 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 	{
 		(void) QueryInt8(psprintf("WITH gone AS (DELETE FROM %1$s WHERE ctid = ANY(ARRAY("
 								  " SELECT ctid FROM %1$s WHERE value IS NULL AND seq <= $1 AND hlc < $2"
-								  " LIMIT $3 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING 1)"
-								  " SELECT count(*) FROM gone", table),
-						 3, types, args, out, 1);
+								  " LIMIT $3 FOR UPDATE SKIP LOCKED)) AND value IS NULL RETURNING hlc)"
+								  " SELECT count(*), max(hlc) FROM gone", table),
+						 3, types, args, out, 2);
 		total += out[0];
+		RaisePurgeHorizon(shard, out[1]);
 	}
 
 	/* older than the retention, acknowledged or not */
@@ -155,10 +176,12 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 								  " SELECT ctid FROM %1$s WHERE (value IS NULL OR"
 								  " expires_at <= pg_catalog.statement_timestamp()) AND hlc < $1"
 								  " LIMIT $2 FOR UPDATE SKIP LOCKED)) AND (value IS NULL OR"
-								  " expires_at <= pg_catalog.statement_timestamp()) RETURNING seq)"
-								  " SELECT count(*), max(seq) FROM gone", table),
-						 2, types, args, out, 2);
+								  " expires_at <= pg_catalog.statement_timestamp())"
+								  " RETURNING seq, CASE WHEN value IS NULL THEN hlc END AS tombstone_hlc)"
+								  " SELECT count(*), max(seq), max(tombstone_hlc) FROM gone", table),
+						 2, types, args, out, 3);
 		purged = out[0];
+		RaisePurgeHorizon(shard, out[2]);
 		if (purged > 0)
 		{
 			Oid			t[2] = {INT4OID, INT8OID};

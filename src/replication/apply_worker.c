@@ -120,6 +120,7 @@ static GkvPeerStatus *Status = NULL;
 static long BackoffMs = 0;
 static TimestampTz LastAck = 0;
 static bool AppliedSinceAck = false;	/* rows arrived since the last ack */
+static bool LeftOutSinceAck = false;	/* ... or the source left out covered ones */
 static bool AppliedSinceStore = false;	/* ... since cursors were stored */
 static TimestampTz LastSkewWarning = 0;
 static MemoryContext RoundContext = NULL;
@@ -526,6 +527,8 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			uint64		cursor = (uint64) GetInt8(res, r, GKV_PULL_SEQ);
 
 			*horizon_out = (uint64) GetInt8(res, r, GKV_PULL_HLC);
+			if (!PQgetisnull(res, r, GKV_PULL_ORIGIN) && GetInt4(res, r, GKV_PULL_ORIGIN) > 0)
+				LeftOutSinceAck = true;
 			if (shard >= GKV_CATALOG_SHARD && shard < NumShards &&
 				cursor > Cursors[CURSOR_INDEX(shard)])
 			{
@@ -720,6 +723,7 @@ SendAck(void)
 	PQclear(res);
 	LastAck = GetCurrentTimestamp();
 	AppliedSinceAck = false;
+	LeftOutSinceAck = false;
 }
 
 /* FinishResync: a full pull from this peer is complete */
@@ -879,11 +883,13 @@ Round(void)
 		FinishResync();
 	/*
 	 * Acknowledgements let the peer purge tombstones: due once a second
-	 * while rows arrive, and otherwise only as a slow heartbeat.
+	 * while rows arrive -- or rows the peer left out because we hold them
+	 * (our own writes coming back: their tombstones wait for this ack) --
+	 * and otherwise only as a slow heartbeat.
 	 */
 	AppliedSinceAck |= ndata > 0;
 	if (TimestampDifferenceExceeds(LastAck, GetCurrentTimestamp(),
-								   AppliedSinceAck ? ACK_EVERY_MS : IDLE_EVERY_MS))
+								   AppliedSinceAck || LeftOutSinceAck ? ACK_EVERY_MS : IDLE_EVERY_MS))
 		SendAck();
 }
 

@@ -142,13 +142,15 @@ RowCovered(TupleTableSlot *slot, const ShardClaims *claims, uint64 covered_above
  * tuplestore, at most 'budget' of them, leaving out the rows the peer's
  * claims cover; it reads at most *reads rows, and takes those it read off
  * *reads.  Returns how many it
- * appended; *last_seq is the seq of the last row read, and *complete says
- * whether the scan reached the horizon.
+ * appended; *last_seq is the seq of the last row read, *complete says
+ * whether the scan reached the horizon, and *left_out counts the covered
+ * rows it left out.
  */
 static int64
 ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
 		  int64 budget, int64 *reads, const ShardClaims *claims, uint64 covered_above,
-		  Tuplestorestate *store, TupleDesc desc, uint64 *last_seq, bool *complete)
+		  Tuplestorestate *store, TupleDesc desc, uint64 *last_seq, bool *complete,
+		  int64 *left_out)
 {
 	Relation	rel = table_open(GkvShardRelid(shard_id), AccessShareLock);
 	Relation	idx = OpenSeqIndex(rel);
@@ -181,7 +183,10 @@ ScanShard(int shard_id, uint64 cursor, uint64 horizon, Snapshot snapshot,
 		*last_seq = (uint64) DatumGetInt64(slot->tts_values[Anum_shard_seq - 1]);
 		CHECK_FOR_INTERRUPTS();
 		if (RowCovered(slot, claims, covered_above))
+		{
+			(*left_out)++;
 			continue;
+		}
 		values[GKV_PULL_SHARD] = Int32GetDatum(shard_id);
 		nulls[GKV_PULL_SHARD] = false;
 		for (int att = 1; att <= Natts_shard; att++)
@@ -246,7 +251,7 @@ ReadClaims(ArrayType *covered, int nshards, const Datum *shard_d, const bool *sh
 
 static void
 PutCursorRow(Tuplestorestate *store, TupleDesc desc, int shard_id, uint64 cursor,
-			 uint64 horizon)
+			 uint64 horizon, int64 left_out)
 {
 	Datum		values[GKV_PULL_NATTS] = {0};
 	bool		nulls[GKV_PULL_NATTS];
@@ -259,6 +264,8 @@ PutCursorRow(Tuplestorestate *store, TupleDesc desc, int shard_id, uint64 cursor
 	nulls[GKV_PULL_HLC] = false;
 	values[GKV_PULL_SEQ] = Int64GetDatum((int64) cursor);
 	nulls[GKV_PULL_SEQ] = false;
+	values[GKV_PULL_ORIGIN] = Int32GetDatum((int32) Min(left_out, PG_INT32_MAX));
+	nulls[GKV_PULL_ORIGIN] = false;
 	tuplestore_putvalues(store, desc, values, nulls);
 }
 
@@ -306,6 +313,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 	uint64		highest_seq = 0;	/* of the rows returned */
 	uint64		covered_above = 0;
 	ShardClaims *claims = NULL;
+	int64	   *left_out;
 
 	for (int i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i))
@@ -341,6 +349,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 
 	/* where each shard's scan goes on from; moved past covered rows too */
 	new_cursors = palloc(sizeof(uint64) * (nshards + 1));
+	left_out = palloc0(sizeof(int64) * (nshards + 1));
 	for (int i = 0; i < nshards; i++)
 		new_cursors[i] = cursor_n[i] ? 0 : (uint64) DatumGetInt64(cursor_d[i]);
 
@@ -441,7 +450,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 			else
 				n = ScanShard(shard_id, cursor, fenced ? (uint64) PG_INT64_MAX : horizon, snapshot,
 							  max_rows - emitted, &reads, claims ? &claims[i] : NULL, covered_above,
-							  rsinfo->setResult, rsinfo->setDesc, &last, &complete);
+							  rsinfo->setResult, rsinfo->setDesc, &last, &complete, &left_out[i]);
 			emitted += n;
 			cut_short |= !complete;
 			new_cursors[i] = complete ? Max(horizon, last) : last;
@@ -487,6 +496,6 @@ gkv_pull(PG_FUNCTION_ARGS)
 	for (int i = 0; i < nshards; i++)
 		if (!shard_n[i])
 			PutCursorRow(rsinfo->setResult, rsinfo->setDesc, DatumGetInt32(shard_d[i]),
-						 new_cursors[i], horizon);
+						 new_cursors[i], horizon, left_out[i]);
 	return (Datum) 0;
 }

@@ -15,7 +15,8 @@
  *				key = the row's key there, value = its fields as jsonb
  *				(NULL: dropped), hlc/origin = its version, seq.
  *	cursor		key IS NULL: "you may continue this shard from seq"; hlc
- *				holds the source's safe horizon.
+ *				holds the source's safe horizon, origin how many rows the
+ *				puller's claims left out (NULL from older sources).
  *
  * Columns are numbered from 0, as libpq counts them.  For document rows
  * column GKV_PULL_NAMESPACE + i is shard table attribute i + 1.

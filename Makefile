@@ -30,15 +30,16 @@ OBJS = \
 	src/expiry/expiry_worker.o \
 	src/expiry/tombstone_purge.o \
 	src/metadata/catalog_cache.o \
-	src/metrics/metrics_server.o \
-	src/metrics/metrics_text.o \
 	src/metrics/stats.o \
+	src/monitoring/metrics_server.o \
+	src/monitoring/metrics_text.o \
 	src/operations/anti_entropy.o \
 	src/operations/move_status.o \
 	src/operations/shard_move.o \
 	src/replication/apply_worker.o \
 	src/replication/catalog_sync.o \
 	src/replication/change_wait.o \
+	src/replication/conflict_journal.o \
 	src/replication/coverage.o \
 	src/replication/fence.o \
 	src/replication/launcher.o \

@@ -14,15 +14,21 @@
  *
  *-------------------------------------------------------------------------
  */
+#define _POSIX_C_SOURCE 200809L
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli_common.h"
 #include "cmd_status.h"
 
-int
-status_command(const char *conninfo)
+/* PrintStatus prints one picture of the node; its operation counters in *ops */
+static void
+PrintStatus(PGconn *conn, double *ops, int nops)
 {
-	PGconn	   *conn = connect_or_die(conninfo);
 	PGresult   *res;
 
 	res = query(conn, "SELECT node_id, node_name, zone_name, shard_count FROM kv.node", 0, NULL);
@@ -55,7 +61,73 @@ status_command(const char *conninfo)
 				" replicated_rows, replication_conflicts FROM kv.stats", 0, NULL);
 	printf("\nOperations since start\n");
 	print_table(res);
+	for (int i = 0; i < nops && i < PQnfields(res); i++)
+		ops[i] = atof(PQgetvalue(res, 0, i));
 	PQclear(res);
+}
+
+/* the counters of kv.stats that get a rate: puts .. replicated_rows */
+#define RATE_COLUMNS 8
+
+static double
+Now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int
+status_command(const char *conninfo, int watch_seconds, int count)
+{
+	static const char *const names[RATE_COLUMNS] = {
+		"puts", "gets", "deletes", "patches", "conflicts", "expired", "replicated", "repl_conflicts"
+	};
+	PGconn	   *conn = connect_or_die(conninfo);
+	double		ops[RATE_COLUMNS] = {0},
+				before[RATE_COLUMNS] = {0};
+	double		then = 0;
+	bool		tty = isatty(fileno(stdout));
+
+	if (watch_seconds <= 0)
+	{
+		PrintStatus(conn, ops, RATE_COLUMNS);
+		PQfinish(conn);
+		return 0;
+	}
+
+	/* --watch: refreshed in place every watch_seconds, as top does */
+	for (int round = 1; count == 0 || round <= count; round++)
+	{
+		double		now;
+		time_t		wall = time(NULL);
+		char		stamp[16];
+
+		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
+		if (tty)
+			printf("\033[H\033[2J");	/* home, clear */
+		printf("globalkv status, every %d s, %s%s\n\n", watch_seconds, stamp,
+			   count == 0 ? " (Ctrl-C to stop)" : "");
+		PrintStatus(conn, ops, RATE_COLUMNS);
+		now = Now();
+		printf("\nPer second");
+		if (then == 0)
+			printf(" (from the next refresh on)\n");
+		else
+		{
+			printf(" over the last %.1f s:", now - then);
+			for (int i = 0; i < RATE_COLUMNS; i++)
+				printf(" %s %.0f%s", names[i], (ops[i] - before[i]) / (now - then),
+					   i < RATE_COLUMNS - 1 ? "," : "");
+			printf("\n");
+		}
+		fflush(stdout);
+		memcpy(before, ops, sizeof(ops));
+		then = now;
+		if (count == 0 || round < count)
+			sleep((unsigned) watch_seconds);
+	}
 	PQfinish(conn);
 	return 0;
 }

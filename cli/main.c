@@ -36,7 +36,7 @@ usage(void)
 		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
 		   "  globalkv parade start --dir DIR\n"
 		   "  globalkv parade stop --dir DIR\n"
-		   "  globalkv status -d CONNINFO\n"
+		   "  globalkv status -d CONNINFO [--watch SECONDS [--count N]]\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
 		   "  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
@@ -71,6 +71,8 @@ main(int argc, char **argv)
 		{"ttl", required_argument, NULL, 't'},
 		{"shard", required_argument, NULL, 'S'},
 		{"peer", required_argument, NULL, 'E'},
+		{"watch", required_argument, NULL, 'W'},
+		{"count", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -84,13 +86,15 @@ main(int argc, char **argv)
 	long		ttl = 0;
 	const char *only_shard = NULL;
 	const char *only_peer = NULL;
+	int			watch = 0;
+	int			count = 0;
 	int			c;
 	char	   *args[8];
 	int			nargs = 0;
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -102,6 +106,16 @@ main(int argc, char **argv)
 				break;
 			case 'E':
 				only_peer = optarg;
+				break;
+			case 'W':
+				watch = atoi(optarg);
+				if (watch < 1)
+					die("--watch needs a number of seconds, at least 1");
+				break;
+			case 'C':
+				count = atoi(optarg);
+				if (count < 1)
+					die("--count needs a number, at least 1");
 				break;
 			case 'T':
 				to_node = optarg;
@@ -159,7 +173,7 @@ main(int argc, char **argv)
 	if (conninfo == NULL)
 		die("%s needs -d CONNINFO", args[0]);
 	if (strcmp(args[0], "status") == 0)
-		return status_command(conninfo);
+		return status_command(conninfo, watch, count);
 	else if (strcmp(args[0], "shard") == 0)
 		return shard_command(nargs, args, conninfo, to_node, rollback);
 	else if (strcmp(args[0], "rebalance") == 0)

@@ -175,3 +175,32 @@ GRANT EXECUTE ON FUNCTION globalkv.verify_digest(integer, integer, integer),
     globalkv.verify_apply(jsonb), globalkv.verify_remove(integer, jsonb)
   TO globalkv_replication, globalkv_admin;
 GRANT EXECUTE ON FUNCTION kv.verify(integer, integer), kv.repair(integer, integer) TO globalkv_admin;
+
+-- ---------------------------------------------------------------------
+-- the conflict journal (src/replication/conflict_journal.c)
+-- ---------------------------------------------------------------------
+-- Recent conflicts this node's apply workers resolved: two writes of a key
+-- on two nodes less than globalkv.conflict_window apart, one kept, one
+-- lost.  At most globalkv.conflict_journal_size rows (the oldest go), at
+-- most globalkv.conflict_journal_rate a second per apply worker.
+CREATE TABLE globalkv.conflict_journal (
+    id             bigserial PRIMARY KEY,
+    noted_at       timestamptz NOT NULL DEFAULT now(),
+    namespace      text COLLATE "C" NOT NULL,
+    key            text COLLATE "C" NOT NULL,
+    kept_version   text NOT NULL,
+    kept_is_delete boolean NOT NULL,
+    lost_version   text NOT NULL,
+    lost_is_delete boolean NOT NULL,
+    reason         text NOT NULL,
+    via_node       integer NOT NULL
+);
+CREATE VIEW kv.conflicts AS
+    SELECT j.noted_at, j.namespace, j.key, j.kept_version, j.kept_is_delete,
+           j.lost_version, j.lost_is_delete, j.reason,
+           n.node_name AS arrived_from
+      FROM globalkv.conflict_journal j
+      LEFT JOIN globalkv.nodes n ON n.node_id = j.via_node;
+REVOKE ALL ON globalkv.conflict_journal, kv.conflicts FROM PUBLIC;
+-- keys are the application's data: for administrators only
+GRANT SELECT ON kv.conflicts TO globalkv_admin;

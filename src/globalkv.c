@@ -29,6 +29,7 @@
 #include "globalkv/expiry.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
+#include "globalkv/monitoring.h"
 #include "globalkv/operations.h"
 #include "globalkv/replication.h"
 #include "globalkv/storage.h"

@@ -22,6 +22,9 @@
 
 /* the settings' variables, sorted by name like the table below */
 int			GkvCatalogCacheSizeKb = 1024;
+int			GkvConflictJournalRate = 100;
+int			GkvConflictJournalSize = 10000;
+int			GkvConflictWindowMs = 1000;
 int			GkvCatalogCatchupTimeoutMs = 5000;
 char	   *GkvDatabaseName = NULL;
 int			GkvDocsScope = GKV_DOCS_ZONE;
@@ -78,6 +81,30 @@ GkvDefineSettings(void)
 							&GkvCatalogCatchupTimeoutMs,
 							5000, 0, 3600 * 1000,
 							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.conflict_journal_rate",
+							"Most conflicts each apply worker writes to kv.conflicts per second.",
+							"Conflicts beyond it are only counted (globalkv_conflict_journal_dropped_total).",
+							&GkvConflictJournalRate,
+							100, 0, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.conflict_journal_size",
+							"Most rows kv.conflicts keeps; older ones are removed. 0: no journal, conflicts only counted.",
+							NULL,
+							&GkvConflictJournalSize,
+							10000, 0, 10000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.conflict_window",
+							"Writes of one key on two nodes closer in time than this count as a conflict when one is lost.",
+							NULL,
+							&GkvConflictWindowMs,
+							1000, 0, 3600 * 1000,
+							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomStringVariable("globalkv.database",

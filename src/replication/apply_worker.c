@@ -567,6 +567,8 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 		ApplyItem  *item = &items[n];
 		int			r = item->row;
 		GkvDocState incoming;
+		GkvPreviousState previous;
+		GkvWriteResult result;
 		MemoryContext old;
 
 		if (writers[item->shard] == NULL)
@@ -597,17 +599,20 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			memcpy(VARDATA(b), PQgetvalue(res, r, GKV_PULL_CRDT), len);
 			incoming.crdt = GkvCounterStateDeserialize(b);
 		}
-		if (GkvApplyRemoteState(writers[item->shard], item->ns, item->key, &incoming)
-			== GKV_WRITE_CONFLICT)
+		result = GkvApplyRemoteState(writers[item->shard], item->ns, item->key, &incoming,
+									 &previous);
+		if (result == GKV_WRITE_CONFLICT)
 			(*conflicts)++;
 		(*applied)++;
 		MemoryContextSwitchTo(old);
+		GkvConflictNote(item->ns, item->key, &incoming, &previous, result, PeerId);
 		MemoryContextReset(rowcxt);
 	}
 
 	for (int s = 0; s < GkvShardCount(); s++)
 		if (writers[s] != NULL)
 			GkvShardWriterClose(writers[s]);
+	GkvConflictFlush(true);		/* the batch's conflicts, journaled with it */
 
 	/*
 	 * Cursors are stored at most once a second (and at every batch while
@@ -931,6 +936,7 @@ GkvApplyWorkerMain(Datum main_arg)
 		edata = CopyErrorData();
 		EmitErrorReport();
 		AbortOutOfAnyTransaction();
+		GkvConflictFlush(false);	/* their memory went with the transaction */
 		FlushErrorState();
 		StatusSetError(edata->message);
 		FreeErrorData(edata);

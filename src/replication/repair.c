@@ -54,7 +54,7 @@ gkv_apply_row(PG_FUNCTION_ARGS)
 	incoming.crdt = PG_ARGISNULL(6) ? NULL : GkvCounterStateDeserialize(PG_GETARG_BYTEA_PP(6));
 
 	w = GkvShardWriterOpen(GkvShardOfKey(ns, key));
-	r = GkvApplyRemoteState(w, ns, key, &incoming);
+	r = GkvApplyRemoteState(w, ns, key, &incoming, NULL);
 	GkvShardWriterClose(w);
 	PG_RETURN_TEXT_P(cstring_to_text(GkvWriteResultName(r)));
 }

@@ -551,24 +551,47 @@ ShardMaxSequence(int shard_id)
 	return max_seq;
 }
 
+typedef struct RemoteArg
+{
+	const GkvDocState *incoming;
+	GkvPreviousState *previous; /* NULL: not wanted */
+} RemoteArg;
+
 static bool
 BuildRemote(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
 {
-	*incoming = *(const GkvDocState *) arg;
+	RemoteArg  *a = (RemoteArg *) arg;
+
+	*incoming = *a->incoming;
+	if (a->previous)
+	{
+		a->previous->exists = current != NULL;
+		if (current)
+		{
+			a->previous->version = current->version;
+			a->previous->has_value = current->value != NULL;
+			a->previous->counter = current->crdt != NULL;
+		}
+	}
 	return true;
 }
 
 /*
  * GkvApplyRemoteState merges a state written elsewhere (a replicated row,
  * or a repair) into the key's row.  The clock first moves past the state's
- * version, so later local writes win over it.
+ * version, so later local writes win over it.  *previous (when not NULL)
+ * tells what the row held before: the conflict journal's input.
  */
 GkvWriteResult
 GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text *key,
-					const GkvDocState *incoming)
+					const GkvDocState *incoming, GkvPreviousState *previous)
 {
+	RemoteArg	arg = {incoming, previous};
+
+	if (previous)
+		previous->exists = false;
 	GkvClockObserve(incoming->version.hlc);
-	return ShardWrite(writer, ns, key, BuildRemote, (void *) incoming, NULL, true);
+	return ShardWrite(writer, ns, key, BuildRemote, &arg, NULL, true);
 }
 
 /*

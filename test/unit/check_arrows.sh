@@ -16,7 +16,7 @@ rank_of_room() {
         storage) echo 4 ;;
         connection) echo 5 ;;
         routing | replication) echo 6 ;;
-        distributed | expiry | operations) echo 7 ;;
+        distributed | expiry | operations | monitoring) echo 7 ;;
         commands) echo 8 ;;
         entry) echo 9 ;;
         *) echo "unknown room $1" >&2; echo 99 ;;
@@ -37,6 +37,7 @@ room_of_header() {
         expiry.h) echo expiry ;;
         distributed.h) echo distributed ;;
         operations.h) echo operations ;;
+        monitoring.h) echo monitoring ;;
         *) echo unknown ;;
     esac
 }

@@ -28,6 +28,9 @@ typedef enum GkvDocsScopeMode
 
 extern int	GkvCatalogCacheSizeKb;
 extern int	GkvCatalogCatchupTimeoutMs;
+extern int	GkvConflictJournalRate;
+extern int	GkvConflictJournalSize;
+extern int	GkvConflictWindowMs;
 extern char *GkvDatabaseName;
 extern int	GkvDocsScope;
 extern int	GkvDebugClockOffsetMs;

@@ -3,7 +3,7 @@
  * metrics.h
  *	  Operation counters and latency histograms in shared memory
  *	  (src/metrics/stats.c), shown by kv.stats and by the Prometheus
- *	  endpoint (src/metrics/metrics_server.c).
+ *	  endpoint (src/monitoring/).
  *
  * src/include/globalkv/metrics.h
  *
@@ -12,8 +12,6 @@
 #ifndef GLOBALKV_METRICS_H
 #define GLOBALKV_METRICS_H
 
-#include "fmgr.h"
-#include "lib/stringinfo.h"
 
 typedef enum GkvStatCounter
 {
@@ -35,6 +33,9 @@ typedef enum GkvStatCounter
 	GKV_STAT_DOCS_FANOUT,
 	GKV_STAT_DOCS_REPARTITION,
 	GKV_STAT_DOCS_TASKS,		/* remote tasks those queries ran */
+	GKV_STAT_CONFLICTS_NEWER,	/* conflicts the newer version settled */
+	GKV_STAT_CONFLICTS_SAME_CLOCK,	/* ... the node id settled (same hlc) */
+	GKV_STAT_CONFLICT_JOURNAL_DROPPED,	/* not journaled: over the rate */
 	GKV_STAT_NUM_COUNTERS
 } GkvStatCounter;
 
@@ -87,9 +88,5 @@ extern void GkvStatsCallStart(void);
 extern void GkvStatsOp(GkvOp op, GkvOpResult result, uint64 n);
 extern void GkvStatsOpLatency(GkvOp op);
 extern void GkvStatsOpTotals(GkvOp op, GkvOpTotals *totals);
-
-/* the Prometheus endpoint (metrics_server.c, metrics_text.c) */
-extern PGDLLEXPORT void GkvMetricsServerMain(Datum main_arg);
-extern void GkvMetricsText(StringInfo out);
 
 #endif							/* GLOBALKV_METRICS_H */

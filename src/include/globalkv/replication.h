@@ -21,6 +21,7 @@
 #include "utils/tuplestore.h"
 
 #include "globalkv/clock.h"
+#include "globalkv/storage.h"
 
 /* advisory lock (two int4 keys) ordering applies against tombstone purges */
 #define GKV_PURGE_LOCK_KEY1 18251	/* "GK" */
@@ -64,6 +65,11 @@ extern void GkvCoverageForget(int32 peer_node_id);
 extern int	GkvCoverageClaims(int32 source, int shard, uint64 floor, StringInfo buf);
 extern uint64 GkvCoverageFloor(void);
 extern void GkvCoverageRaiseFloor(void);
+
+/* the conflict journal (conflict_journal.c) */
+extern void GkvConflictNote(text *ns, text *key, const GkvDocState *incoming,
+							const GkvPreviousState *previous, GkvWriteResult result, int32 peer);
+extern void GkvConflictFlush(bool write);
 
 /* waiting for changes (change_wait.c) */
 extern Size GkvChangeWaitShmemSize(void);

@@ -136,8 +136,18 @@ extern GkvWriteResult GkvShardWrite(GkvShardWriter *writer, text *ns, text *key,
 									GkvBuildIncoming build, void *arg,
 									GkvDocState *final_state);
 extern void GkvShardWriterClose(GkvShardWriter *writer);
+/* what a row held before a remote state was merged into it */
+typedef struct GkvPreviousState
+{
+	bool		exists;
+	bool		has_value;		/* false: a tombstone */
+	bool		counter;		/* it had counter state */
+	GkvVersion	version;
+} GkvPreviousState;
+
 extern GkvWriteResult GkvApplyRemoteState(GkvShardWriter *writer, text *ns, text *key,
-										  const GkvDocState *incoming);
+										  const GkvDocState *incoming,
+										  GkvPreviousState *previous);
 
 typedef struct GkvShardReader GkvShardReader;
 

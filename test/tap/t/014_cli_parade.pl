@@ -43,6 +43,39 @@ like($o, qr/Replication \(this node pulling from each peer\)/, 'status prints th
 my @connected = ($o =~ /^\s+\d+\s+node\d\s+t\s/mg);
 is(scalar(@connected), 2, 'status shows both peers connected');
 
+($r, $o, $e) = cli('status', '--watch', '1', '--count', '2', '-d', $ci[0]);
+my @pictures = ($o =~ /^globalkv status, every 1 s, \d\d:\d\d:\d\d$/mg);
+is(scalar(@pictures), 2, 'status --watch 1 --count 2 prints the picture twice') or diag($o . $e);
+like($o, qr/^Per second over the last [\d.]+ s: puts \d+, gets \d+/m, '... with the rates between them');
+
+# every node serves /metrics on the port parade create printed
+my @metrics_ports = ($out =~ m{metrics: http://127\.0\.0\.1:(\d+)/metrics}g);
+is(scalar(@metrics_ports), 3, 'parade create printed a metrics address per node');
+{
+	use IO::Socket::INET;
+	my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $metrics_ports[1], Proto => 'tcp',
+		Timeout => 5);
+	print $sock "GET /metrics HTTP/1.0\r\n\r\n" if $sock;
+	my $page = $sock ? join('', <$sock>) : '';
+	like($page, qr/^globalkv_node_info\{node_id="2",node="node2",zone="zone2"\} 1$/m, 'node2 serves its metrics');
+}
+
+# verify and repair between zones, over the nodes' own least-privilege logins
+($r, $o, $e) = cli('verify', '-d', $ci[0]);
+is($? >> 8, 0, 'verify: the zones are in sync') or diag($o . $e);
+sql(0, q{SELECT kv.put('DEFAULT', 'v' || g, '{"v": 1}') FROM generate_series(1, 50) g});
+ok(poll(sub { sql(1, q{SELECT count(*) FROM kv.get_many('DEFAULT', ARRAY(SELECT 'v' || g FROM generate_series(1, 50) g)) WHERE value IS NOT NULL}) eq '50' }),
+	'50 documents reached zone2');
+sql(1, q{DO $$DECLARE t text; BEGIN FOR t IN SELECT table_name FROM globalkv.shards LOOP
+  EXECUTE format('DELETE FROM globalkv_data.%I WHERE key IN (''v1'', ''v2'', ''v3'')', t); END LOOP; END$$});
+($r, $o, $e) = cli('verify', '-d', $ci[0]);
+is($? >> 8, 1, 'verify exits 1 after rows vanished from zone2') or diag($o . $e);
+like($o, qr/^3 differing keys$/m, '... and counts them');
+($r, $o, $e) = cli('repair', '-d', $ci[0], '--peer', 'node2');
+is($? >> 8, 0, 'repair with node2 succeeds') or diag($o . $e);
+($r, $o, $e) = cli('verify', '-d', $ci[1]);
+is($? >> 8, 0, 'verify from zone2 finds every zone in sync again') or diag($o . $e);
+
 # security: peers use scram-sha-256 as globalkv_repl, a least-privilege role
 is(sql(0, q{SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'globalkv_repl'}), 'f',
 	'the replication role has no special privileges');

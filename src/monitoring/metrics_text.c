@@ -15,7 +15,7 @@
  * the shard tables at most every globalkv.metrics_backlog_interval -- a
  * scrape in between reports the last count and when it was taken.
  *
- * src/metrics/metrics_text.c
+ * src/monitoring/metrics_text.c
  *
  *-------------------------------------------------------------------------
  */
@@ -29,6 +29,7 @@
 #include "globalkv/catalog.h"
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
+#include "globalkv/monitoring.h"
 #include "globalkv/replication.h"
 
 #define MAX_REPORTED_PEERS 64
@@ -128,59 +129,84 @@ Operations(StringInfo out)
 	}
 }
 
+/* the figures of a replication stream that become metrics */
+typedef enum PeerField
+{
+	PEER_CONNECTED,
+	PEER_LAG_SECONDS,
+	PEER_LAG_ROWS,
+	PEER_APPLIED,
+	PEER_CONFLICTS,
+	PEER_BATCHES,
+	PEER_SKEW_SECONDS
+} PeerField;
+
+/* one metric with a sample per peer */
+static void
+PeerMetric(StringInfo out, const char *name, const char *type, const char *help,
+		   const GkvPeerReport *peers, int n, PeerField field)
+{
+	Header(out, name, type, help);
+	for (int i = 0; i < n; i++)
+	{
+		const GkvPeerReport *p = &peers[i];
+		char		value[64];
+
+		switch (field)
+		{
+			case PEER_CONNECTED:
+				snprintf(value, sizeof(value), "%d", p->connected ? 1 : 0);
+				break;
+			case PEER_LAG_SECONDS:
+				snprintf(value, sizeof(value), "%.3f", p->lag_ms / 1000.0);
+				break;
+			case PEER_LAG_ROWS:
+				snprintf(value, sizeof(value), INT64_FORMAT, p->lag_rows);
+				break;
+			case PEER_APPLIED:
+				snprintf(value, sizeof(value), UINT64_FORMAT, p->rows_applied);
+				break;
+			case PEER_CONFLICTS:
+				snprintf(value, sizeof(value), UINT64_FORMAT, p->conflicts);
+				break;
+			case PEER_BATCHES:
+				snprintf(value, sizeof(value), UINT64_FORMAT, p->batches);
+				break;
+			case PEER_SKEW_SECONDS:
+				snprintf(value, sizeof(value), "%.3f", p->max_clock_skew_ms / 1000.0);
+				break;
+		}
+		PeerSample(out, name, p, value);
+	}
+}
+
 static void
 Replication(StringInfo out)
 {
 	GkvPeerReport *peers = palloc(sizeof(GkvPeerReport) * MAX_REPORTED_PEERS);
 	int			n = GkvPeerReports(peers, MAX_REPORTED_PEERS);
-	char		value[64];
 
-	Header(out, "globalkv_replication_connected", "gauge",
-		   "1 when this node's apply worker for the peer is connected, else 0.");
-	for (int i = 0; i < n; i++)
-		PeerSample(out, "globalkv_replication_connected", &peers[i], peers[i].connected ? "1" : "0");
-	Header(out, "globalkv_replication_lag_seconds", "gauge",
-		   "How far this node's copy is behind the peer's changes (0 when caught up), at batch granularity.");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), "%.3f", peers[i].lag_ms / 1000.0);
-		PeerSample(out, "globalkv_replication_lag_seconds", &peers[i], value);
-	}
-	Header(out, "globalkv_replication_lag_rows", "gauge",
-		   "Rows known to be waiting at the peer (a lower bound: the last batch's size while behind, 0 when caught up).");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), INT64_FORMAT, peers[i].lag_rows);
-		PeerSample(out, "globalkv_replication_lag_rows", &peers[i], value);
-	}
-	Header(out, "globalkv_replication_applied_rows_total", "counter",
-		   "Rows pulled from the peer and merged here since this node started.");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), UINT64_FORMAT, peers[i].rows_applied);
-		PeerSample(out, "globalkv_replication_applied_rows_total", &peers[i], value);
-	}
-	Header(out, "globalkv_replication_conflicts_total", "counter",
-		   "Rows from the peer that changed nothing here: this node already held that state or a newer one.");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), UINT64_FORMAT, peers[i].conflicts);
-		PeerSample(out, "globalkv_replication_conflicts_total", &peers[i], value);
-	}
-	Header(out, "globalkv_replication_batches_total", "counter",
-		   "Pull rounds answered by the peer and applied here.");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), UINT64_FORMAT, peers[i].batches);
-		PeerSample(out, "globalkv_replication_batches_total", &peers[i], value);
-	}
-	Header(out, "globalkv_replication_clock_skew_seconds", "gauge",
-		   "Greatest lead of a version from the peer over this node's clock seen since start (0: never ahead).");
-	for (int i = 0; i < n; i++)
-	{
-		snprintf(value, sizeof(value), "%.3f", peers[i].max_clock_skew_ms / 1000.0);
-		PeerSample(out, "globalkv_replication_clock_skew_seconds", &peers[i], value);
-	}
+	PeerMetric(out, "globalkv_replication_connected", "gauge",
+			   "1 when this node's apply worker for the peer is connected, else 0.",
+			   peers, n, PEER_CONNECTED);
+	PeerMetric(out, "globalkv_replication_lag_seconds", "gauge",
+			   "How far this node's copy is behind the peer's changes (0 when caught up), at batch granularity.",
+			   peers, n, PEER_LAG_SECONDS);
+	PeerMetric(out, "globalkv_replication_lag_rows", "gauge",
+			   "Rows known to be waiting at the peer (a lower bound: the last batch's size while behind, 0 when caught up).",
+			   peers, n, PEER_LAG_ROWS);
+	PeerMetric(out, "globalkv_replication_applied_rows_total", "counter",
+			   "Rows pulled from the peer and merged here since this node started.",
+			   peers, n, PEER_APPLIED);
+	PeerMetric(out, "globalkv_replication_covered_rows_total", "counter",
+			   "Rows from the peer that changed nothing here: this node already held that state or a newer one.",
+			   peers, n, PEER_CONFLICTS);
+	PeerMetric(out, "globalkv_replication_batches_total", "counter",
+			   "Pull rounds answered by the peer and applied here.",
+			   peers, n, PEER_BATCHES);
+	PeerMetric(out, "globalkv_replication_clock_skew_seconds", "gauge",
+			   "Greatest lead of a version from the peer over this node's clock seen since start (0: never ahead).",
+			   peers, n, PEER_SKEW_SECONDS);
 	pfree(peers);
 }
 
@@ -231,6 +257,15 @@ Housekeeping(StringInfo out)
 	Counter(out, "globalkv_expired_rows_removed_total",
 			"Expired documents this node removed (removal writes nothing: every node does it on its own).",
 			GKV_STAT_EXPIRED_ROWS);
+	Header(out, "globalkv_conflicts_total", "counter",
+		   "Writes of one key on two nodes within globalkv.conflict_window of each other, settled here with one lost (kv.conflicts).");
+	appendStringInfo(out, "globalkv_conflicts_total{resolution=\"newer_version\"} " UINT64_FORMAT "\n",
+					 GkvStatsTotal(GKV_STAT_CONFLICTS_NEWER));
+	appendStringInfo(out, "globalkv_conflicts_total{resolution=\"same_clock_node_id\"} " UINT64_FORMAT "\n",
+					 GkvStatsTotal(GKV_STAT_CONFLICTS_SAME_CLOCK));
+	Counter(out, "globalkv_conflict_journal_dropped_total",
+			"Conflicts counted but not written to kv.conflicts: over globalkv.conflict_journal_rate.",
+			GKV_STAT_CONFLICT_JOURNAL_DROPPED);
 	Counter(out, "globalkv_tombstones_purged_total",
 			"Tombstones this node purged once every peer had acknowledged them (or past the retention).",
 			GKV_STAT_PURGED_TOMBSTONES);

@@ -19,7 +19,7 @@
  *	  500 and leaves the worker running.
  * Every answer closes the connection (HTTP/1.1 "Connection: close").
  *
- * src/metrics/metrics_server.c
+ * src/monitoring/metrics_server.c
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +42,7 @@
 
 #include "globalkv/guc.h"
 #include "globalkv/metrics.h"
+#include "globalkv/monitoring.h"
 #include "globalkv/utils.h"
 
 #define MAX_CLIENTS 16

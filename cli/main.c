@@ -24,6 +24,7 @@
 #include "cmd_parade.h"
 #include "cmd_shard.h"
 #include "cmd_status.h"
+#include "cmd_transfer.h"
 #include "cmd_verify.h"
 
 static void
@@ -39,6 +40,8 @@ usage(void)
 		   "  globalkv status -d CONNINFO [--watch SECONDS [--count N]]\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
+		   "  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]   (JSON lines; FILE - : stdin)\n"
+		   "  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
 		   "  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
 		   "  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
 		   "                     (verify exits 0 when in sync, 1 when copies differ, 2 on error)\n"
@@ -73,6 +76,8 @@ main(int argc, char **argv)
 		{"peer", required_argument, NULL, 'E'},
 		{"watch", required_argument, NULL, 'W'},
 		{"count", required_argument, NULL, 'C'},
+		{"prefix", required_argument, NULL, 'X'},
+		{"stop-on-error", no_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -87,6 +92,8 @@ main(int argc, char **argv)
 	const char *only_shard = NULL;
 	const char *only_peer = NULL;
 	int			watch = 0;
+	const char *prefix = NULL;
+	bool		stop_on_error = false;
 	int			count = 0;
 	int			c;
 	char	   *args[8];
@@ -94,7 +101,7 @@ main(int argc, char **argv)
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:O", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -106,6 +113,12 @@ main(int argc, char **argv)
 				break;
 			case 'E':
 				only_peer = optarg;
+				break;
+			case 'X':
+				prefix = optarg;
+				break;
+			case 'O':
+				stop_on_error = true;
 				break;
 			case 'W':
 				watch = atoi(optarg);
@@ -178,6 +191,18 @@ main(int argc, char **argv)
 		return shard_command(nargs, args, conninfo, to_node, rollback);
 	else if (strcmp(args[0], "rebalance") == 0)
 		return rebalance_command(conninfo, zone);
+	else if (strcmp(args[0], "load") == 0)
+	{
+		if (nargs != 3)
+			die("usage: globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]");
+		return load_command(conninfo, args[1], args[2], stop_on_error);
+	}
+	else if (strcmp(args[0], "export") == 0)
+	{
+		if (nargs != 2)
+			die("usage: globalkv export -d CONNINFO NAMESPACE [--prefix P]");
+		return export_command(conninfo, args[1], prefix);
+	}
 	else if (strcmp(args[0], "verify") == 0 || strcmp(args[0], "repair") == 0)
 		return verify_command(conninfo, strcmp(args[0], "repair") == 0, only_shard, only_peer);
 	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||

@@ -204,3 +204,10 @@ CREATE VIEW kv.conflicts AS
 REVOKE ALL ON globalkv.conflict_journal, kv.conflicts FROM PUBLIC;
 -- keys are the application's data: for administrators only
 GRANT SELECT ON kv.conflicts TO globalkv_admin;
+
+-- ---------------------------------------------------------------------
+-- bulk load (globalkv load, docs/operations.md)
+-- ---------------------------------------------------------------------
+#include "udfs/load_lines/0.3.sql"
+REVOKE EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) TO globalkv_client;

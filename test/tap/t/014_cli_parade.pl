@@ -76,6 +76,62 @@ is($? >> 8, 0, 'repair with node2 succeeds') or diag($o . $e);
 ($r, $o, $e) = cli('verify', '-d', $ci[1]);
 is($? >> 8, 0, 'verify from zone2 finds every zone in sync again') or diag($o . $e);
 
+# load and export: JSON lines in and out of a namespace
+sql(0, q{SELECT kv.create_namespace('bulk'); SELECT kv.create_namespace('copy')});
+ok(poll(sub { sql(2, q{SELECT count(*) FROM kv.namespaces WHERE name IN ('bulk', 'copy')}) eq '2' }),
+	'the namespaces reached zone3');
+my $file = "$dir/bulk.jsonl";
+open(my $fh, '>', $file) or die;
+print $fh qq({"key": "b$_", "value": {"n": $_, "s": "quote \\" and \\\\ backslash"}} \n) for 1 .. 12000;
+print $fh qq({"key": "t$_", "value": {"t": $_}, "ttl": 3600}\n) for 1 .. 10;
+close $fh;
+($r, $o, $e) = cli('load', '-d', $ci[0], 'bulk', $file);
+is($? >> 8, 0, 'load exits 0 when every line loads') or diag($o . $e);
+like($o, qr/^12010 lines read, 12010 loaded, 0 bad, 0 blank/m, 'and counts them');
+ok(poll(sub { sql(1, q{SELECT count(*) FROM kv.docs WHERE namespace = 'bulk'}) eq '12010' }),
+	'zone2 reads all 12010 documents');
+is(sql(2, q{SELECT kv.get('bulk', 'b7')}), '{"n": 7, "s": "quote \" and \\\\ backslash"}',
+	'quotes and backslashes survive the trip');
+cmp_ok(sql(0, q{SELECT ceil(extract(epoch FROM expires_at - now())) FROM kv.get_versioned('bulk', 't3')}), '>', 3500,
+	'a ttl given on the line becomes the expiry');
+
+my $bad = "$dir/bad.jsonl";
+open($fh, '>', $bad) or die;
+print $fh qq|{"key": "g1", "value": {"g": 1}}\nnot json at all\n{"key": "g2"}\n\n{"key": "| . ('x' x 2000)
+  . qq|", "value": {}}\n{"key": "g3", "value": {}, "ttl": -5}\n{"key": "g4", "value": {"g": 4}}\n{"key": "g5", "value": [5]}\n|;
+close $fh;
+($r, $o, $e) = cli('load', '-d', $ci[1], 'bulk', $bad);
+is($? >> 8, 1, 'load exits 1 when some lines are bad') or diag($o . $e);
+like($e, qr/^line 2: not JSON/m, 'a line that is not JSON is named');
+like($e, qr/^line 3: expected \{"key"/m, 'a line without a value is named');
+like($e, qr/^line 5: .*key/m, 'a key the server refuses is named');
+like($e, qr/^line 6: expected/m, 'a negative ttl is named');
+like($e, qr/^line 8: document must be a JSON object/m, 'a document that is not an object is named');
+like($o, qr/^8 lines read, 2 loaded, 5 bad, 1 blank/m, 'the good lines loaded, the blank one skipped') or diag($o);
+is(sql(0, q{SELECT count(*) FROM kv.get_many('bulk', ARRAY['g1', 'g2', 'g3', 'g4', 'g5']) WHERE value IS NOT NULL}), '2',
+	'exactly the good lines are there');
+($r, $o, $e) = cli('load', '-d', $ci[1], 'nowhere', $bad);
+is($? >> 8, 2, 'load into a namespace that does not exist is an error (exit 2)');
+like($e, qr/GK001/, '... with its SQLSTATE');
+
+my ($exported, $xerr) = ('', '');
+IPC::Run::run([ $cli, 'export', '-d', $ci[2], 'bulk', '--prefix', 'b1' ], '>', \$exported, '2>', \$xerr);
+my @lines = split /\n/, $exported;
+is(scalar(@lines), 3112,
+	'export --prefix b1 writes the documents whose key starts with b1') or diag(scalar(@lines));
+like($xerr, qr/documents exported/, 'export reports its count on stderr');
+IPC::Run::run([ $cli, 'export', '-d', $ci[2], 'bulk' ], '>', \$exported, '2>', \$xerr);
+open($fh, '>', "$dir/all.jsonl") or die;
+print $fh $exported;
+close $fh;
+($r, $o, $e) = cli('load', '-d', $ci[0], 'copy', "$dir/all.jsonl");
+is($? >> 8, 0, 'what export wrote, load takes back') or diag($o . $e);
+is(sql(0, q{SELECT count(*) FROM kv.docs WHERE namespace = 'copy'}), sql(0, q{SELECT count(*) FROM kv.docs WHERE namespace = 'bulk'}),
+	'the copy holds as many documents as the original');
+is(sql(0, q{SELECT count(*) FROM kv.docs a JOIN kv.docs b ON b.key = a.key
+            WHERE a.namespace = 'bulk' AND b.namespace = 'copy' AND a.value = b.value AND (a.expires_at IS NULL) = (b.expires_at IS NULL)}),
+	sql(0, q{SELECT count(*) FROM kv.docs WHERE namespace = 'bulk'}), 'with the same values and expiries');
+
 # security: peers use scram-sha-256 as globalkv_repl, a least-privilege role
 is(sql(0, q{SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'globalkv_repl'}), 'f',
 	'the replication role has no special privileges');

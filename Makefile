@@ -35,6 +35,7 @@ OBJS = \
 	src/monitoring/metrics_text.o \
 	src/operations/anti_entropy.o \
 	src/operations/move_status.o \
+	src/operations/repair_worker.o \
 	src/operations/shard_move.o \
 	src/replication/apply_worker.o \
 	src/replication/catalog_sync.o \

@@ -211,3 +211,13 @@ GRANT SELECT ON kv.conflicts TO globalkv_admin;
 #include "udfs/load_lines/0.3.sql"
 REVOKE EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) TO globalkv_client;
+
+-- ---------------------------------------------------------------------
+-- the background repair (globalkv.repair_interval)
+-- ---------------------------------------------------------------------
+#include "udfs/repair_status/0.3.sql"
+CREATE VIEW kv.repair_status AS SELECT * FROM globalkv.repair_status();
+REVOKE EXECUTE ON FUNCTION globalkv.repair_status() FROM PUBLIC;
+REVOKE ALL ON kv.repair_status FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION globalkv.repair_status() TO globalkv_admin;
+GRANT SELECT ON kv.repair_status TO globalkv_admin;

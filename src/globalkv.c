@@ -60,6 +60,7 @@ GkvShmemRequest(void)
 	size = add_size(size, GkvHousekeepingShmemSize());
 	size = add_size(size, GkvDocsShmemSize());
 	size = add_size(size, GkvMoveStatusShmemSize());
+	size = add_size(size, GkvRepairStatusShmemSize());
 	RequestAddinShmemSpace(size);
 	GkvCatalogShmemRequest();
 	GkvClockShmemRequest();
@@ -81,6 +82,7 @@ GkvShmemStartup(void)
 	GkvHousekeepingShmemInit();
 	GkvDocsShmemInit();
 	GkvMoveStatusShmemInit();
+	GkvRepairStatusShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -127,6 +129,8 @@ _PG_init(void)
 							"globalkv expiry", 10);
 	GkvRegisterStaticWorker("GkvReplicationLauncherMain", "globalkv replication launcher",
 							"globalkv launcher", 5);
+	GkvRegisterStaticWorker("GkvRepairWorkerMain", "globalkv background repair",
+							"globalkv repair", 10);
 	if (GkvMetricsPort > 0)
 		GkvRegisterStaticWorker("GkvMetricsServerMain", "globalkv metrics server",
 								"globalkv metrics", 10);

@@ -39,6 +39,7 @@ int			GkvMaxKeyLength = 1024;
 int			GkvMetricsBacklogIntervalS = 300;
 char	   *GkvMetricsListenAddress = NULL;
 int			GkvMetricsPort = 0;
+int			GkvRepairIntervalS = 0;
 int			GkvReplicationBatchDelayMs = 2;
 int			GkvReplicationBatchRows = 10000;
 int			GkvReplicationWaitMs = 1000;
@@ -212,6 +213,14 @@ GkvDefineSettings(void)
 							0, 0, 65535,
 							PGC_POSTMASTER,
 							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.repair_interval",
+							"Background repair: one shard compared with the other zones and mended every this often; 0 turns it off.",
+							"Progress in kv.repair_status (docs/operations.md).",
+							&GkvRepairIntervalS,
+							0, 0, 24 * 3600,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.replication_batch_delay",
 							"Shortest time between two answers with rows to one peer's pulls.",

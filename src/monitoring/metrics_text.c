@@ -266,6 +266,18 @@ Housekeeping(StringInfo out)
 	Counter(out, "globalkv_conflict_journal_dropped_total",
 			"Conflicts counted but not written to kv.conflicts: over globalkv.conflict_journal_rate.",
 			GKV_STAT_CONFLICT_JOURNAL_DROPPED);
+	Counter(out, "globalkv_anti_entropy_bytes_total",
+			"Bytes kv.verify, kv.repair and the background repair exchanged with peers (docs/operations.md).",
+			GKV_STAT_ANTI_ENTROPY_BYTES);
+	Counter(out, "globalkv_anti_entropy_differing_keys_total",
+			"Keys they found differing between this node and a peer.",
+			GKV_STAT_ANTI_ENTROPY_DIFFERING);
+	Counter(out, "globalkv_anti_entropy_mended_keys_total",
+			"Keys kv.repair and the background repair sent, received, removed or wrote anew.",
+			GKV_STAT_ANTI_ENTROPY_MENDED);
+	Counter(out, "globalkv_repair_rounds_total",
+			"Rounds of the background repair (globalkv.repair_interval) over every shard of this node.",
+			GKV_STAT_REPAIR_ROUNDS);
 	Counter(out, "globalkv_tombstones_purged_total",
 			"Tombstones this node purged once every peer had acknowledged them (or past the retention).",
 			GKV_STAT_PURGED_TOMBSTONES);

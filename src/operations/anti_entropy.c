@@ -56,6 +56,8 @@
 #include "globalkv/catalog.h"
 #include "globalkv/connection.h"
 #include "globalkv/errcodes.h"
+#include "globalkv/metrics.h"
+#include "globalkv/operations.h"
 #include "globalkv/utils.h"
 
 #define BATCH_KEYS 500
@@ -564,6 +566,96 @@ CompareShard(Pair *p)
 		FlushRepairs(p, true);
 }
 
+/*
+ * ShardWithPeers compares (or mends) one shard of this node with its
+ * holder in every other zone (or only 'only_peer'); one row per peer into
+ * rsinfo when given; the sums into *totals.  SPI connected.
+ */
+static void
+ShardWithPeers(int s, int32 only_peer, bool repair, ReturnSetInfo *rsinfo, GkvAntiEntropyTotals *totals)
+{
+	const char *local_zone = GkvLocalZone();
+	const char *what = repair ? "kv.repair" : "kv.verify";
+
+	for (int z = 0; z < GkvZoneCount(); z++)
+	{
+		int32		holder;
+		Pair		p = {0};
+		Datum		values[11];
+		bool		nulls[11] = {0};
+
+		if (local_zone != NULL && strcmp(GkvZoneName(z), local_zone) == 0)
+			continue;
+		holder = GkvShardHolder(s, z);
+		if (holder == 0 || (only_peer != 0 && holder != only_peer))
+			continue;
+		p.shard = s;
+		p.peer = holder;
+		p.peer_name = GkvNodeById(holder)->name;
+		p.repair = repair;
+		initStringInfo(&p.to_peer);
+		initStringInfo(&p.to_local);
+		initStringInfo(&p.remove_here);
+		initStringInfo(&p.remove_there);
+		initStringInfo(&p.rewrite);
+		CompareShard(&p);
+
+		totals->compared++;
+		totals->differing_keys += p.differing_keys;
+		totals->mended += p.sent + p.received + p.removed + p.rewritten;
+		totals->bytes += p.bytes;
+		GkvStatsAdd(GKV_STAT_ANTI_ENTROPY_BYTES, p.bytes);
+		GkvStatsAdd(GKV_STAT_ANTI_ENTROPY_DIFFERING, (uint64) p.differing_keys);
+		if (repair)
+			GkvStatsAdd(GKV_STAT_ANTI_ENTROPY_MENDED, (uint64) (p.sent + p.received + p.removed + p.rewritten));
+		if (rsinfo == NULL)
+			continue;
+		ereport(NOTICE,
+				(errmsg("%s: shard %d with node \"%s\": " INT64_FORMAT " differing keys" "%s",
+						what, s, p.peer_name, p.differing_keys,
+						repair ? psprintf(", " INT64_FORMAT " sent, " INT64_FORMAT " received, "
+										  INT64_FORMAT " removed, " INT64_FORMAT " rewritten",
+										  p.sent, p.received, p.removed, p.rewritten) : "")));
+		values[0] = Int32GetDatum(s);
+		values[1] = Int32GetDatum(holder);
+		values[2] = CStringGetTextDatum(p.peer_name);
+		if (!repair)
+		{
+			values[3] = Int64GetDatum(p.local_rows);
+			values[4] = Int64GetDatum(p.peer_rows);
+			values[5] = Int32GetDatum(p.differing_buckets);
+			values[6] = Int64GetDatum(p.differing_keys);
+			values[7] = Int64GetDatum((int64) p.bytes);
+		}
+		else
+		{
+			values[3] = Int64GetDatum(p.differing_keys);
+			values[4] = Int64GetDatum(p.sent);
+			values[5] = Int64GetDatum(p.received);
+			values[6] = Int64GetDatum(p.removed);
+			values[7] = Int64GetDatum(p.rewritten);
+			values[8] = Int64GetDatum((int64) p.row_bytes);
+			values[9] = Int64GetDatum((int64) p.bytes);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/*
+ * GkvAntiEntropyShard mends (or only compares) one shard with its holders
+ * in the other zones: the background repair's step (repair_worker.c).
+ * Needs a transaction.
+ */
+void
+GkvAntiEntropyShard(int shard, bool repair, GkvAntiEntropyTotals *totals)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (GkvServesShard(shard))
+		ShardWithPeers(shard, 0, repair, NULL, totals);
+	SPI_finish();
+}
+
 /* runs kv.verify or kv.repair */
 static Datum
 AntiEntropy(FunctionCallInfo fcinfo, bool repair)
@@ -571,13 +663,11 @@ AntiEntropy(FunctionCallInfo fcinfo, bool repair)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			only_shard = PG_ARGISNULL(0) ? -1 : PG_GETARG_INT32(0);
 	int32		only_peer = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
-	const char *local_zone;
-	const char *what = repair ? "kv.repair" : "kv.verify";
 	int			nshards;
+	GkvAntiEntropyTotals totals = {0};
 
 	GkvRequireBuiltVersion();
 	InitMaterializedSRF(fcinfo, 0);
-	local_zone = GkvLocalZone();
 	nshards = GkvShardCount();
 	if (only_shard >= nshards)
 		ereport(ERROR,
@@ -589,64 +679,9 @@ AntiEntropy(FunctionCallInfo fcinfo, bool repair)
 				 errmsg("node %d is not a peer of this node", only_peer)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
 	for (int s = 0; s < nshards; s++)
-	{
-		if ((only_shard >= 0 && s != only_shard) || !GkvServesShard(s))
-			continue;
-		for (int z = 0; z < GkvZoneCount(); z++)
-		{
-			int32		holder;
-			Pair		p = {0};
-			Datum		values[11];
-			bool		nulls[11] = {0};
-
-			if (local_zone != NULL && strcmp(GkvZoneName(z), local_zone) == 0)
-				continue;
-			holder = GkvShardHolder(s, z);
-			if (holder == 0 || (only_peer != 0 && holder != only_peer))
-				continue;
-			p.shard = s;
-			p.peer = holder;
-			p.peer_name = GkvNodeById(holder)->name;
-			p.repair = repair;
-			initStringInfo(&p.to_peer);
-			initStringInfo(&p.to_local);
-			initStringInfo(&p.remove_here);
-			initStringInfo(&p.remove_there);
-			initStringInfo(&p.rewrite);
-			CompareShard(&p);
-
-			ereport(NOTICE,
-					(errmsg("%s: shard %d with node \"%s\": " INT64_FORMAT " differing keys" "%s",
-							what, s, p.peer_name, p.differing_keys,
-							repair ? psprintf(", " INT64_FORMAT " sent, " INT64_FORMAT " received, "
-											  INT64_FORMAT " removed, " INT64_FORMAT " rewritten",
-											  p.sent, p.received, p.removed, p.rewritten) : "")));
-			values[0] = Int32GetDatum(s);
-			values[1] = Int32GetDatum(holder);
-			values[2] = CStringGetTextDatum(p.peer_name);
-			if (!repair)
-			{
-				values[3] = Int64GetDatum(p.local_rows);
-				values[4] = Int64GetDatum(p.peer_rows);
-				values[5] = Int32GetDatum(p.differing_buckets);
-				values[6] = Int64GetDatum(p.differing_keys);
-				values[7] = Int64GetDatum((int64) p.bytes);
-			}
-			else
-			{
-				values[3] = Int64GetDatum(p.differing_keys);
-				values[4] = Int64GetDatum(p.sent);
-				values[5] = Int64GetDatum(p.received);
-				values[6] = Int64GetDatum(p.removed);
-				values[7] = Int64GetDatum(p.rewritten);
-				values[8] = Int64GetDatum((int64) p.row_bytes);
-				values[9] = Int64GetDatum((int64) p.bytes);
-			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		}
-	}
+		if ((only_shard < 0 || s == only_shard) && GkvServesShard(s))
+			ShardWithPeers(s, only_peer, repair, rsinfo, &totals);
 	SPI_finish();
 	return (Datum) 0;
 }

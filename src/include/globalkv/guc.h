@@ -44,6 +44,7 @@ extern int	GkvMaxKeyLength;
 extern int	GkvMetricsBacklogIntervalS;
 extern char *GkvMetricsListenAddress;
 extern int	GkvMetricsPort;
+extern int	GkvRepairIntervalS;
 extern int	GkvReplicationBatchDelayMs;
 extern int	GkvReplicationBatchRows;
 extern int	GkvReplicationWaitMs;

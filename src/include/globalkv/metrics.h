@@ -36,6 +36,10 @@ typedef enum GkvStatCounter
 	GKV_STAT_CONFLICTS_NEWER,	/* conflicts the newer version settled */
 	GKV_STAT_CONFLICTS_SAME_CLOCK,	/* ... the node id settled (same hlc) */
 	GKV_STAT_CONFLICT_JOURNAL_DROPPED,	/* not journaled: over the rate */
+	GKV_STAT_ANTI_ENTROPY_BYTES,	/* kv.verify, kv.repair and the background repair */
+	GKV_STAT_ANTI_ENTROPY_DIFFERING,
+	GKV_STAT_ANTI_ENTROPY_MENDED,
+	GKV_STAT_REPAIR_ROUNDS,		/* rounds of the background repair finished */
 	GKV_STAT_NUM_COUNTERS
 } GkvStatCounter;
 

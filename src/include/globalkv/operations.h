@@ -41,6 +41,20 @@ extern void GkvMoveShard(int32 shard_id, int32 target_node, bool rollback,
 						 GkvMoveResult *result);
 
 /* progress of the moves driven by this node's backends (move_status.c) */
+/* anti-entropy (anti_entropy.c, repair_worker.c) */
+typedef struct GkvAntiEntropyTotals
+{
+	int64		compared;		/* (shard, peer) pairs */
+	int64		differing_keys;
+	int64		mended;
+	uint64		bytes;
+} GkvAntiEntropyTotals;
+
+extern void GkvAntiEntropyShard(int shard, bool repair, GkvAntiEntropyTotals *totals);
+extern PGDLLEXPORT void GkvRepairWorkerMain(Datum main_arg);
+extern Size GkvRepairStatusShmemSize(void);
+extern void GkvRepairStatusShmemInit(void);
+
 extern Size GkvMoveStatusShmemSize(void);
 extern void GkvMoveStatusShmemInit(void);
 extern void GkvMoveStatusBegin(int32 shard_id, const char *zone, int32 source_node,

@@ -12,7 +12,10 @@
 #     live copy put back on zone2 -- repair removes it instead of copying it,
 #     and the key stays deleted on both;
 #  4. a repair killed with -9 (the peer receiving the rows) is run again and
-#     finishes; everything is back.
+#     finishes; everything is back;
+#  5. the background repair (globalkv.repair_interval) finds and mends damage
+#     by itself, shard after shard, and shows its progress in
+#     kv.repair_status.
 use strict;
 use warnings;
 
@@ -171,5 +174,19 @@ is($rc, 0, 'the repair run again finishes') or diag("$out$err");
 is($rc, 0, 'verify exits 0') or diag("$out$err");
 ok(wait_converged('ae', $z1, $z2), 'digests identical');
 is($z2->safe_psql('postgres', $live), $z1->safe_psql('postgres', $live), 'zone2 holds every document zone1 holds');
+
+# 5. the background repair
+is($z1->safe_psql('postgres', q{SELECT enabled::text || '/' || rounds FROM kv.repair_status}), 'false/0',
+	'the background repair is off by default');
+$z2->safe_psql('postgres', "DELETE FROM globalkv_data.$tables[5] WHERE key IN (SELECT key FROM globalkv_data.$tables[5] WHERE key LIKE 'k%' ORDER BY key LIMIT 25)");
+$z1->safe_psql('postgres', q{ALTER SYSTEM SET globalkv.repair_interval = '1s'; SELECT pg_reload_conf()});
+ok($z1->poll_query_until('postgres', q{SELECT rounds >= 1 AND mended_last_round >= 25 FROM kv.repair_status}),
+	'a round of the background repair mended the 25 documents zone2 lost');
+is($z1->safe_psql('postgres', q{SELECT shards_total || '/' || coalesce(last_error, '') FROM kv.repair_status}), '16/',
+	'it went over the 16 shards without an error');
+ok(wait_converged('ae', $z1, $z2), 'digests identical again');
+($rc, $out, $err) = cli($z1, 'verify');
+is($rc, 0, 'verify exits 0') or diag("$out$err");
+$z1->safe_psql('postgres', q{ALTER SYSTEM RESET globalkv.repair_interval; SELECT pg_reload_conf()});
 
 done_testing();

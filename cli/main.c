@@ -21,6 +21,7 @@
 
 #include "cli_common.h"
 #include "cmd_data.h"
+#include "cmd_node.h"
 #include "cmd_parade.h"
 #include "cmd_shard.h"
 #include "cmd_status.h"
@@ -38,6 +39,9 @@ usage(void)
 		   "  globalkv parade start --dir DIR\n"
 		   "  globalkv parade stop --dir DIR\n"
 		   "  globalkv status -d CONNINFO [--watch SECONDS [--count N]]\n"
+		   "  globalkv node add -d NEW --seed SEED --id N --name NAME --zone ZONE --reach CONNINFO\n"
+		   "                    [--create-login ROLE] [--timeout SECONDS]\n"
+		   "                     (a machine joins a parade: ROLE's password from $GLOBALKV_PEER_PASSWORD)\n"
 		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
 		   "  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]   (JSON lines; FILE - : stdin)\n"
@@ -78,6 +82,12 @@ main(int argc, char **argv)
 		{"count", required_argument, NULL, 'C'},
 		{"prefix", required_argument, NULL, 'X'},
 		{"stop-on-error", no_argument, NULL, 'O'},
+		{"seed", required_argument, NULL, 'K'},
+		{"id", required_argument, NULL, 'I'},
+		{"name", required_argument, NULL, 'N'},
+		{"reach", required_argument, NULL, 'A'},
+		{"create-login", required_argument, NULL, 'L'},
+		{"timeout", required_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -94,6 +104,7 @@ main(int argc, char **argv)
 	int			watch = 0;
 	const char *prefix = NULL;
 	bool		stop_on_error = false;
+	NodeAddOptions node = {.timeout_s = 3600};
 	int			count = 0;
 	int			c;
 	char	   *args[8];
@@ -101,7 +112,7 @@ main(int argc, char **argv)
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:O", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:OK:I:N:A:L:Q:", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -116,6 +127,26 @@ main(int argc, char **argv)
 				break;
 			case 'X':
 				prefix = optarg;
+				break;
+			case 'K':
+				node.seed_conninfo = optarg;
+				break;
+			case 'I':
+				node.id = optarg;
+				break;
+			case 'N':
+				node.name = optarg;
+				break;
+			case 'A':
+				node.reach = optarg;
+				break;
+			case 'L':
+				node.create_login = optarg;
+				break;
+			case 'Q':
+				node.timeout_s = atoi(optarg);
+				if (node.timeout_s < 1)
+					die("--timeout needs a number of seconds, at least 1");
 				break;
 			case 'O':
 				stop_on_error = true;
@@ -185,6 +216,12 @@ main(int argc, char **argv)
 
 	if (conninfo == NULL)
 		die("%s needs -d CONNINFO", args[0]);
+	if (strcmp(args[0], "node") == 0 && nargs == 2 && strcmp(args[1], "add") == 0)
+	{
+		node.new_conninfo = conninfo;
+		node.zone = zone;
+		return node_add_command(&node);
+	}
 	if (strcmp(args[0], "status") == 0)
 		return status_command(conninfo, watch, count);
 	else if (strcmp(args[0], "shard") == 0)

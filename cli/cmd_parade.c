@@ -322,6 +322,123 @@ free_tcp_port(int from)
 	return 0;
 }
 
+/* ----------------------------------------------------------------
+ * TLS between the nodes (docs/security.md)
+ * ----------------------------------------------------------------
+ * A parade made with TLS (the default) has its own small CA in DIR/tls
+ * (ca.crt, and ca.key, mode 0600, which only signs the nodes'
+ * certificates); each node has a key and a certificate for 127.0.0.1
+ * signed by it, ssl = on, and a pg_hba.conf that lets the peers' login in
+ * only over TLS with scram-sha-256.  The peers connect with
+ * sslmode=verify-full against that CA: a node without TLS, or with a
+ * certificate from another CA, is refused.
+ */
+
+/* the directory part of a path */
+static char *
+dirname_of(const char *path)
+{
+	char	   *d = strdup(path);
+	char	   *slash = strrchr(d, '/');
+
+	if (slash)
+		*slash = '\0';
+	return d;
+}
+
+static char *
+openssl_path(void)
+{
+	return (char *) (access("/usr/bin/openssl", X_OK) == 0 ? "/usr/bin/openssl" : "openssl");
+}
+
+static bool
+parade_has_tls(const char *dir)
+{
+	return access(path_join(dir, "tls/ca.crt"), R_OK) == 0;
+}
+
+/* make_ca: DIR/tls/ca.key and ca.crt, an EC P-256 CA valid ten years */
+static void
+make_ca(const char *dir)
+{
+	char	   *tls = path_join(dir, "tls");
+	char	   *key = path_join(tls, "ca.key");
+	char	   *crt = path_join(tls, "ca.crt");
+	char	   *argv[] = {openssl_path(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+		"ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "3650",
+	"-subj", "/CN=globalkv parade CA", NULL};
+
+	if (mkdir(tls, 0700) != 0 && errno != EEXIST)
+		die("could not create %s: %s", tls, strerror(errno));
+	printf("==> making the parade's certificate authority in %s\n", tls);
+	fflush(stdout);
+	if (run(argv, true) != 0)
+		die("openssl could not make the CA (is Debian's openssl package installed?)");
+	if (chmod(key, 0600) != 0)
+		die("chmod %s: %s", key, strerror(errno));
+}
+
+/* make_node_cert: NODEDIR/server.key and server.crt for 127.0.0.1, signed by the CA */
+static void
+make_node_cert(const char *dir, const char *ndir)
+{
+	char	   *tls = path_join(dir, "tls");
+	char	   *key = path_join(ndir, "server.key");
+	char	   *csr = path_join(ndir, "server.csr");
+	char	   *crt = path_join(ndir, "server.crt");
+	char	   *ext = path_join(ndir, "server.ext");
+	char	   *req[] = {openssl_path(), "req", "-new", "-newkey", "ec", "-pkeyopt",
+		"ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
+	"-subj", "/CN=127.0.0.1", NULL};
+	char	   *sign[] = {openssl_path(), "x509", "-req", "-in", csr, "-CA", path_join(tls, "ca.crt"),
+		"-CAkey", path_join(tls, "ca.key"), "-CAcreateserial", "-out", crt, "-days", "3650",
+	"-extfile", ext, NULL};
+
+	write_file(ext, 0600, "subjectAltName = IP:127.0.0.1, DNS:localhost\n");
+	if (run(req, true) != 0 || run(sign, true) != 0)
+		die("openssl could not make the certificate of %s", ndir);
+	if (chmod(key, 0600) != 0)
+		die("chmod %s: %s", key, strerror(errno));
+	unlink(csr);
+	unlink(ext);
+}
+
+/*
+ * tls_node_config: the node serves TLS, and its pg_hba.conf lets the
+ * peers' login in only over TLS (the first matching line decides).
+ */
+static void
+tls_node_config(const char *ndir)
+{
+	char	   *hba = path_join(ndir, "pg_hba.conf");
+	FILE	   *f = fopen(hba, "r");
+	char	   *old = NULL;
+	size_t		cap = 0;
+	ssize_t		n;
+	char	   *content;
+
+	if (f == NULL)
+		die("could not read %s", hba);
+	n = getdelim(&old, &cap, '\0', f);
+	fclose(f);
+	if (asprintf(&content,
+				 "# peers (globalkv parade): the replication login only over TLS\n"
+				 "hostssl all %s 127.0.0.1/32 scram-sha-256\n"
+				 "hostnossl all %s 0.0.0.0/0 reject\n"
+				 "hostnossl all %s ::/0 reject\n\n%s",
+				 REPL_ROLE, REPL_ROLE, REPL_ROLE, n > 0 ? old : "") < 0)
+		die("out of memory");
+	write_file(hba, 0600, content);
+	append_file(path_join(ndir, "postgresql.conf"),
+				"# TLS (globalkv parade): peers connect with sslmode=verify-full\n"
+				"ssl = on\n"
+				"ssl_cert_file = 'server.crt'\n"
+				"ssl_key_file = 'server.key'\n");
+	free(old);
+	free(content);
+}
+
 /* init_node returns the port of the node's metrics endpoint (0: none) */
 static int
 init_node(const char *dir, int id, int port, const char *zone, int shards, const char *password)
@@ -363,6 +480,11 @@ init_node(const char *dir, int id, int port, const char *zone, int shards, const
 			 "globalkv.metrics_port = %d\n",
 			 id, port, dir, metrics_port);
 	append_file(conf, buf);
+	if (parade_has_tls(dir))
+	{
+		make_node_cert(dir, ndir);
+		tls_node_config(ndir);
+	}
 	pg_ctl(dir, id, "start");
 
 	conn = connect_or_die(admin_conninfo(dir, port));
@@ -401,8 +523,10 @@ add_node_on(PGconn *conn, int j, int port_j, const char *zone_j, const char *pas
 
 	snprintf(id, sizeof(id), "%d", j);
 	snprintf(name, sizeof(name), "node%d", j);
-	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=postgres user=%s passfile=%s",
-			 port_j, REPL_ROLE, passfile);
+	snprintf(ci, sizeof(ci), "host=127.0.0.1 port=%d dbname=postgres user=%s passfile=%s%s%s",
+			 port_j, REPL_ROLE, passfile,
+			 parade_has_tls(dirname_of(passfile)) ? " sslmode=verify-full sslrootcert=" : "",
+			 parade_has_tls(dirname_of(passfile)) ? path_join(dirname_of(passfile), "tls/ca.crt") : "");
 	PQclear(query(conn, "SELECT kv.add_node($1::int, $2, $3, $4)", 4,
 				  (const char *const[]) {id, name, zone_j, ci}));
 }
@@ -444,7 +568,7 @@ parade_password(const char *passfile)
 
 static void
 parade_create(const char *dir, int nzones, int per_zone, int port_base, const char *port_list,
-			  int shards)
+			  int shards, bool no_tls)
 {
 	int			ports[MAX_NODES];
 	int			metrics_ports[MAX_NODES];
@@ -493,6 +617,8 @@ parade_create(const char *dir, int nzones, int per_zone, int port_base, const ch
 		strncat(buf, line, sizeof(buf) - strlen(buf) - 1);
 	}
 	write_file(passfile, 0600, buf);
+	if (!no_tls)
+		make_ca(dir);
 
 	for (int i = 0; i < n; i++)
 		metrics_ports[i] = init_node(dir, i + 1, ports[i], zones[i], shards, password);
@@ -535,6 +661,10 @@ parade_create(const char *dir, int nzones, int per_zone, int port_base, const ch
 		if (metrics_ports[i] > 0)
 			printf("        metrics: http://127.0.0.1:%d/metrics\n", metrics_ports[i]);
 	}
+	if (no_tls)
+		printf("    peers connect WITHOUT TLS (--no-tls)\n");
+	else
+		printf("    peers connect over TLS (sslmode=verify-full, the parade's CA in %s/tls)\n", dir);
 	printf("    stop with: globalkv parade stop --dir %s\n", dir);
 }
 
@@ -637,7 +767,7 @@ parade_command(const char *subcommand, const ParadeOptions *opts, int argc, char
 	become_unprivileged(argc, argv, strcmp(subcommand, "create") == 0 ? dir : NULL);
 	if (strcmp(subcommand, "create") == 0)
 		parade_create(dir, opts->zones, opts->per_zone, opts->port_base, opts->port_list,
-					  opts->shards);
+					  opts->shards, opts->no_tls);
 	else if (strcmp(subcommand, "add-node") == 0)
 		parade_add_node(dir, opts->zone);
 	else if (strcmp(subcommand, "start") == 0)

@@ -10,6 +10,8 @@
 #ifndef GKV_CLI_CMD_PARADE_H
 #define GKV_CLI_CMD_PARADE_H
 
+#include <stdbool.h>
+
 /* the command-line options a parade command reads */
 typedef struct ParadeOptions
 {
@@ -20,6 +22,7 @@ typedef struct ParadeOptions
 	const char *port_list;		/* --ports, or NULL (create) */
 	int			shards;			/* --shards; 0 keeps the extension's count (create) */
 	const char *zone;			/* --zone (add-node) */
+	bool		no_tls;			/* --no-tls (create): peers connect without TLS */
 } ParadeOptions;
 
 /*

@@ -34,7 +34,7 @@ usage(void)
 	printf("globalkv: command-line tool of the globalkv document store\n\n"
 		   "Usage:\n"
 		   "  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
-		   "                         [--port-base P | --ports P1,P2,..]\n"
+		   "                         [--port-base P | --ports P1,P2,..] [--no-tls]\n"
 		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
 		   "  globalkv parade start --dir DIR\n"
 		   "  globalkv parade stop --dir DIR\n"
@@ -88,6 +88,7 @@ main(int argc, char **argv)
 		{"reach", required_argument, NULL, 'A'},
 		{"create-login", required_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 'Q'},
+		{"no-tls", no_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -112,7 +113,7 @@ main(int argc, char **argv)
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:OK:I:N:A:L:Q:", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:OK:I:N:A:L:Q:U", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -127,6 +128,9 @@ main(int argc, char **argv)
 				break;
 			case 'X':
 				prefix = optarg;
+				break;
+			case 'U':
+				parade.no_tls = true;
 				break;
 			case 'K':
 				node.seed_conninfo = optarg;

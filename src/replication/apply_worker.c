@@ -938,7 +938,8 @@ GkvApplyWorkerMain(Datum main_arg)
 		AbortOutOfAnyTransaction();
 		GkvConflictFlush(false);	/* their memory went with the transaction */
 		FlushErrorState();
-		StatusSetError(edata->message);
+		/* the reason too: "could not connect" alone says little (TLS, auth, ...) */
+		StatusSetError(edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message);
 		FreeErrorData(edata);
 		GkvRemoteDisconnect(PeerConn);
 		PeerConn = NULL;

@@ -152,6 +152,38 @@ IPC::Run::run([ 'psql', '-XAtq', '-d', "host=127.0.0.1 port=$ports[1] user=globa
 	'-w', '-c', 'SELECT 1' ], '>', \$o2, '2>', \$e2);
 like($e2, qr/password/, 'without the password it cannot connect at all');
 
+# TLS between the nodes (docs/security.md): the default
+like($out, qr/peers connect over TLS \(sslmode=verify-full/, 'parade create says peers use TLS');
+like(sql(0, q{SELECT string_agg(conninfo, ' ') FROM globalkv.nodes}), qr/sslmode=verify-full sslrootcert=\S+ca\.crt/,
+	'every peer connection string asks for verify-full against the parade CA');
+is(sql(0, q{SELECT count(*) FILTER (WHERE NOT s.ssl) || '/' || count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+            WHERE a.usename = 'globalkv_repl' AND a.backend_type = 'client backend'}) =~ m{^0/[1-9]} ? 1 : 0, 1,
+	'the peers pulling from node1 are connected over TLS, all of them');
+my ($nossl_out, $nossl_err) = ('', '');
+IPC::Run::run([ 'psql', '-XAtq', '-d', "host=127.0.0.1 port=$ports[0] dbname=postgres user=globalkv_repl passfile=$dir/pgpass sslmode=disable",
+	'-c', 'SELECT 1' ], '>', \$nossl_out, '2>', \$nossl_err);
+like($nossl_err, qr/pg_hba\.conf rejects connection .* user "globalkv_repl".*no encryption/,
+	'the peers\' login without TLS is refused');
+
+# a node presenting a certificate of another CA is refused by its peers
+my $node3 = "$dir/node3";
+system('openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+	'-keyout', "$dir/rogue-ca.key", '-out', "$dir/rogue-ca.crt", '-days', '1', '-subj', '/CN=rogue CA') == 0 or die;
+system("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $dir/rogue.key -out $dir/rogue.csr -subj /CN=127.0.0.1 2>/dev/null"
+	. " && printf 'subjectAltName = IP:127.0.0.1\\n' > $dir/rogue.ext"
+	. " && openssl x509 -req -in $dir/rogue.csr -CA $dir/rogue-ca.crt -CAkey $dir/rogue-ca.key -CAcreateserial"
+	. " -out $dir/rogue.crt -days 1 -extfile $dir/rogue.ext 2>/dev/null"
+	. " && cp $node3/server.crt $dir/good.crt && cp $node3/server.key $dir/good.key"
+	. " && cp $dir/rogue.crt $node3/server.crt && cp $dir/rogue.key $node3/server.key && chmod 600 $node3/server.key") == 0
+  or die 'could not make the rogue certificate';
+system('pg_ctl', '-s', '-D', $node3, 'restart', '-m', 'fast', '-w') == 0 or die;
+ok(poll(sub { sql(0, q{SELECT last_error FROM kv.replication_status WHERE peer_name = 'node3'}) =~ /certificate verify failed/ }),
+	'node1 refuses node3 once node3 presents a certificate of another CA');
+system("cp $dir/good.crt $node3/server.crt && cp $dir/good.key $node3/server.key && chmod 600 $node3/server.key") == 0 or die;
+system('pg_ctl', '-s', '-D', $node3, 'restart', '-m', 'fast', '-w') == 0 or die;
+ok(poll(sub { sql(0, q{SELECT connected AND last_error IS NULL FROM kv.replication_status WHERE peer_name = 'node3'}) eq 't' }),
+	'and pulls from it again once its own certificate is back');
+
 # stop and start: data and replication come back
 ($r, $o, $e) = cli('parade', 'stop', '--dir', $dir);
 ok($r, 'parade stop') or diag($e);

@@ -28,37 +28,84 @@
 #include "cmd_transfer.h"
 #include "cmd_verify.h"
 
+/* the whole usage; "globalkv CMD --help" prints CMD's lines of it */
+static const char UsageText[] =
+	"globalkv: command-line tool of the globalkv document store\n\n"
+	"Usage:\n"
+	"  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
+	"                         [--port-base P | --ports P1,P2,..] [--no-tls]\n"
+	"  globalkv parade add-node --dir DIR --zone ZONE\n"
+	"  globalkv parade start --dir DIR\n"
+	"  globalkv parade stop --dir DIR\n"
+	"  globalkv status -d CONNINFO [--watch SECONDS [--count N]]\n"
+	"  globalkv node add -d NEW --seed SEED --id N --name NAME --zone ZONE --reach CONNINFO\n"
+	"                    [--create-login ROLE] [--timeout SECONDS]\n"
+	"                     (a machine joins a parade: ROLE's password from $GLOBALKV_PEER_PASSWORD)\n"
+	"  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
+	"  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
+	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]   (JSON lines; FILE - : stdin)\n"
+	"  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
+	"  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
+	"  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
+	"                     (verify exits 0 when in sync, 1 when copies differ, 2 on error)\n"
+	"  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
+	"  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+	"  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+	"  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
+	"                     (prints key, hash, shard and the holder in the zone)\n\n"
+	"put, get, delete and shard-of go through libglobalkv: straight to the node\n"
+	"holding the key in your zone (--zone, else the zone of the first -d node that\n"
+	"answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
+	"document does not exist.\n"
+	"CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n";
+
+/* exit statuses, the same for every command except where noted in the usage */
+static const char ExitText[] =
+	"Exit status: 0 done; 1 a usage or connection problem; 2 an error of the server\n"
+	"(printed with its SQLSTATE), except: get 3 = no such document; verify 1 = the\n"
+	"copies differ; load 1 = some lines were bad (each named on stderr); and verify,\n"
+	"repair, load, export and node add exit 2 on a connection problem too.\n";
+
 static void
 usage(void)
 {
-	printf("globalkv: command-line tool of the globalkv document store\n\n"
-		   "Usage:\n"
-		   "  globalkv parade create --dir DIR --zones N [--nodes-per-zone M] [--shards S]\n"
-		   "                         [--port-base P | --ports P1,P2,..] [--no-tls]\n"
-		   "  globalkv parade add-node --dir DIR --zone ZONE\n"
-		   "  globalkv parade start --dir DIR\n"
-		   "  globalkv parade stop --dir DIR\n"
-		   "  globalkv status -d CONNINFO [--watch SECONDS [--count N]]\n"
-		   "  globalkv node add -d NEW --seed SEED --id N --name NAME --zone ZONE --reach CONNINFO\n"
-		   "                    [--create-login ROLE] [--timeout SECONDS]\n"
-		   "                     (a machine joins a parade: ROLE's password from $GLOBALKV_PEER_PASSWORD)\n"
-		   "  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
-		   "  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-		   "  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]   (JSON lines; FILE - : stdin)\n"
-		   "  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
-		   "  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
-		   "  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
-		   "                     (verify exits 0 when in sync, 1 when copies differ, 2 on error)\n"
-		   "  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
-		   "  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
-		   "  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
-		   "                     (prints key, hash, shard and the holder in the zone)\n\n"
-		   "put, get, delete and shard-of go through libglobalkv: straight to the node\n"
-		   "holding the key in your zone (--zone, else the zone of the first -d node that\n"
-		   "answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
-		   "document does not exist.\n"
-		   "CONNINFO is a libpq connection string, e.g. \"host=/tmp/parade port=5501 user=postgres\".\n");
+	fputs(UsageText, stdout);
+	fputs(ExitText, stdout);
+}
+
+/*
+ * command_usage prints the usage lines of one command (and the lines that
+ * continue them), or everything when the command is not known.
+ */
+static void
+command_usage(const char *cmd)
+{
+	char		prefix[64];
+	const char *p = UsageText;
+	bool		printing = false,
+				any = false;
+
+	snprintf(prefix, sizeof(prefix), "  globalkv %s", cmd);
+	while (*p)
+	{
+		const char *end = strchr(p, '\n');
+		size_t		len = end ? (size_t) (end - p) + 1 : strlen(p);
+
+		if (strncmp(p, prefix, strlen(prefix)) == 0 &&
+			(p[strlen(prefix)] == ' ' || p[strlen(prefix)] == '\n'))
+			printing = any = true;
+		else if (strncmp(p, "  globalkv ", 11) == 0 || len <= 1 || p[0] != ' ')
+			printing = false;
+		if (printing)
+			fwrite(p, 1, len, stdout);
+		p += len;
+	}
+	if (!any)
+	{
+		usage();
+		return;
+	}
+	printf("\n%sSee cli/README.md and docs/operations.md.\n", ExitText);
 }
 
 int
@@ -103,6 +150,7 @@ main(int argc, char **argv)
 	const char *only_shard = NULL;
 	const char *only_peer = NULL;
 	int			watch = 0;
+	bool		help = false;
 	const char *prefix = NULL;
 	bool		stop_on_error = false;
 	NodeAddOptions node = {.timeout_s = 3600};
@@ -200,8 +248,8 @@ main(int argc, char **argv)
 				ttl = atol(optarg);
 				break;
 			case 'h':
-				usage();
-				return 0;
+				help = true;
+				break;
 			default:
 				usage();
 				return 1;
@@ -209,6 +257,14 @@ main(int argc, char **argv)
 	}
 	for (int i = optind; i < argc && nargs < 8; i++)
 		args[nargs++] = argv[i];
+	if (help)
+	{
+		if (nargs == 0)
+			usage();
+		else
+			command_usage(args[0]);
+		return 0;
+	}
 	if (nargs == 0)
 	{
 		usage();

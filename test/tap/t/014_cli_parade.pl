@@ -43,6 +43,10 @@ like($o, qr/Replication \(this node pulling from each peer\)/, 'status prints th
 my @connected = ($o =~ /^\s+\d+\s+node\d\s+t\s/mg);
 is(scalar(@connected), 2, 'status shows both peers connected');
 
+($r, $o, $e) = cli('verify', '--help');
+ok($r, 'verify --help exits 0');
+like($o, qr/\A  globalkv verify -d CONNINFO \[--shard S\] \[--peer NODE\]\n\nExit status: /,
+	'verify --help prints the verify command and the exit statuses, nothing else');
 ($r, $o, $e) = cli('status', '--watch', '1', '--count', '2', '-d', $ci[0]);
 my @pictures = ($o =~ /^globalkv status, every 1 s, \d\d:\d\d:\d\d$/mg);
 is(scalar(@pictures), 2, 'status --watch 1 --count 2 prints the picture twice') or diag($o . $e);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "libpq-fe.h"
@@ -98,19 +99,21 @@ AppendArrayElement(char **buf, size_t *len, size_t *cap, const char *line, size_
 	(*buf)[(*len)++] = '"';
 }
 
-/* sends one batch; returns how many lines were bad, -1 on an error */
+/*
+ * SendBatch sends one batch; the server numbers its lines by position
+ * (from 1), file_lines[] turns that into the file's line numbers.  Returns
+ * how many lines were bad, -1 on an error.
+ */
 static long
-SendBatch(PGconn *conn, const char *ns, long first_line, char *array, size_t len)
+SendBatch(PGconn *conn, const char *ns, char *array, size_t len, const long *file_lines, long n)
 {
-	char		first[32];
 	PGresult   *res;
 	long		bad;
 
 	array[len] = '}';
 	array[len + 1] = '\0';
-	snprintf(first, sizeof(first), "%ld", first_line);
-	res = PQexecParams(conn, "SELECT line, error FROM kv.load_lines($1, $2::bigint, $3::text[])",
-					   3, NULL, (const char *const[]) {ns, first, array}, NULL, NULL, 0);
+	res = PQexecParams(conn, "SELECT line, error FROM kv.load_lines($1, 1, $2::text[])",
+					   2, NULL, (const char *const[]) {ns, array}, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		ServerError(conn, res);
@@ -119,31 +122,173 @@ SendBatch(PGconn *conn, const char *ns, long first_line, char *array, size_t len
 	}
 	bad = PQntuples(res);
 	for (long r = 0; r < bad; r++)
-		fprintf(stderr, "line %s: %s\n", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+	{
+		long		pos = atol(PQgetvalue(res, r, 0));
+
+		fprintf(stderr, "line %ld: %s\n", pos >= 1 && pos <= n ? file_lines[pos - 1] : -1,
+				PQgetvalue(res, r, 1));
+	}
 	PQclear(res);
 	return bad;
 }
 
+/* appends str to a growing buffer */
+static void
+Append(char **buf, size_t *len, size_t *cap, const char *str)
+{
+	size_t		n = strlen(str);
+
+	if (*len + n + 1 > *cap)
+	{
+		*cap = (*len + n + 1) * 2;
+		if ((*buf = realloc(*buf, *cap)) == NULL)
+			die("out of memory");
+	}
+	memcpy(*buf + *len, str, n + 1);
+	*len += n;
+}
+
+/* appends str to buf as a JSON string */
+static void
+JsonString(char **buf, size_t *len, size_t *cap, const char *str)
+{
+	size_t		n = strlen(str);
+
+	if (*len + 6 * n + 3 > *cap)
+	{
+		*cap = (*len + 6 * n + 3) * 2;
+		if ((*buf = realloc(*buf, *cap)) == NULL)
+			die("out of memory");
+	}
+	(*buf)[(*len)++] = '"';
+	for (const unsigned char *p = (const unsigned char *) str; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+		{
+			(*buf)[(*len)++] = '\\';
+			(*buf)[(*len)++] = (char) *p;
+		}
+		else if (*p < 0x20)
+			*len += sprintf(*buf + *len, "\\u%04x", *p);
+		else
+			(*buf)[(*len)++] = (char) *p;
+	}
+	(*buf)[(*len)++] = '"';
+	(*buf)[*len] = '\0';
+}
+
+/*
+ * CsvRecord reads one CSV record (RFC 4180: fields in double quotes may
+ * hold commas, newlines and "" for a quote) into fields[] (at most max);
+ * returns how many fields, -1 at the end of the file.  *lineno counts the
+ * file's lines; *first_line gets the record's first one.
+ */
+static int
+CsvRecord(FILE *in, char **line, size_t *line_cap, long *lineno, long *first_line,
+		  char **fields, int max)
+{
+	static char *field = NULL;
+	static size_t field_cap = 0;
+	size_t		flen = 0;
+	int			nfields = 0;
+	bool		quoted = false;
+	ssize_t		n = getline(line, line_cap, in);
+	const char *p;
+
+	if (n < 0)
+		return -1;
+	(*lineno)++;
+	*first_line = *lineno;
+	p = *line;
+	for (;;)
+	{
+		char		c = *p;
+
+		if (flen + 2 > field_cap)
+		{
+			field_cap = (flen + 2) * 2 + 64;
+			if ((field = realloc(field, field_cap)) == NULL)
+				die("out of memory");
+		}
+		if (c == '\0')
+		{
+			if (quoted)
+			{
+				/* a quoted field goes on on the next line */
+				if ((n = getline(line, line_cap, in)) < 0)
+					quoted = false;
+				else
+				{
+					(*lineno)++;
+					p = *line;
+					continue;
+				}
+			}
+			c = '\n';
+		}
+		if (quoted)
+		{
+			if (c == '"' && p[1] == '"')
+			{
+				field[flen++] = '"';
+				p += 2;
+				continue;
+			}
+			if (c == '"')
+				quoted = false;
+			else
+				field[flen++] = c;
+			p++;
+			continue;
+		}
+		if (c == '"' && flen == 0)
+		{
+			quoted = true;
+			p++;
+			continue;
+		}
+		if (c == ',' || c == '\n' || c == '\r')
+		{
+			field[flen] = '\0';
+			if (nfields < max)
+				fields[nfields] = strdup(field);
+			nfields++;
+			flen = 0;
+			if (c != ',')
+				return nfields;
+			p++;
+			continue;
+		}
+		field[flen++] = c;
+		p++;
+	}
+}
+
 int
-load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error)
+load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error, bool csv)
 {
 	FILE	   *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
 	PGconn	   *conn;
 	char	   *line = NULL;
 	size_t		line_cap = 0;
-	ssize_t		n;
 	char	   *array = NULL;
 	size_t		len = 0,
 				cap = 0;
+	char	   *json = NULL;
+	size_t		json_len = 0,
+				json_cap = 0;
+	long	   *file_lines = malloc(sizeof(long) * BATCH_LINES);
 	long		lineno = 0,
-				batch_first = 1,
+				records = 0,
 				in_batch = 0,
 				bad = 0,
 				blank = 0;
 	double		start = Seconds(),
 				last_progress = start;
 	int			rc = 0;
+	size_t		flen = strlen(file);
 
+	csv = csv || (flen > 4 && strcasecmp(file + flen - 4, ".csv") == 0);
 	if (in == NULL)
 	{
 		fprintf(stderr, "%s: could not open %s\n", CLI_PROGNAME, file);
@@ -151,23 +296,78 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 	}
 	if ((conn = Connect(conninfo)) == NULL)
 		return EXIT_ERROR;
-	while ((n = getline(&line, &line_cap, in)) >= 0)
+	for (;;)
 	{
-		lineno++;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			line[--n] = '\0';
-		if (strspn(line, " \t") == (size_t) n)
+		long		record_line;
+		const char *text;
+		size_t		n;
+
+		if (!csv)
+		{
+			ssize_t		got = getline(&line, &line_cap, in);
+
+			if (got < 0)
+				break;
+			record_line = ++lineno;
+			while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+				line[--got] = '\0';
+			text = line;
+			n = (size_t) got;
+		}
+		else
+		{
+			/* key,value[,ttl]: the value is JSON text, the key plain text */
+			char	   *fields[4] = {NULL, NULL, NULL, NULL};
+			int			nf = CsvRecord(in, &line, &line_cap, &lineno, &record_line, fields, 4);
+
+			if (nf < 0)
+				break;
+			if (records == 0 && nf >= 2 && strcmp(fields[0], "key") == 0 && strcmp(fields[1], "value") == 0)
+			{
+				records++;
+				blank++;		/* the header */
+				continue;
+			}
+			json_len = 0;
+			if (nf == 1 && fields[0][0] == '\0')
+				text = "";		/* an empty line */
+			else if (nf < 2 || nf > 3)
+			{
+				fprintf(stderr, "line %ld: expected key,value[,ttl] (%d fields)\n", record_line, nf);
+				bad++;
+				records++;
+				for (int f = 0; f < nf && f < 4; f++)
+					free(fields[f]);
+				continue;
+			}
+			else
+			{
+				Append(&json, &json_len, &json_cap, "{\"key\": ");
+				JsonString(&json, &json_len, &json_cap, fields[0]);
+				Append(&json, &json_len, &json_cap, ", \"value\": ");
+				Append(&json, &json_len, &json_cap, fields[1]);
+				if (nf == 3 && fields[2][0] != '\0')
+				{
+					Append(&json, &json_len, &json_cap, ", \"ttl\": ");
+					Append(&json, &json_len, &json_cap, fields[2]);
+				}
+				Append(&json, &json_len, &json_cap, "}");
+				text = json;
+			}
+			for (int f = 0; f < nf && f < 4; f++)
+				free(fields[f]);
+			records++;
+			n = strlen(text);
+		}
+		if (strspn(text, " \t") == n)
 			blank++;			/* sent all the same: the server numbers lines by position */
 		if (in_batch == 0)
-		{
 			len = 0;
-			batch_first = lineno;
-		}
-		AppendArrayElement(&array, &len, &cap, line, (size_t) n);
-		in_batch++;
+		AppendArrayElement(&array, &len, &cap, text, n);
+		file_lines[in_batch++] = record_line;
 		if (in_batch == BATCH_LINES)
 		{
-			long		b = SendBatch(conn, ns, batch_first, array, len);
+			long		b = SendBatch(conn, ns, array, len, file_lines, in_batch);
 
 			if (b < 0)
 			{
@@ -176,7 +376,7 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 			}
 			bad += b;
 			in_batch = 0;
-			if (b > 0 && stop_on_error)
+			if (bad > 0 && stop_on_error)
 				break;
 		}
 		if (Seconds() - last_progress >= 1.0)
@@ -187,7 +387,7 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 	}
 	if (rc == 0 && in_batch > 0 && !(bad > 0 && stop_on_error))
 	{
-		long		b = SendBatch(conn, ns, batch_first, array, len);
+		long		b = SendBatch(conn, ns, array, len, file_lines, in_batch);
 
 		if (b < 0)
 			rc = EXIT_ERROR;
@@ -197,18 +397,21 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 	if (rc == 0)
 	{
 		double		took = Seconds() - start;
+		long		units = csv ? records : lineno;
 
-		printf("%ld lines read, %ld loaded, %ld bad, %ld blank%s, in %.1f s (%.0f documents/s)\n",
-			   lineno, lineno - bad - blank, bad, blank,
+		printf("%ld %s read, %ld loaded, %ld bad, %ld blank%s, in %.1f s (%.0f documents/s)\n",
+			   units, csv ? "records" : "lines", units - bad - blank, bad, blank,
 			   bad > 0 && stop_on_error ? " (stopped at the first batch with a bad line)" : "",
-			   took, (lineno - bad - blank) / (took > 0 ? took : 1));
+			   took, (units - bad - blank) / (took > 0 ? took : 1));
 		rc = bad > 0 ? EXIT_BAD_LINES : 0;
 	}
 	else
-		fprintf(stderr, "%s: the load stopped at line %ld; the batches before line %ld are loaded\n",
-				CLI_PROGNAME, lineno, batch_first);
+		fprintf(stderr, "%s: the load stopped at line %ld; the batches before it are loaded\n",
+				CLI_PROGNAME, lineno);
 	free(line);
 	free(array);
+	free(json);
+	free(file_lines);
 	if (in != stdin)
 		fclose(in);
 	PQfinish(conn);

@@ -13,11 +13,13 @@
 #include <stdbool.h>
 
 /*
- * load -d CONNINFO NAMESPACE FILE [--stop-on-error]: JSON lines into a
+ * load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]: JSON lines
+ * (or CSV key,value[,ttl], for a FILE ending in .csv or with --csv) into a
  * namespace.  Returns 0 when every line loaded, 1 when some were bad (each
  * reported with its line number), 2 on an error (the load stopped).
  */
-extern int	load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error);
+extern int	load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error,
+						 bool csv);
 
 /*
  * export -d CONNINFO NAMESPACE [--prefix P]: the namespace's live

@@ -43,7 +43,8 @@ static const char UsageText[] =
 	"                     (a machine joins a parade: ROLE's password from $GLOBALKV_PEER_PASSWORD)\n"
 	"  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 	"  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]   (JSON lines; FILE - : stdin)\n"
+	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]\n"
+	"                     (JSON lines, or CSV key,value[,ttl] for FILE.csv or --csv; FILE - : stdin)\n"
 	"  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
 	"  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
 	"  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
@@ -136,6 +137,7 @@ main(int argc, char **argv)
 		{"create-login", required_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 'Q'},
 		{"no-tls", no_argument, NULL, 'U'},
+		{"csv", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -153,6 +155,7 @@ main(int argc, char **argv)
 	bool		help = false;
 	const char *prefix = NULL;
 	bool		stop_on_error = false;
+	bool		csv = false;
 	NodeAddOptions node = {.timeout_s = 3600};
 	int			count = 0;
 	int			c;
@@ -161,7 +164,7 @@ main(int argc, char **argv)
 	char	  **orig_argv = argv;
 	int			orig_argc = argc;
 
-	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:OK:I:N:A:L:Q:U", opts, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "D:z:p:P:s:d:t:hM:T:RZ:S:E:W:C:X:OK:I:N:A:L:Q:UV", opts, NULL)) != -1)
 	{
 		switch (c)
 		{
@@ -176,6 +179,9 @@ main(int argc, char **argv)
 				break;
 			case 'X':
 				prefix = optarg;
+				break;
+			case 'V':
+				csv = true;
 				break;
 			case 'U':
 				parade.no_tls = true;
@@ -291,8 +297,8 @@ main(int argc, char **argv)
 	else if (strcmp(args[0], "load") == 0)
 	{
 		if (nargs != 3)
-			die("usage: globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error]");
-		return load_command(conninfo, args[1], args[2], stop_on_error);
+			die("usage: globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]");
+		return load_command(conninfo, args[1], args[2], stop_on_error, csv);
 	}
 	else if (strcmp(args[0], "export") == 0)
 	{

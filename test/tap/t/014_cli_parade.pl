@@ -118,6 +118,22 @@ is(sql(0, q{SELECT count(*) FROM kv.get_many('bulk', ARRAY['g1', 'g2', 'g3', 'g4
 is($? >> 8, 2, 'load into a namespace that does not exist is an error (exit 2)');
 like($e, qr/GK001/, '... with its SQLSTATE');
 
+# CSV: key,value[,ttl], quoted fields over several lines, a header
+my $csvfile = "$dir/bulk.csv";
+open($fh, '>', $csvfile) or die;
+print $fh qq|key,value,ttl\nc1,"{""a"": 1}",\nc2,"{""text"": ""with, comma"",\n""n"": 2}",3600\nc3,not json,\nc4\n"c,5","{""b"": 2}",\n|;
+close $fh;
+($r, $o, $e) = cli('load', '-d', $ci[0], 'bulk', $csvfile);
+is($? >> 8, 1, 'load of a CSV file with two bad records exits 1') or diag($o . $e);
+like($o, qr/^6 records read, 3 loaded, 2 bad, 1 blank/m, 'three records loaded (the header counts as blank)') or diag($o);
+like($e, qr/^line 5: not JSON/m, 'a bad value is named by its line in the file (record 4 spans lines 3-4 before it)');
+like($e, qr/^line 6: expected key,value\[,ttl\] \(1 fields\)/m, 'a record without a value is named');
+is(sql(0, q{SELECT kv.get('bulk', 'c2')}), '{"n": 2, "text": "with, comma"}', 'a quoted value over two lines, with commas and quotes');
+is(sql(0, q{SELECT kv.get('bulk', 'c,5')}), '{"b": 2}', 'a quoted key with a comma');
+cmp_ok(sql(0, q{SELECT ceil(extract(epoch FROM expires_at - now())) FROM kv.get_versioned('bulk', 'c2')}), '>', 3500,
+	'the ttl column becomes the expiry');
+sql(0, q{SELECT kv.delete('bulk', k) FROM unnest(ARRAY['c1', 'c2', 'c,5']) k});
+
 my ($exported, $xerr) = ('', '');
 IPC::Run::run([ $cli, 'export', '-d', $ci[2], 'bulk', '--prefix', 'b1' ], '>', \$exported, '2>', \$xerr);
 my @lines = split /\n/, $exported;

@@ -14,9 +14,11 @@
  *
  *-------------------------------------------------------------------------
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "cli_common.h"
@@ -110,4 +112,13 @@ print_table(PGresult *res)
 		printf("\n");
 	}
 	free(w);
+}
+
+double
+cli_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }

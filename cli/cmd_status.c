@@ -69,15 +69,6 @@ PrintStatus(PGconn *conn, double *ops, int nops)
 /* the counters of kv.stats that get a rate: puts .. replicated_rows */
 #define RATE_COLUMNS 8
 
-static double
-Now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int
 status_command(const char *conninfo, int watch_seconds, int count)
 {
@@ -110,7 +101,7 @@ status_command(const char *conninfo, int watch_seconds, int count)
 		printf("globalkv status, every %d s, %s%s\n\n", watch_seconds, stamp,
 			   count == 0 ? " (Ctrl-C to stop)" : "");
 		PrintStatus(conn, ops, RATE_COLUMNS);
-		now = Now();
+		now = cli_seconds();
 		printf("\nPer second");
 		if (then == 0)
 			printf(" (from the next refresh on)\n");

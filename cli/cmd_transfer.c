@@ -38,15 +38,6 @@
 #define EXIT_BAD_LINES 1
 #define EXIT_ERROR 2
 
-static double
-Seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static PGconn *
 Connect(const char *conninfo)
 {
@@ -283,7 +274,7 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 				in_batch = 0,
 				bad = 0,
 				blank = 0;
-	double		start = Seconds(),
+	double		start = cli_seconds(),
 				last_progress = start;
 	int			rc = 0;
 	size_t		flen = strlen(file);
@@ -379,9 +370,9 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 			if (bad > 0 && stop_on_error)
 				break;
 		}
-		if (Seconds() - last_progress >= 1.0)
+		if (cli_seconds() - last_progress >= 1.0)
 		{
-			last_progress = Seconds();
+			last_progress = cli_seconds();
 			fprintf(stderr, "%ld lines, %.0f lines/s\n", lineno, lineno / (last_progress - start));
 		}
 	}
@@ -396,7 +387,7 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 	}
 	if (rc == 0)
 	{
-		double		took = Seconds() - start;
+		double		took = cli_seconds() - start;
 		long		units = csv ? records : lineno;
 
 		printf("%ld %s read, %ld loaded, %ld bad, %ld blank%s, in %.1f s (%.0f documents/s)\n",
@@ -427,7 +418,7 @@ export_command(const char *conninfo, const char *ns, const char *prefix)
 			   *prefix_lit,
 			   *sql;
 	long		rows = 0;
-	double		start = Seconds(),
+	double		start = cli_seconds(),
 				last_progress = start;
 	int			rc = 0;
 
@@ -463,9 +454,9 @@ export_command(const char *conninfo, const char *ns, const char *prefix)
 			fputs(PQgetvalue(res, 0, 0), stdout);
 			fputc('\n', stdout);
 			rows++;
-			if (rows % 10000 == 0 && Seconds() - last_progress >= 1.0)
+			if (rows % 10000 == 0 && cli_seconds() - last_progress >= 1.0)
 			{
-				last_progress = Seconds();
+				last_progress = cli_seconds();
 				fprintf(stderr, "%ld documents, %.0f/s\n", rows, rows / (last_progress - start));
 			}
 		}
@@ -482,7 +473,7 @@ export_command(const char *conninfo, const char *ns, const char *prefix)
 		rc = EXIT_ERROR;
 	}
 	if (rc == 0)
-		fprintf(stderr, "%ld documents exported in %.1f s\n", rows, Seconds() - start);
+		fprintf(stderr, "%ld documents exported in %.1f s\n", rows, cli_seconds() - start);
 	PQfreemem(ns_lit);
 	if (prefix_lit)
 		PQfreemem(prefix_lit);

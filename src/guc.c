@@ -35,6 +35,7 @@ int			GkvExpiryRowsPerSecond = 10000;
 int			GkvForwardTimeoutMs = 30000;
 int			GkvMaxClockSkewMs = 5000;
 int			GkvMaxDocumentSize = 1024 * 1024;
+int			GkvMaxBatchKeys = 100000;
 int			GkvMaxKeyLength = 1024;
 int			GkvMetricsBacklogIntervalS = 300;
 char	   *GkvMetricsListenAddress = NULL;
@@ -173,6 +174,14 @@ GkvDefineSettings(void)
 							5000, 1, 24 * 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.max_batch_keys",
+							"Most keys one batch call (kv.put_many, kv.get_many) takes; a larger one is refused (GK009).",
+							NULL,
+							&GkvMaxBatchKeys,
+							100000, 1, INT_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.max_document_size",
 							"Largest document accepted, in bytes of its jsonb form.",

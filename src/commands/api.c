@@ -36,6 +36,7 @@
 #include "globalkv/catalog.h"
 #include "globalkv/clock.h"
 #include "globalkv/errcodes.h"
+#include "globalkv/guc.h"
 #include "globalkv/metrics.h"
 #include "globalkv/routing.h"
 #include "globalkv/storage.h"
@@ -671,10 +672,20 @@ static void
 DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nulls,
 					 int *n)
 {
+	int			count;
+
 	if (ARR_NDIM(arr) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
 				 errmsg("%s must be a one-dimensional array", what)));
+	/* refused before anything is taken apart: one call cannot hog a node */
+	count = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (count > GkvMaxBatchKeys)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("a batch of %d %s is too large: the limit is globalkv.max_batch_keys = %d",
+						count, what, GkvMaxBatchKeys),
+				 errhint("Split it into several calls.")));
 	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 

@@ -40,6 +40,7 @@ extern int	GkvExpiryRowsPerSecond;
 extern int	GkvForwardTimeoutMs;
 extern int	GkvMaxClockSkewMs;
 extern int	GkvMaxDocumentSize;
+extern int	GkvMaxBatchKeys;
 extern int	GkvMaxKeyLength;
 extern int	GkvMetricsBacklogIntervalS;
 extern char *GkvMetricsListenAddress;

@@ -10,6 +10,8 @@
 #     (431), clients that connect and send nothing (closed after 5 s or
 #     when room is needed), a client that never reads its answer;
 #  4. a port already taken: the worker says so in the log, the server runs.
+# And (issue #12, bad input at the edges) an oversized batch call is refused
+# with GK009 before anything is written.
 use strict;
 use warnings;
 
@@ -158,6 +160,21 @@ sleep(5.5);
 like($head, qr{^HTTP/1\.1 200 }, 'the worker still serves after the bad clients timed out');
 close $_ foreach grep { defined } (@idle, $half, $noread);
 is($n1->safe_psql('postgres', $worker), $worker_pid, 'the same metrics worker runs: it never failed');
+
+# an oversized batch call is refused before anything is written
+my ($brc, $bout, $berr) = $n1->psql('postgres', q{SET globalkv.max_batch_keys = 10;
+SELECT count(*) FROM kv.put_many('met', ARRAY(SELECT 'big' || g FROM generate_series(1, 11) g),
+                                 ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 11) g))});
+isnt($brc, 0, 'a batch of 11 keys with globalkv.max_batch_keys = 10 fails');
+like($berr, qr/a batch of 11 keys is too large: the limit is globalkv\.max_batch_keys = 10/, '... saying why');
+is($n1->safe_psql('postgres', q{SELECT count(*) FROM kv.get_many('met', ARRAY(SELECT 'big' || g FROM generate_series(1, 11) g)) WHERE value IS NOT NULL}),
+	'0', 'and nothing of it was written');
+($brc, $bout, $berr) = $n1->psql('postgres', q{SET globalkv.max_batch_keys = 10;
+SELECT count(*) FROM kv.get_many('met', ARRAY(SELECT 'big' || g FROM generate_series(1, 11) g))});
+like($berr, qr/too large: the limit is globalkv\.max_batch_keys = 10/, 'kv.get_many has the same limit');
+($brc, $bout, $berr) = $n1->psql('postgres', q{CREATE ROLE batch_client LOGIN IN ROLE globalkv_client;
+SET ROLE batch_client; SET globalkv.max_batch_keys = 1000000000});
+like($berr, qr/permission denied to set parameter "globalkv\.max_batch_keys"/, 'a client cannot raise the limit');
 
 # 4. a port already taken
 my $taken = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, Proto => 'tcp',

@@ -286,8 +286,7 @@ ComputeWanted(void)
 
 /*
  * Coverage (replication/coverage.c): what this node holds, told to the
- * peer with each pull so that it leaves out our echoes and the rows we
- * already have from their origin.
+ * peer with each pull so that it leaves out our own writes coming back.
  */
 
 /* a shard this node serves and is not receiving in a move: claims hold */
@@ -300,41 +299,24 @@ ClaimsHold(int shard)
 
 /*
  * CoverageClaims: the (origin, shard, upto) triples of this round, as an
- * int8 array literal: all our own writes (a peer can only hold one it
- * pulled, so one that committed here: coverage.c), and the other peers'
- * rows up to the cursors their apply workers committed.  Catalog
- * connected (transaction open).
+ * int8 array literal: all our own writes, in every shard we serve (a peer
+ * can only hold one it pulled, so one that committed here: coverage.c).
+ * Catalog connected (transaction open).
  */
 static char *
-CoverageClaims(uint64 floor)
+CoverageClaims(void)
 {
 	StringInfoData buf;
 	char	   *text;
 
 	initStringInfo(&buf);
 	for (int s = 0; s < NumShards; s++)
-	{
-		if (!ClaimsHold(s))
-			continue;
-		appendStringInfo(&buf, "%s%d,%d," INT64_FORMAT, buf.len > 0 ? "," : "",
-						 MyNodeId, s, PG_INT64_MAX);
-		(void) GkvCoverageClaims(PeerId, s, floor, &buf);
-	}
+		if (ClaimsHold(s))
+			appendStringInfo(&buf, "%s%d,%d," INT64_FORMAT, buf.len > 0 ? "," : "",
+							 MyNodeId, s, PG_INT64_MAX);
 	text = psprintf("{%s}", buf.data);
 	pfree(buf.data);
 	return text;
-}
-
-/*
- * PublishCoverage: the cursors of this stream, for the claims the other
- * apply workers make.  Called only when everything below the cursors is
- * committed here (after a batch's commit, or cursors read from the table).
- */
-static void
-PublishCoverage(void)
-{
-	for (int s = 0; s < NumShards; s++)
-		GkvCoveragePublish(PeerId, s, Wanted[CURSOR_INDEX(s)] ? Cursors[CURSOR_INDEX(s)] : 0);
 }
 
 /* the wanted shard ids (cursors NULL) or those cursors, as an array literal */
@@ -795,7 +777,6 @@ Round(void)
 	{
 		elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
 		GkvPeerStatusRelease(PeerId);
-		GkvCoverageForget(PeerId);
 		proc_exit(0);
 	}
 	if (PullBlocked())
@@ -810,7 +791,6 @@ Round(void)
 		{
 			elog(LOG, "globalkv: node %d is no longer a peer, apply worker exits", PeerId);
 			GkvPeerStatusRelease(PeerId);
-			GkvCoverageForget(PeerId);
 			proc_exit(0);
 		}
 		snprintf(appname, sizeof(appname), "globalkv apply to node %d", MyNodeId);
@@ -830,9 +810,8 @@ Round(void)
 	ComputeWanted();
 	GkvStartClockPastStoredRows();	/* before the coverage floor is read */
 	covered_above = GkvCoverageFloor();
-	covered = CoverageClaims(covered_above);
+	covered = CoverageClaims();
 	GkvWorkerTransactionEnd();
-	PublishCoverage();
 	shards = ArrayText(NumShards + 1, NULL);
 	cursors = ArrayText(NumShards + 1, Cursors);
 	snprintf(floor_text, sizeof(floor_text), UINT64_FORMAT, covered_above);
@@ -860,7 +839,6 @@ Round(void)
 		PQclear(res);
 	}
 	PG_END_TRY();
-	PublishCoverage();			/* the batch committed: see coverage.c */
 
 	for (int i = 0; i <= NumShards; i++)
 	{

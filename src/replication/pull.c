@@ -36,8 +36,9 @@
  *
  * COVERED ROWS ARE LEFT OUT. 'covered' lists (origin, shard, upto)
  * triples: the peer already holds every state 'origin' stored in 'shard'
- * with a seq up to 'upto' (replication/coverage.c says what makes such a
- * claim true, and why it survives a crash).  A row without counter state,
+ * with a seq up to 'upto' -- today only claims about its own writes
+ * (replication/coverage.c says what makes such a claim true, and why it
+ * survives a crash).  A row without counter state,
  * with an hlc above covered_above, whose version (hlc, origin) falls under
  * a claim for its shard is not sent -- it is an echo of the peer's own
  * write or a copy it already has from that origin -- but the cursor moves
@@ -311,6 +312,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 	bool		registered = false;
 	uint64		horizon = 0;
 	uint64		highest_seq = 0;	/* of the rows returned */
+	uint64		highest_cursor = 0; /* of the cursors handed out */
 	uint64		covered_above = 0;
 	ShardClaims *claims = NULL;
 	int64	   *left_out;
@@ -456,6 +458,8 @@ gkv_pull(PG_FUNCTION_ARGS)
 			new_cursors[i] = complete ? Max(horizon, last) : last;
 			if (n > 0)
 				highest_seq = Max(highest_seq, last);
+			/* the persisted floor covers every cursor handed out, past-horizon ones too */
+			highest_cursor = Max(highest_cursor, new_cursors[i]);
 		}
 		UnregisterSnapshot(snapshot);
 
@@ -489,7 +493,7 @@ gkv_pull(PG_FUNCTION_ARGS)
 		GkvUnregisterChangeWaiter();
 
 	/* no cursor we hand out may be reused after a restart (clock/hlc.c) */
-	GkvClockPersistFloor(Max(horizon, highest_seq));
+	GkvClockPersistFloor(Max(Max(horizon, highest_seq), highest_cursor));
 
 	if (highest_seq > 0)
 		LastAnswer = GetCurrentTimestamp();

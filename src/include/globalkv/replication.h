@@ -57,12 +57,9 @@ extern Size GkvPeerStatusShmemSize(void);
 extern void GkvPeerStatusShmemInit(void);
 extern bool GkvPeerNeedsResync(int32 peer_node_id);
 
-/* what this node holds, told to its sources: echo and relay suppression (coverage.c) */
+/* what this node holds, told to its sources: echo suppression (coverage.c) */
 extern Size GkvCoverageShmemSize(void);
 extern void GkvCoverageShmemInit(void);
-extern void GkvCoveragePublish(int32 peer_node_id, int shard, uint64 cursor);
-extern void GkvCoverageForget(int32 peer_node_id);
-extern int	GkvCoverageClaims(int32 source, int shard, uint64 floor, StringInfo buf);
 extern uint64 GkvCoverageFloor(void);
 extern void GkvCoverageRaiseFloor(void);
 

@@ -50,6 +50,27 @@ connect_or_die(const char *conninfo)
  * query runs a parameterized statement; on error prints the server's
  * message with its SQLSTATE and exits.
  */
+/*
+ * print_server_error: a failed statement on stderr, with its SQLSTATE,
+ * detail and hint ("on WHERE" when given).
+ */
+void
+print_server_error(PGconn *conn, const PGresult *res, const char *where)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	fprintf(stderr, "%s: ERROR %s%s%s: %s\n", CLI_PROGNAME, state ? state : "?????",
+			where ? " on " : "", where ? where : "",
+			primary ? primary : PQerrorMessage(conn));
+	if (detail)
+		fprintf(stderr, "  detail: %s\n", detail);
+	if (hint)
+		fprintf(stderr, "  hint: %s\n", hint);
+}
+
 PGresult *
 query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
@@ -58,17 +79,7 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-
-		fprintf(stderr, "%s: ERROR %s: %s\n", CLI_PROGNAME, state ? state : "?????",
-				primary ? primary : PQerrorMessage(conn));
-		if (detail)
-			fprintf(stderr, "  detail: %s\n", detail);
-		if (hint)
-			fprintf(stderr, "  hint: %s\n", hint);
+		print_server_error(conn, res, NULL);
 		PQclear(res);
 		PQfinish(conn);
 		exit(2);

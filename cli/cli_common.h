@@ -26,6 +26,7 @@ extern PGconn *connect_or_die(const char *conninfo);
 /* run a statement with text parameters; dies with the server's error */
 extern PGresult *query(PGconn *conn, const char *sql, int nparams, const char *const *params);
 extern void print_table(PGresult *res);
+extern void print_server_error(PGconn *conn, const PGresult *res, const char *where);
 /* a monotonic clock, in seconds: for rates and progress */
 extern double cli_seconds(void);
 

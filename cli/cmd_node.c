@@ -65,10 +65,7 @@ Run(PGconn *conn, const char *where, const char *sql, int n, const char *const *
 
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		fprintf(stderr, "%s: ERROR %s on %s: %s", CLI_PROGNAME, state ? state : "?????", where,
-				PQerrorMessage(conn));
+		print_server_error(conn, res, where);
 		PQclear(res);
 		return NULL;
 	}

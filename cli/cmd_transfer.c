@@ -52,14 +52,6 @@ Connect(const char *conninfo)
 	return conn;
 }
 
-static void
-ServerError(PGconn *conn, PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	fprintf(stderr, "%s: ERROR %s: %s", CLI_PROGNAME, state ? state : "?????", PQerrorMessage(conn));
-}
-
 /*
  * The lines of a batch, as a text[] literal being built in *buf: "{" and
  * each line quoted, separated by commas; SendBatch closes it.
@@ -107,7 +99,7 @@ SendBatch(PGconn *conn, const char *ns, char *array, size_t len, const long *fil
 					   2, NULL, (const char *const[]) {ns, array}, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		ServerError(conn, res);
+		print_server_error(conn, res, NULL);
 		PQclear(res);
 		return -1;
 	}
@@ -462,7 +454,7 @@ export_command(const char *conninfo, const char *ns, const char *prefix)
 		}
 		else if (st != PGRES_TUPLES_OK)
 		{
-			ServerError(conn, res);
+			print_server_error(conn, res, NULL);
 			rc = EXIT_ERROR;
 		}
 		PQclear(res);

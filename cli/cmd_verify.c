@@ -75,10 +75,7 @@ verify_command(const char *conninfo, bool repair, const char *shard, const char 
 					   2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-		fprintf(stderr, "%s: ERROR %s: %s", CLI_PROGNAME, state ? state : "?????",
-				PQerrorMessage(conn));
+		print_server_error(conn, res, NULL);
 		PQclear(res);
 		PQfinish(conn);
 		return EXIT_ERROR;

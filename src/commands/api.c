@@ -994,9 +994,19 @@ gkv_get_many(PG_FUNCTION_ARGS)
 			GkvDocIsLive(&found[i], now_ms);
 	}
 	GkvStatsAdd(GKV_STAT_GETS, nkeys);
-	for (int i = 0; i < nkeys; i++)
-		if (!routed.remote[i])
-			GkvStatsOp(GKV_OP_GET, live[i] ? GKV_RESULT_FOUND : GKV_RESULT_MISSING, 1);
+	{
+		uint64		local = 0,
+					hits = 0;
+
+		for (int i = 0; i < nkeys; i++)
+			if (!routed.remote[i])
+			{
+				local++;
+				hits += live[i] ? 1 : 0;
+			}
+		GkvStatsOp(GKV_OP_GET, GKV_RESULT_FOUND, hits);
+		GkvStatsOp(GKV_OP_GET, GKV_RESULT_MISSING, local - hits);
+	}
 	for (int s = 0; s < nshards; s++)
 		if (readers[s] != NULL)
 			GkvShardReaderClose(readers[s]);

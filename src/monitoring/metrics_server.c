@@ -88,6 +88,12 @@ PlainAnswer(const char *status, const char *extra_headers, const char *text, int
 	return Answer(status, extra_headers, "text/plain; charset=utf-8", text, strlen(text), len);
 }
 
+static void
+WriteMetrics(void *body)
+{
+	GkvMetricsText((StringInfo) body);
+}
+
 /*
  * MetricsAnswer builds the 200 answer, or a 500 if building the body
  * failed: the error is logged and the worker goes on.
@@ -95,34 +101,20 @@ PlainAnswer(const char *status, const char *extra_headers, const char *text, int
 static char *
 MetricsAnswer(int *len)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData body;
-	char	   *answer = NULL;
+	char	   *error;
+	char	   *answer;
 
 	initStringInfo(&body);
-	PG_TRY();
+	error = GkvWorkerTryTransaction(WriteMetrics, &body);
+	if (error != NULL)
 	{
-		GkvWorkerTransactionBegin();
-		GkvMetricsText(&body);
-		GkvWorkerTransactionEnd();
-		MemoryContextSwitchTo(cxt);	/* the commit left us in TopMemoryContext */
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(WARNING,
-				(errmsg("globalkv metrics: could not build /metrics: %s", edata->message)));
+				(errmsg("globalkv metrics: could not build /metrics: %s", error)));
 		answer = PlainAnswer("500 Internal Server Error", "",
 							 "globalkv could not build the metrics; see the server log\n", len);
-		FreeErrorData(edata);
 	}
-	PG_END_TRY();
-	if (answer == NULL)
+	else
 		answer = Answer("200 OK", "", "text/plain; version=0.0.4; charset=utf-8",
 						body.data, body.len, len);
 	pfree(body.data);

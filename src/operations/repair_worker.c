@@ -113,40 +113,43 @@ ServedShards(int *shards, int max)
 	return n;
 }
 
+typedef struct RepairStepArg
+{
+	int			shard;
+	GkvAntiEntropyTotals totals;
+} RepairStepArg;
+
+static void
+RepairShard(void *arg)
+{
+	RepairStepArg *a = (RepairStepArg *) arg;
+
+	GkvAntiEntropyShard(a->shard, true, &a->totals);
+}
+
 /* one shard's repair, in a transaction of its own; errors are kept, not raised */
 static void
 RepairStep(int shard)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	GkvAntiEntropyTotals totals = {0};
+	RepairStepArg a = {shard};
+	GkvAntiEntropyTotals totals;
+	char	   *error;
 
 	SpinLockAcquire(&Status->mutex);
 	Status->shard = shard;
 	SpinLockRelease(&Status->mutex);
 	pgstat_report_activity(STATE_RUNNING, "repairing a shard");
-	PG_TRY();
+	error = GkvWorkerTryTransaction(RepairShard, &a);
+	totals = a.totals;
+	if (error != NULL)
 	{
-		GkvWorkerTransactionBegin();
-		GkvAntiEntropyShard(shard, true, &totals);
-		GkvWorkerTransactionEnd();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("globalkv background repair: shard %d: %s", shard, edata->message)));
+				(errmsg("globalkv background repair: shard %d: %s", shard, error)));
 		SpinLockAcquire(&Status->mutex);
-		strlcpy(Status->last_error, edata->message, sizeof(Status->last_error));
+		strlcpy(Status->last_error, error, sizeof(Status->last_error));
 		Status->last_error_at = GetCurrentTimestamp();
 		SpinLockRelease(&Status->mutex);
-		FreeErrorData(edata);
 	}
-	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	if (totals.mended > 0)
 		ereport(LOG,

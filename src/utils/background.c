@@ -44,6 +44,40 @@ GkvWorkerTransactionEnd(void)
 }
 
 /*
+ * GkvWorkerTryTransaction runs work(arg) as one unit of work (transaction,
+ * snapshot, SPI) and commits it.  An error does not end the worker: the
+ * transaction is rolled back and the error's message is returned (palloc'd
+ * in the caller's memory context, which is current again); NULL on success.
+ */
+char *
+GkvWorkerTryTransaction(void (*work) (void *arg), void *arg)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *volatile message = NULL;
+
+	PG_TRY();
+	{
+		GkvWorkerTransactionBegin();
+		work(arg);
+		GkvWorkerTransactionEnd();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		message = pstrdup(edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return message;
+}
+
+/*
  * GkvKeptPlan returns the plan in *slot, preparing sql and keeping it for
  * the backend's life the first time (SPI is connected).  For internal
  * statements run many times a second: parsed and planned once, replanned

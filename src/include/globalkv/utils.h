@@ -18,6 +18,7 @@
 
 extern void GkvWorkerTransactionBegin(void);
 extern void GkvWorkerTransactionEnd(void);
+extern char *GkvWorkerTryTransaction(void (*work) (void *arg), void *arg);
 extern void GkvWorkerConnect(const char *appname);
 extern SPIPlanPtr GkvKeptPlan(SPIPlanPtr *slot, const char *sql, int nargs,
 							  const Oid *argtypes);

@@ -20,6 +20,7 @@ OBJS = \
 	src/guc.o \
 	src/clock/hlc.o \
 	src/commands/api.o \
+	src/commands/load.o \
 	src/common/gkv_hash.o \
 	src/connection/connection_cache.o \
 	src/connection/remote.o \

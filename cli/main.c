@@ -52,9 +52,13 @@ static const char UsageText[] =
 	"  globalkv put -d CONNINFO [-d CONNINFO..] NAMESPACE KEY JSON [--ttl SECONDS] [--zone ZONE]\n"
 	"  globalkv get -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
 	"  globalkv delete -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [--zone ZONE]\n"
+	"  globalkv touch -d CONNINFO [-d CONNINFO..] NAMESPACE KEY --ttl SECONDS [--zone ZONE]\n"
+	"                     (a new expiry for a live document; exits 3 when there is none)\n"
+	"  globalkv scan -d CONNINFO [-d CONNINFO..] NAMESPACE PREFIX [--after KEY] [--count N] [--zone ZONE]\n"
+	"                     (key<TAB>document per line, keys starting with PREFIX, in key order)\n"
 	"  globalkv shard-of -d CONNINFO [-d CONNINFO..] NAMESPACE KEY [KEY..] [--zone ZONE]\n"
 	"                     (prints key, hash, shard and the holder in the zone)\n\n"
-	"put, get, delete and shard-of go through libglobalkv: straight to the node\n"
+	"put, get, delete, touch, scan and shard-of go through libglobalkv: straight to the node\n"
 	"holding the key in your zone (--zone, else the zone of the first -d node that\n"
 	"answers; every -d node is only a seed of the shard map). get exits 3 when the\n"
 	"document does not exist.\n"
@@ -63,7 +67,7 @@ static const char UsageText[] =
 /* exit statuses, the same for every command except where noted in the usage */
 static const char ExitText[] =
 	"Exit status: 0 done; 1 a usage or connection problem; 2 an error of the server\n"
-	"(printed with its SQLSTATE), except: get 3 = no such document; verify 1 = the\n"
+	"(printed with its SQLSTATE), except: get and touch 3 = no such document; verify 1 = the\n"
 	"copies differ; load 1 = some lines were bad (each named on stderr); and verify,\n"
 	"repair, load, export and node add exit 2 on a connection problem too.\n";
 
@@ -138,6 +142,7 @@ main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 'Q'},
 		{"no-tls", no_argument, NULL, 'U'},
 		{"csv", no_argument, NULL, 'V'},
+		{"after", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -156,6 +161,7 @@ main(int argc, char **argv)
 	const char *prefix = NULL;
 	bool		stop_on_error = false;
 	bool		csv = false;
+	const char *after = NULL;
 	NodeAddOptions node = {.timeout_s = 3600};
 	int			count = 0;
 	int			c;
@@ -253,6 +259,9 @@ main(int argc, char **argv)
 			case 't':
 				ttl = atol(optarg);
 				break;
+			case 'F':
+				after = optarg;
+				break;
 			case 'h':
 				help = true;
 				break;
@@ -309,8 +318,13 @@ main(int argc, char **argv)
 	else if (strcmp(args[0], "verify") == 0 || strcmp(args[0], "repair") == 0)
 		return verify_command(conninfo, strcmp(args[0], "repair") == 0, only_shard, only_peer);
 	else if (strcmp(args[0], "put") == 0 || strcmp(args[0], "get") == 0 ||
-			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "shard-of") == 0)
-		return data_command(argc - optind, argv + optind, seeds, nseeds, zone, ttl);
+			 strcmp(args[0], "delete") == 0 || strcmp(args[0], "touch") == 0 ||
+			 strcmp(args[0], "scan") == 0 || strcmp(args[0], "shard-of") == 0)
+	{
+		DataOptions data = {zone, ttl, after, count};
+
+		return data_command(argc - optind, argv + optind, seeds, nseeds, &data);
+	}
 	usage();
 	return 1;
 }

@@ -16,6 +16,22 @@ REVOKE EXECUTE ON FUNCTION globalkv.coverage_reset() FROM PUBLIC;
 #include "udfs/resync/0.3.sql"
 
 -- ---------------------------------------------------------------------
+-- tombstones indexed: the purge and the expiry passes no longer read
+-- whole shard tables
+-- ---------------------------------------------------------------------
+#include "udfs/create_shard_table/0.3.sql"
+DO $do$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT table_name FROM globalkv.shards ORDER BY shard_id LOOP
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON globalkv_data.%I (hlc) WHERE value IS NULL',
+                       t || '_tombstones', t);
+    END LOOP;
+END
+$do$;
+
+-- ---------------------------------------------------------------------
 -- echo and relay suppression: the puller tells the source what it holds
 -- ---------------------------------------------------------------------
 #include "udfs/pull/0.3.sql"
@@ -208,6 +224,9 @@ GRANT SELECT ON kv.conflicts TO globalkv_admin;
 -- ---------------------------------------------------------------------
 -- bulk load (globalkv load, docs/operations.md)
 -- ---------------------------------------------------------------------
+#include "udfs/load_parse/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.load_parse(bigint, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION globalkv.load_parse(bigint, text[]) TO globalkv_client;
 #include "udfs/load_lines/0.3.sql"
 REVOKE EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION kv.load_lines(text, bigint, text[]) TO globalkv_client;
@@ -221,3 +240,18 @@ REVOKE EXECUTE ON FUNCTION globalkv.repair_status() FROM PUBLIC;
 REVOKE ALL ON kv.repair_status FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION globalkv.repair_status() TO globalkv_admin;
 GRANT SELECT ON kv.repair_status TO globalkv_admin;
+
+-- ---------------------------------------------------------------------
+-- sliding expiry (docs/api.md "Sliding expiry")
+-- ---------------------------------------------------------------------
+#include "udfs/touch/0.3.sql"
+#include "udfs/get_and_touch/0.3.sql"
+REVOKE EXECUTE ON FUNCTION kv.touch(text, text, bigint), kv.get_and_touch(text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kv.touch(text, text, bigint), kv.get_and_touch(text, text, bigint) TO globalkv_client;
+
+-- ---------------------------------------------------------------------
+-- prefix scans (docs/api.md "Prefix scans")
+-- ---------------------------------------------------------------------
+#include "udfs/scan/0.3.sql"
+REVOKE EXECUTE ON FUNCTION kv.scan(text, text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kv.scan(text, text, text, integer) TO globalkv_client;

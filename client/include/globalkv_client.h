@@ -125,6 +125,17 @@ extern GKV_API int gkv_delete(gkv_conn *conn, const char *ns, const char *key, i
 							  gkv_error *err);
 
 /*
+ * gkv_touch: kv.touch -- the live document now expires ttl_seconds from
+ * now; *touched (may be NULL) is 0 when it was missing, deleted or expired
+ * (nothing written).  gkv_get_and_touch: the same, *json the document
+ * (free with gkv_free), NULL when there was none.
+ */
+extern GKV_API int gkv_touch(gkv_conn *conn, const char *ns, const char *key,
+							 long long ttl_seconds, int *touched, gkv_error *err);
+extern GKV_API int gkv_get_and_touch(gkv_conn *conn, const char *ns, const char *key,
+									 long long ttl_seconds, char **json, gkv_error *err);
+
+/*
  * gkv_patch_numeric: kv.patch_numeric; *doc (may be NULL) is the document
  * after the patch (free with gkv_free).  Not repeated on another node once
  * the request may have been sent: see 08007 above.
@@ -151,6 +162,18 @@ extern GKV_API int gkv_put_many(gkv_conn *conn, const char *ns, int n, const cha
  */
 extern GKV_API int gkv_get_many(gkv_conn *conn, const char *ns, int n, const char *const *keys,
 								char **values, gkv_error *err);
+
+/*
+ * gkv_scan: kv.scan -- at most page_size documents whose key starts with
+ * prefix, after after_key (NULL: from the first), in key order, across the
+ * zone.  keys and values (page_size entries each, the caller's) receive *n
+ * keys and documents (free each with gkv_free); fewer than page_size (0 at
+ * the end) means there are no more.  To go on, pass the last key as
+ * after_key.
+ */
+extern GKV_API int gkv_scan(gkv_conn *conn, const char *ns, const char *prefix,
+							const char *after_key, int page_size, char **keys, char **values,
+							int *n, gkv_error *err);
 
 /* frees what the library returned */
 extern GKV_API void gkv_free(void *p);

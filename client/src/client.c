@@ -44,7 +44,8 @@
  */
 enum
 {
-	ST_PUT, ST_PUT_TTL, ST_GET, ST_DELETE, ST_PATCH, ST_PUT_MANY, ST_GET_MANY, NUM_STATEMENTS
+	ST_PUT, ST_PUT_TTL, ST_GET, ST_DELETE, ST_PATCH, ST_PUT_MANY, ST_GET_MANY, ST_TOUCH,
+	ST_GET_AND_TOUCH, ST_SCAN, NUM_STATEMENTS
 };
 static const char *const StatementSql[NUM_STATEMENTS] = {
 	"SELECT kv.put($1::text, $2::text, $3::text, $4::text)",
@@ -54,9 +55,13 @@ static const char *const StatementSql[NUM_STATEMENTS] = {
 	"SELECT kv.patch_numeric($1::text, $2::text, $3::text, $4::text)",
 	"SELECT key, result FROM kv.put_many($1::text, $2::text[], $3::text[], $4::text)",
 	"SELECT key, value FROM kv.get_many($1::text, $2::text[])",
+	"SELECT kv.touch($1::text, $2::text, $3::bigint)",
+	"SELECT kv.get_and_touch($1::text, $2::text, $3::bigint)",
+	"SELECT key, value FROM kv.scan($1::text, $2::text, $3::text, $4::integer)",
 };
 static const char *const StatementName[NUM_STATEMENTS] = {
 	"gkv_put", "gkv_put_ttl", "gkv_get", "gkv_delete", "gkv_patch", "gkv_put_many", "gkv_get_many",
+	"gkv_touch", "gkv_get_and_touch", "gkv_scan",
 };
 
 typedef struct node_conn
@@ -885,6 +890,53 @@ gkv_delete(gkv_conn *c, const char *ns, const char *key, int *deleted, gkv_error
 	return 0;
 }
 
+/*
+ * touch_call runs kv.touch (json == NULL) or kv.get_and_touch.  A touch sets
+ * the expiry, it does not extend it: repeating it elsewhere is harmless.
+ */
+static int
+touch_call(gkv_conn *c, const char *ns, const char *key, long long ttl_seconds,
+		   int *touched, char **json, gkv_error *err)
+{
+	char		ttl[32];
+	const char *p[3] = {ns, key, ttl};
+	PGresult   *res;
+	bool		oom = false;
+
+	if (json)
+		*json = NULL;
+	snprintf(ttl, sizeof(ttl), "%lld", ttl_seconds);
+	if (check_key(c, ns, key, err) != 0 ||
+		(res = call(c, json ? ST_GET_AND_TOUCH : ST_TOUCH, ns, key, 3, p, true, err)) == NULL)
+		return -1;
+	if (json)
+	{
+		*json = dup_value(res, 0, 0, &oom);
+		if (touched)
+			*touched = !PQgetisnull(res, 0, 0);
+	}
+	else if (touched)
+		*touched = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return oom ? set_error(err, "53200", NULL, "out of memory (the touch was applied)") : 0;
+}
+
+int
+gkv_touch(gkv_conn *c, const char *ns, const char *key, long long ttl_seconds, int *touched,
+		  gkv_error *err)
+{
+	return touch_call(c, ns, key, ttl_seconds, touched, NULL, err);
+}
+
+int
+gkv_get_and_touch(gkv_conn *c, const char *ns, const char *key, long long ttl_seconds,
+				  char **json, gkv_error *err)
+{
+	if (json == NULL)
+		return set_error(err, "GK009", NULL, "invalid argument: the result pointer is NULL");
+	return touch_call(c, ns, key, ttl_seconds, NULL, json, err);
+}
+
 int
 gkv_patch_numeric(gkv_conn *c, const char *ns, const char *key, const char *offsets,
 				  const char *policy, char **doc, gkv_error *err)
@@ -1266,6 +1318,93 @@ gkv_put_many(gkv_conn *c, const char *ns, int n, const char *const *keys,
 	}
 	free(out);
 	return rc;
+}
+
+/*
+ * gkv_scan runs kv.scan on a node of the connection's zone -- any node
+ * answers for the whole zone (a kv.docs query) -- trying the nodes that
+ * hold the prefix's shard, nearest zone first, as a read would.  A scan is
+ * a read: it may be repeated elsewhere.
+ */
+int
+gkv_scan(gkv_conn *c, const char *ns, const char *prefix, const char *after_key, int page_size,
+		 char **keys, char **values, int *n, gkv_error *err)
+{
+	char		size[16];
+	const char *p[4] = {ns, prefix, after_key, size};
+	gkv_error	last = {0};
+	bool		have_last = false;
+	int			cand[GKV_MAX_CANDIDATES];
+	int			ncand;
+
+	if (n == NULL || keys == NULL || values == NULL)
+		return set_error(err, "GK009", NULL, "invalid argument: a result pointer is NULL");
+	*n = 0;
+	if (ns == NULL || prefix == NULL || page_size < 1)
+		return set_error(err, "GK009", NULL, "invalid argument: namespace and prefix are required, page_size >= 1");
+	snprintf(size, sizeof(size), "%d", page_size);
+	refresh_down_flags(c);
+	ncand = gkv_map_candidates(c->map, gkv_shard_of(c, ns, prefix), c->zone, c->zone_order, c->down,
+							   cand, GKV_MAX_CANDIDATES);
+	for (int ci = 0; ci < ncand; ci++)
+	{
+		int			i = cand[ci];
+		PGconn	   *pg = node_pg(c, i, &last);
+		PGresult   *res;
+		bool		oom = false;
+		int			rows;
+
+		if (pg == NULL || ensure_prepared(c, i, ST_SCAN, &last) != 0 ||
+			!PQsendQueryPrepared(pg, StatementName[ST_SCAN], 4, p, NULL, NULL, 0))
+		{
+			if (pg && PQstatus(pg) == CONNECTION_OK)
+			{
+				/* the node refuses the statement itself: no use elsewhere */
+				if (err)
+					*err = last;
+				return -1;
+			}
+			mark_down(c, i);
+			have_last = true;
+			continue;
+		}
+		res = collect(pg);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			error_from_result(&last, res, pg, c->map->nodes[i].name);
+			PQclear(res);
+			if (PQstatus(pg) == CONNECTION_OK)
+			{
+				if (err)
+					*err = last;	/* the node's own answer: not a node problem */
+				return -1;
+			}
+			mark_down(c, i);
+			have_last = true;
+			continue;
+		}
+		rows = PQntuples(res);
+		if (rows > page_size)
+			rows = page_size;
+		for (int r = 0; r < rows; r++)
+		{
+			keys[r] = dup_value(res, r, 0, &oom);
+			values[r] = dup_value(res, r, 1, &oom);
+		}
+		PQclear(res);
+		if (oom)
+		{
+			for (int r = 0; r < rows; r++)
+			{
+				free(keys[r]);
+				free(values[r]);
+			}
+			return set_error(err, "53200", NULL, "out of memory");
+		}
+		*n = rows;
+		return 0;
+	}
+	return no_holder_error(err, &last, have_last, "the zone's documents");
 }
 
 int

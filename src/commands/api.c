@@ -257,6 +257,23 @@ BuildPatch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incom
 	return true;
 }
 
+typedef struct TouchOp
+{
+	GkvExpirySpec expiry;
+} TouchOp;
+
+/* false, writing nothing, when the document is missing, deleted or expired */
+static bool
+BuildTouch(const GkvDocState *current, uint64 seq, void *arg, GkvDocState *incoming)
+{
+	TouchOp    *op = (TouchOp *) arg;
+	GkvVersion	version;
+
+	version.hlc = seq;
+	version.origin = GkvLocalNodeId();
+	return GkvDocBuildTouch(current, version, op->expiry.expires_at, incoming);
+}
+
 /*
  * WriteOne writes one key through the merge.  Returns false, writing
  * nothing, when this node turns out not to hold the key's shard once it
@@ -375,6 +392,8 @@ PG_FUNCTION_INFO_V1(gkv_patch_numeric);
 PG_FUNCTION_INFO_V1(gkv_put_many);
 PG_FUNCTION_INFO_V1(gkv_get_many);
 PG_FUNCTION_INFO_V1(gkv_key_shard);
+PG_FUNCTION_INFO_V1(gkv_touch);
+PG_FUNCTION_INFO_V1(gkv_get_and_touch);
 
 /*
  * kv.put(namespace, key, value, expiry_policy | ttl_seconds)
@@ -661,6 +680,57 @@ gkv_patch_numeric(PG_FUNCTION_ARGS)
 	if (final_state.value == NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_JSONB_P(final_state.value);
+}
+
+/*
+ * kv.touch(namespace, key, ttl_seconds) -> true when a live document got the
+ * new expiry; kv.get_and_touch(namespace, key, ttl_seconds) -> its value
+ * (NULL when there was none).  A touch is a versioned write of a new expiry
+ * only (GkvDocBuildTouch); on a missing, deleted or expired key it writes
+ * nothing.  Retrying it is harmless (the expiry is set, not extended), so
+ * a forward may be retried.
+ */
+static Datum
+TouchCommon(FunctionCallInfo fcinfo, bool return_value)
+{
+	int			shard;
+	text	   *ns,
+			   *key;
+	TouchOp		op;
+	GkvDocState final_state;
+	GkvWriteResult r;
+	bool		touched;
+
+	REQUIRE_ARGS(3);
+	ns = PG_GETARG_TEXT_PP(0);
+	key = PG_GETARG_TEXT_PP(1);
+	CheckCall(ns, key, NULL);
+	shard = GkvShardOfKey(ns, key);
+	ROUTE(fcinfo, shard, true);
+	op.expiry = ExpiryFromSeconds(PG_GETARG_INT64(2));
+	if (!WriteOne(ns, key, shard, BuildTouch, &op, &final_state, &r))
+		return GkvForwardCall(fcinfo, shard, true);
+	/* CONFLICT here only ever means "nothing live to touch" */
+	touched = r != GKV_WRITE_CONFLICT;
+	GkvStatsOp(GKV_OP_TOUCH, touched ? GKV_RESULT_UPDATE : GKV_RESULT_MISSING, 1);
+	GkvStatsOpLatency(GKV_OP_TOUCH);
+	if (!return_value)
+		PG_RETURN_BOOL(touched);
+	if (!touched)
+		PG_RETURN_NULL();
+	PG_RETURN_JSONB_P(final_state.value);
+}
+
+Datum
+gkv_touch(PG_FUNCTION_ARGS)
+{
+	return TouchCommon(fcinfo, false);
+}
+
+Datum
+gkv_get_and_touch(PG_FUNCTION_ARGS)
+{
+	return TouchCommon(fcinfo, true);
 }
 
 /* ----------------------------------------------------------------

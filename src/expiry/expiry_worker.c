@@ -31,6 +31,7 @@
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -44,14 +45,20 @@
 
 #define EXPIRY_LOG_EVERY_MS (60 * 1000)
 
-/* does the shard table (quoted name) hold an expired row?  SPI is connected */
+/*
+ * does the shard table (quoted name) hold a row expired at 'now'?  SPI is
+ * connected.  'now' is a parameter, not clock_timestamp(): a volatile
+ * function in the condition would keep the planner off the expires_at
+ * index and read the whole table at every pass.
+ */
 static bool
-HasExpiredRows(const char *table)
+HasExpiredRows(const char *table, TimestampTz now)
 {
-	char	   *sql = psprintf("SELECT 1 FROM globalkv_data.%s"
-							   " WHERE expires_at <= pg_catalog.clock_timestamp() LIMIT 1", table);
+	char	   *sql = psprintf("SELECT 1 FROM globalkv_data.%s WHERE expires_at <= $1 LIMIT 1", table);
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(now)};
 
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for expired rows in %s", table);
 	pfree(sql);
 	return SPI_processed > 0;
@@ -79,6 +86,7 @@ ExpiryPass(int64 budget, bool *found_unsafe)
 	char	  **tables;
 	int		   *shard_ids;
 	int64		min_age_cutoff;
+	TimestampTz now = GetCurrentTimestamp();
 
 	*found_unsafe = false;
 	GkvWorkerTransactionBegin();
@@ -111,34 +119,35 @@ ExpiryPass(int64 budget, bool *found_unsafe)
 	{
 		StringInfoData sql;
 		const char *t = quote_identifier(tables[i]);
-		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
-		Datum		args[3];
+		Oid			argtypes[4] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+		Datum		args[4];
 
 		/*
 		 * Look before deleting: the DELETE takes a RowExclusiveLock on the
 		 * shard until this pass commits, which would hold up a shard move's
 		 * fence (and the writers queued behind it) for nothing.
 		 */
-		if (!HasExpiredRows(t))
+		if (!HasExpiredRows(t, now))
 			continue;
 		initStringInfo(&sql);
 		args[0] = Int64GetDatum(budget - removed);
 		args[1] = Int64GetDatum(GkvShardAckedSeq(shard_ids[i]));
 		args[2] = Int64GetDatum(min_age_cutoff);
+		args[3] = TimestampTzGetDatum(now);
 		appendStringInfo(&sql,
 						 "WITH victims AS ("
 						 " SELECT ctid FROM globalkv_data.%s"
-						 " WHERE expires_at <= pg_catalog.clock_timestamp()"
+						 " WHERE expires_at <= $4"
 						 " AND seq <= $2 AND hlc < $3"
 						 " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
 						 " DELETE FROM globalkv_data.%s s USING victims v"
 						 " WHERE s.ctid = v.ctid", t, t);
-		ret = SPI_execute_with_args(sql.data, 3, argtypes, args, NULL, false, 0);
+		ret = SPI_execute_with_args(sql.data, 4, argtypes, args, NULL, false, 0);
 		if (ret != SPI_OK_DELETE)
 			elog(ERROR, "could not remove expired rows from %s", tables[i]);
 		removed += (int64) SPI_processed;
 		/* the budget did not stop it: what is still expired has to wait */
-		if (removed < budget && HasExpiredRows(t))
+		if (removed < budget && HasExpiredRows(t, now))
 			*found_unsafe = true;
 		pfree(sql.data);
 	}
@@ -256,6 +265,15 @@ GkvExpiryWorkerMain(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	GkvWorkerConnect("globalkv expiry worker");
+
+	/*
+	 * Every query of this worker looks for a few rows through a partial
+	 * index (_expires_at, _tombstones).  Right after a bulk load, before
+	 * autovacuum has analyzed it, a shard table's statistics can make a
+	 * sequential scan look cheaper for "is there one?"; reading millions of
+	 * rows every second is never what we want here.
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	elog(LOG, "globalkv expiry worker started in database \"%s\"", GkvDatabaseName);
 	GkvHousekeepingRegisterWorker();
 

@@ -162,8 +162,15 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 	args[0] = Int64GetDatum(retention_cutoff);
 	args[1] = Int32GetDatum(max_rows);
 	types[1] = INT4OID;
-	if (QueryBool(psprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE (value IS NULL OR"
-						   " expires_at <= pg_catalog.statement_timestamp()) AND hlc < $1)", table),
+	/*
+	 * Tombstones and expired rows are looked for apart, each through its
+	 * partial index (_tombstones, _expires_at): "value IS NULL OR expires_at
+	 * <= ..." in one condition would read the whole table at every pass.
+	 */
+	if (QueryBool(psprintf("SELECT EXISTS (SELECT 1 FROM %1$s WHERE value IS NULL AND hlc < $1)"
+						   " OR EXISTS (SELECT 1 FROM %1$s"
+						   " WHERE expires_at <= pg_catalog.statement_timestamp() AND hlc < $1)",
+						   table),
 				  1, types, args))
 	{
 		int64		purged;
@@ -173,9 +180,10 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, GKV_PURGE_LOCK_KEY1, GKV_PURGE_LOCK_KEY2, 2);
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 		(void) QueryInt8(psprintf("WITH gone AS (DELETE FROM %1$s WHERE ctid = ANY(ARRAY("
-								  " SELECT ctid FROM %1$s WHERE (value IS NULL OR"
-								  " expires_at <= pg_catalog.statement_timestamp()) AND hlc < $1"
-								  " LIMIT $2 FOR UPDATE SKIP LOCKED)) AND (value IS NULL OR"
+								  " SELECT ctid FROM %1$s WHERE value IS NULL AND hlc < $1"
+								  " LIMIT $2 FOR UPDATE SKIP LOCKED) || ARRAY("
+								  " SELECT ctid FROM %1$s WHERE expires_at <= pg_catalog.statement_timestamp()"
+								  " AND hlc < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)) AND (value IS NULL OR"
 								  " expires_at <= pg_catalog.statement_timestamp())"
 								  " RETURNING seq, CASE WHEN value IS NULL THEN hlc END AS tombstone_hlc)"
 								  " SELECT count(*), max(seq), max(tombstone_hlc) FROM gone", table),
@@ -207,8 +215,9 @@ PurgeShard(int shard, int64 retention_cutoff, int64 min_age_cutoff, int max_rows
 }
 
 /*
- * PurgeTombstones purges, in every shard, at most max_rows tombstones per
- * pass and returns how many went.  Runs in the caller's transaction.
+ * PurgeTombstones purges, in every shard, at most max_rows acknowledged
+ * tombstones per pass, and past the retention at most max_rows tombstones
+ * and max_rows expired rows, and returns how many went.  Runs in the caller's transaction.
  */
 static int64
 PurgeTombstones(int retention_seconds, int min_age_seconds, int max_rows)

@@ -38,7 +38,7 @@ typedef struct GkvBackendStats
 	char		pad[64];		/* keep neighbours off this cache line */
 } GkvBackendStats;
 
-const char *const GkvOpNames[GKV_OP_NUM] = {"get", "put", "delete", "patch"};
+const char *const GkvOpNames[GKV_OP_NUM] = {"get", "put", "delete", "patch", "touch"};
 const char *const GkvOpResultNames[GKV_RESULT_NUM] = {"found", "missing", "insert", "update", "conflict", "deleted"};
 const int64 GkvLatencyBoundsUs[GKV_LATENCY_BUCKETS - 1] = {GKV_LATENCY_BOUNDS_US};
 

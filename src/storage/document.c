@@ -699,6 +699,49 @@ GkvDocBuildPatch(const GkvDocState *current, Jsonb *offsets, GkvVersion version,
 }
 
 /* ----------------------------------------------------------------
+ * touch as a state
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * GkvDocBuildTouch builds the state of a touch (a new expiry, nothing
+ * else) of the live document 'current' by this node: the current state
+ * with a new version and the new expiry, but with the current *reset*.
+ * Returns false, building nothing, when the document is not live.
+ *
+ * Keeping the reset is what makes a touch only a touch under the merge:
+ * the expiry travels with the greatest version, so the touch's expiry wins
+ * over older writes; the base document comes from the greatest reset, so a
+ * concurrent put (a newer reset) keeps its value and a concurrent delete
+ * keeps the document deleted; counter fields are merged as always, so a
+ * touch carries every increment it saw and loses none made concurrently.
+ */
+bool
+GkvDocBuildTouch(const GkvDocState *current, GkvVersion version, TimestampTz expires_at,
+				 GkvDocState *touch)
+{
+	GkvCounterState *crdt;
+	bool		deleted;
+
+	if (current == NULL || !GkvDocIsLive(current, GkvUnixMsNow()))
+		return false;
+	crdt = palloc0(sizeof(GkvCounterState));
+	crdt->reset = GkvDocResetVersion(current, &deleted);
+	crdt->reset_deleted = deleted;
+	if (current->crdt)
+	{
+		crdt->nfields = current->crdt->nfields;
+		crdt->fields = current->crdt->fields;
+	}
+	touch->value = current->value;
+	touch->version = version;
+	touch->has_expiry = true;
+	touch->expires_at = expires_at;
+	touch->crdt = crdt;
+	return true;
+}
+
+/* ----------------------------------------------------------------
  * Serialization of the counter state (the shard table's crdt column)
  *
  * Big-endian integers (pqformat), numerics as their decimal text, so the

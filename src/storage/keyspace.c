@@ -25,48 +25,89 @@
 bool
 GkvKeyIsValid(text *key)
 {
+	GkvInputProblem problem;
+
+	return !GkvKeyProblem(key, &problem);
+}
+
+/*
+ * GkvKeyProblem says why a key is not valid (false when it is), without
+ * raising: a bulk load reports a bad line and goes on.  GkvCheckKey raises
+ * the same problem as an error.
+ */
+bool
+GkvKeyProblem(text *key, GkvInputProblem *problem)
+{
 	int			len = VARSIZE_ANY_EXHDR(key);
 
-	return len > 0 && len <= GkvMaxKeyLength && memchr(VARDATA_ANY(key), '\0', len) == NULL;
+	problem->sqlstate = ERRCODE_GKV_INVALID_KEY;
+	problem->detail = NULL;
+	if (len == 0)
+		problem->message = "key must not be empty";
+	else if (len > GkvMaxKeyLength)
+	{
+		problem->message = psprintf("key is too long (%d bytes)", len);
+		problem->detail = psprintf("The limit is globalkv.max_key_length = %d bytes.",
+								   GkvMaxKeyLength);
+	}
+	else if (memchr(VARDATA_ANY(key), '\0', len) != NULL)
+		problem->message = "key must not contain a NUL byte";
+	else
+		return false;
+	return true;
+}
+
+/* GkvDocumentProblem: a document is a JSON object within globalkv.max_document_size */
+bool
+GkvDocumentProblem(Jsonb *doc, GkvInputProblem *problem)
+{
+	problem->detail = NULL;
+	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+	{
+		problem->sqlstate = ERRCODE_GKV_INVALID_DOCUMENT;
+		problem->message = "document must be a JSON object";
+		problem->detail = "globalkv stores JSON objects: wrap other values, e.g. {\"value\": 42}.";
+	}
+	else if (VARSIZE(doc) > (Size) GkvMaxDocumentSize)
+	{
+		problem->sqlstate = ERRCODE_GKV_DOCUMENT_TOO_LARGE;
+		problem->message = psprintf("document is too large (%zu bytes)", (Size) VARSIZE(doc));
+		problem->detail = psprintf("The limit is globalkv.max_document_size = %d bytes.",
+								   GkvMaxDocumentSize);
+	}
+	else
+		return false;
+	return true;
+}
+
+/* GkvRaiseProblem raises what GkvKeyProblem or GkvDocumentProblem found */
+void
+GkvRaiseProblem(const GkvInputProblem *problem)
+{
+	ereport(ERROR,
+			(errcode(problem->sqlstate),
+			 errmsg_internal("%s", problem->message),
+			 problem->detail ? errdetail_internal("%s", problem->detail) : 0));
 }
 
 /* GkvCheckKey: raises the error that says why a key is not valid */
 void
 GkvCheckKey(text *key)
 {
-	int			len = VARSIZE_ANY_EXHDR(key);
+	GkvInputProblem problem;
 
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key must not be empty")));
-	if (len > GkvMaxKeyLength)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key is too long (%d bytes)", len),
-				 errdetail("The limit is globalkv.max_key_length = %d bytes.",
-						   GkvMaxKeyLength)));
-	if (memchr(VARDATA_ANY(key), '\0', len) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_KEY),
-				 errmsg("key must not contain a NUL byte")));
+	if (GkvKeyProblem(key, &problem))
+		GkvRaiseProblem(&problem);
 }
 
-/* GkvCheckDocument: a document is a JSON object within globalkv.max_document_size */
+/* GkvCheckDocument: raises the error that says why a document is not valid */
 void
 GkvCheckDocument(Jsonb *doc)
 {
-	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_DOCUMENT),
-				 errmsg("document must be a JSON object"),
-				 errdetail("globalkv stores JSON objects: wrap other values, e.g. {\"value\": 42}.")));
-	if (VARSIZE(doc) > (Size) GkvMaxDocumentSize)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_DOCUMENT_TOO_LARGE),
-				 errmsg("document is too large (%zu bytes)", (Size) VARSIZE(doc)),
-				 errdetail("The limit is globalkv.max_document_size = %d bytes.",
-						   GkvMaxDocumentSize)));
+	GkvInputProblem problem;
+
+	if (GkvDocumentProblem(doc, &problem))
+		GkvRaiseProblem(&problem);
 }
 
 /* GkvShardOfKey: the shard (namespace, key) belongs to */

@@ -1,6 +1,8 @@
 -- create_shard_table creates one shard's table; the column order is fixed
--- by src/include/globalkv.h (Anum_shard_*).
-CREATE FUNCTION globalkv.create_shard_table(p_shard_id integer, p_shard_count integer,
+-- by src/include/globalkv.h (Anum_shard_*).  0.3: tombstones get a partial
+-- index, so that the purge (src/expiry/tombstone_purge.c) finds them
+-- without reading the whole table at every pass.
+CREATE OR REPLACE FUNCTION globalkv.create_shard_table(p_shard_id integer, p_shard_count integer,
                                             p_in_create_extension boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql
@@ -23,7 +25,8 @@ BEGIN
         );
         CREATE INDEX %2$I ON globalkv_data.%1$I (seq);
         CREATE INDEX %3$I ON globalkv_data.%1$I (expires_at) WHERE expires_at IS NOT NULL;
-        $ddl$, tname, tname || '_seq', tname || '_expires_at');
+        CREATE INDEX %4$I ON globalkv_data.%1$I (hlc) WHERE value IS NULL;
+        $ddl$, tname, tname || '_seq', tname || '_expires_at', tname || '_tombstones');
     INSERT INTO globalkv.shards (shard_id, table_name, hash_min, hash_max)
     VALUES (p_shard_id, tname,
             ceil(p_shard_id * 4294967296.0 / p_shard_count)::bigint,

@@ -52,6 +52,7 @@ typedef enum GkvOp
 	GKV_OP_PUT,
 	GKV_OP_DELETE,
 	GKV_OP_PATCH,
+	GKV_OP_TOUCH,
 	GKV_OP_NUM
 } GkvOp;
 

@@ -82,6 +82,8 @@ extern bool GkvDocMerge(const GkvDocState *stored, const GkvDocState *incoming,
 extern void GkvDocBuildPatch(const GkvDocState *current, Jsonb *offsets,
 							 GkvVersion version, bool has_expiry,
 							 TimestampTz expires_at, GkvDocState *delta);
+extern bool GkvDocBuildTouch(const GkvDocState *current, GkvVersion version,
+							 TimestampTz expires_at, GkvDocState *touch);
 extern bytea *GkvCounterStateSerialize(const GkvCounterState *crdt);
 extern GkvCounterState *GkvCounterStateDeserialize(bytea *data);
 extern void GkvValidateOffsets(Jsonb *offsets);
@@ -91,7 +93,18 @@ extern void GkvValidateOffsets(Jsonb *offsets);
  * in (keyspace.c)
  * ----------------------------------------------------------------
  */
+/* what is wrong with a key or a document, for reporting without raising */
+typedef struct GkvInputProblem
+{
+	int			sqlstate;		/* the GK code the check raises */
+	const char *message;
+	const char *detail;			/* or NULL */
+} GkvInputProblem;
+
 extern bool GkvKeyIsValid(text *key);
+extern bool GkvKeyProblem(text *key, GkvInputProblem *problem);
+extern bool GkvDocumentProblem(Jsonb *doc, GkvInputProblem *problem);
+extern void GkvRaiseProblem(const GkvInputProblem *problem) pg_attribute_noreturn();
 extern void GkvCheckKey(text *key);
 extern void GkvCheckDocument(Jsonb *doc);
 extern int	GkvShardOfKey(text *ns, text *key);

@@ -194,4 +194,35 @@ SELECT c AS "case", count(*) AS orders, count(DISTINCT fingerprint) AS outcomes,
 -- re-delivery of one increment does not count it twice
 SELECT pg_temp.mr_apply('redelivered', ARRAY['put_base', 'inc_2', 'inc_2', 'inc_2']) AS results;
 SELECT kv.get('mr', 'redelivered');
+-- ---- touch: a new version and expiry on the current reset ------------------
+-- (GkvDocBuildTouch) node 2 touches what it holds: put_a1, or put_base with
+-- its own increment inc_2
+INSERT INTO mr_state VALUES
+    ('touch_a2',    '{"v": "a"}', 2500, 2, '2100-01-01 00:00:00+00',
+     pg_temp.mr_crdt(1000, 1, false, '{}')),
+    ('touch_base2', '{"n": 13, "s": "x"}', 2400, 2, '2100-01-01 00:00:00+00',
+     pg_temp.mr_crdt(1000, 1, false, '{"n": {"epoch": [1000, 1], "base": 10, "contrib": [[2, 2100, 3]]}}'));
+SELECT c AS "case", count(*) AS orders, count(DISTINCT fingerprint) AS outcomes,
+       min(state) AS state, min(reads::text) AS reads,
+       bool_and(redelivery ~ '^(CONFLICT,?)+$') AS redelivery_is_noop
+  FROM (VALUES
+        -- the touch's expiry, the value it saw
+        ('touch',                    ARRAY['put_a1', 'touch_a2']),
+        -- a newer put wins over the touch, expiry and all
+        ('touch, newer put',         ARRAY['put_a1', 'touch_a2', 'put_c1']),
+        -- a put the touch did not see keeps its value: the touch only
+        -- brings its expiry (its version is the newer)
+        ('touch, concurrent put',    ARRAY['put_a1', 'put_b2', 'touch_a2']),
+        -- nor does a touch bring back a document deleted concurrently
+        ('touch, concurrent delete', ARRAY['put_a1', 'del_b2', 'touch_a2']),
+        -- the touch carries the increments it saw and loses none it did
+        -- not: 10 + 5 + 3
+        ('touch keeps counters',     ARRAY['put_base', 'inc_1', 'inc_2', 'touch_base2']),
+        -- a put the touch did not see resets the counters all the same
+        ('touch, put resets',        ARRAY['put_base', 'inc_1', 'inc_2', 'touch_base2', 'put_reset'])
+       ) cases(c, names),
+       pg_temp.mr_orders(c, names)
+ GROUP BY c
+ ORDER BY c;
+
 SELECT kv.drop_namespace('mr') > 0 AS dropped;

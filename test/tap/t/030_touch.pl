@@ -1,0 +1,124 @@
+# 030_touch.pl -- sliding expiry (kv.touch, kv.get_and_touch) across two
+# zones of two nodes each:
+#
+#  1. a touch from any node reaches the key's holder, and every node of
+#     both zones then expires the key at the same new instant;
+#  2. races while the zones cannot reach each other, then healed: a touch
+#     in one zone against a put, a delete, another touch or an increment in
+#     the other -- both zones converge, a concurrent put keeps its value, a
+#     concurrent delete keeps the key deleted, increments all count;
+#  3. a touch on a key that expired returns false and writes nothing, in
+#     every zone (no resurrection).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use GkvTest;
+
+my @nodes = parade_2x2(4, '');
+my ($z1a, $z1b, $z2a, $z2b) = @nodes;
+$z1a->safe_psql('postgres', q{SELECT kv.create_namespace('t')});
+ok($_->poll_query_until('postgres', q{SELECT count(*) = 1 FROM kv.namespaces WHERE name = 't'}),
+	$_->name . ' knows the namespace') foreach @nodes;
+
+sub sql { my ($n, $q) = @_; return $n->safe_psql('postgres', $q); }
+
+# every node's view of a key: value, version and expiry as one line
+sub views
+{
+	my ($key) = @_;
+	return map {
+		sql($_, "SELECT coalesce((SELECT value::text || ' ' || version || ' ' || coalesce(expires_at::text, '-')"
+			  . " FROM kv.get_versioned('t', '$key')), 'none')")
+	} @nodes;
+}
+
+sub all_same
+{
+	my ($key) = @_;
+	for (1 .. 300)
+	{
+		my %v = map { $_ => 1 } views($key);
+		return 1 if keys %v == 1;
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+
+# cut(1): no node pulls from the other zone; cut(0): heal
+sub cut
+{
+	my ($on) = @_;
+	foreach my $n (@nodes)
+	{
+		my $other = ($n == $z1a || $n == $z1b) ? '3,4' : '1,2';
+		sql($n, $on
+			? "ALTER SYSTEM SET globalkv.debug_block_pull_from = '$other'; SELECT pg_reload_conf()"
+			: 'ALTER SYSTEM RESET globalkv.debug_block_pull_from; SELECT pg_reload_conf()');
+	}
+	foreach my $n (@nodes)
+	{
+		ok($n->poll_query_until('postgres', $on
+			? q{SELECT count(*) FILTER (WHERE connected) = 1 FROM kv.replication_status}
+			: q{SELECT count(*) FILTER (WHERE connected AND last_error IS NULL) = 3 FROM kv.replication_status}),
+			$n->name . ($on ? ' pulls only inside its zone' : ' pulls from all 3 peers again'));
+	}
+}
+
+# ---- 1. a touch from any node, seen alike everywhere -----------------------
+sql($z1a, qq{SELECT kv.put('t', 'k$_', '{"user": $_}', 60)}) for 1 .. 8;
+ok(all_same("k$_"), "k$_ is alike on every node") for 1 .. 8;
+my @touched = map { sql($nodes[$_ % 4], "SELECT kv.touch('t', 'k$_', 3600)") } 1 .. 8;
+is(join(',', @touched), join(',', ('t') x 8), 'a touch from each of the four nodes, holder or not, succeeds');
+ok(all_same("k$_"), "the touch of k$_ reached every node") for 1 .. 8;
+is(sql($z2b, q{SELECT count(*) FROM generate_series(1, 8) i, kv.get_versioned('t', 'k' || i) g
+               WHERE g.expires_at BETWEEN now() + interval '3500 s' AND now() + interval '3600 s'}),
+	'8', 'every key now expires in an hour, in the other zone too');
+is(sql($z2a, q{SELECT kv.get_and_touch('t', 'k3', 7200)}), '{"user": 3}', 'get_and_touch returns the document');
+ok(all_same('k3'), 'and its new expiry reaches every node');
+
+# ---- 2. races across a partition ---------------------------------------------
+sql($z1a, q{SELECT kv.put('t', 'put_race', '{"v": "old"}', 60),
+                   kv.put('t', 'del_race', '{"v": "old"}', 60),
+                   kv.put('t', 'touch_race', '{"v": "old"}', 60),
+                   kv.put('t', 'ctr', '{"n": 10}', 60)});
+ok(all_same($_), "$_ is alike before the cut") for qw(put_race del_race touch_race ctr);
+sql($z1b, q{SELECT kv.patch_numeric('t', 'ctr', '{"n": 5}', 60)});
+ok(all_same('ctr'), 'the first increment is everywhere');
+cut(1);
+# zone2 writes first, zone1's touches come later (newer versions)
+sql($z2a, q{SELECT kv.put('t', 'put_race', '{"v": "new"}')});
+sql($z2b, q{SELECT kv.delete('t', 'del_race')});
+sql($z2a, q{SELECT kv.touch('t', 'touch_race', 600)});
+sql($z2b, q{SELECT kv.patch_numeric('t', 'ctr', '{"n": 3}', 60)});
+sql($z1a, q{SELECT pg_sleep(0.05)});
+is(sql($z1a, q{SELECT kv.touch('t', 'put_race', 1800)}), 't', 'zone1 touches what it still sees');
+is(sql($z1b, q{SELECT kv.touch('t', 'del_race', 1800)}), 't', 'zone1 touches the key zone2 deleted');
+is(sql($z1a, q{SELECT kv.touch('t', 'touch_race', 1800)}), 't', 'both zones touch the same key');
+is(sql($z1b, q{SELECT kv.get_and_touch('t', 'ctr', 1800)}), '{"n": 15}', 'zone1 touches the counter it sees');
+sql($z1a, q{SELECT kv.patch_numeric('t', 'ctr', '{"n": 1}', 1800)});
+cut(0);
+ok(all_same($_), "$_ converges on all four nodes") for qw(put_race del_race touch_race ctr);
+is(sql($z2b, q{SELECT kv.get('t', 'put_race')}), '{"v": "new"}',
+	'a put the touch did not see keeps its value (the touch brings only its expiry)');
+cmp_ok(sql($z2b, q{SELECT extract(epoch FROM expires_at - now()) FROM kv.get_versioned('t', 'put_race')}), '>', 1700,
+	'... the newer touch\'s expiry');
+is(sql($z1a, q{SELECT count(*) FROM kv.get_versioned('t', 'del_race')}), '0',
+	'a touch does not bring back a key deleted concurrently');
+cmp_ok(sql($z2a, q{SELECT extract(epoch FROM expires_at - now()) FROM kv.get_versioned('t', 'touch_race')}), '>', 1700,
+	'of two touches the newer one sets the expiry');
+is(sql($z2a, q{SELECT kv.get('t', 'ctr')}), '{"n": 19}', 'every increment counts across a touch: 10 + 5 + 3 + 1');
+
+# ---- 3. an expired key stays expired ----------------------------------------
+sql($z2a, q{SELECT kv.put('t', 'short', '{"a": 1}', 1)});
+ok(all_same('short'), 'the short-lived key is everywhere');
+sql($z1a, q{SELECT pg_sleep(1.5)});
+my @late = map { sql($_, q{SELECT kv.touch('t', 'short', 3600)}) } @nodes;
+is(join(',', @late), 'f,f,f,f', 'a touch after the expiry returns false on every node');
+is(join(',', map { sql($_, q{SELECT count(*) FROM kv.get_versioned('t', 'short')}) } @nodes), '0,0,0,0',
+	'and the key stays expired everywhere');
+ok(wait_zones_agree('t', [ $z1a, $z1b ], [ $z2a, $z2b ]), 'both zones hold identical copies in the end');
+
+done_testing();

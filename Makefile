@@ -21,6 +21,7 @@ OBJS = \
 	src/clock/hlc.o \
 	src/commands/api.o \
 	src/commands/load.o \
+	src/commands/scan.o \
 	src/common/gkv_hash.o \
 	src/connection/connection_cache.o \
 	src/connection/remote.o \

@@ -253,5 +253,10 @@ GRANT EXECUTE ON FUNCTION kv.touch(text, text, bigint), kv.get_and_touch(text, t
 -- prefix scans (docs/api.md "Prefix scans")
 -- ---------------------------------------------------------------------
 #include "udfs/scan/0.3.sql"
-REVOKE EXECUTE ON FUNCTION kv.scan(text, text, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION kv.scan(text, text, text, integer) TO globalkv_client;
+#include "udfs/scan_shards/0.3.sql"
+REVOKE EXECUTE ON FUNCTION kv.scan(text, text, text, integer),
+    globalkv.scan_shards(text, text, text, integer, integer[]) FROM PUBLIC;
+-- a page's part on another node of the zone runs as the forwarding login,
+-- which is a client too
+GRANT EXECUTE ON FUNCTION kv.scan(text, text, text, integer),
+    globalkv.scan_shards(text, text, text, integer, integer[]) TO globalkv_client;

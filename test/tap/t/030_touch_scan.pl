@@ -1,4 +1,4 @@
-# 030_touch.pl -- sliding expiry (kv.touch, kv.get_and_touch) across two
+# 030_touch_scan.pl -- sliding expiry (kv.touch, kv.get_and_touch) across two
 # zones of two nodes each:
 #
 #  1. a touch from any node reaches the key's holder, and every node of
@@ -8,7 +8,10 @@
 #     the other -- both zones converge, a concurrent put keeps its value, a
 #     concurrent delete keeps the key deleted, increments all count;
 #  3. a touch on a key that expired returns false and writes nothing, in
-#     every zone (no resurrection).
+#     every zone (no resurrection);
+#  4. prefix scans (kv.scan) page through a user's keys spread over both
+#     nodes of a zone, alike from every node, before and after a shard
+#     move; the CLI's touch and scan.
 use strict;
 use warnings;
 
@@ -121,4 +124,61 @@ is(join(',', map { sql($_, q{SELECT count(*) FROM kv.get_versioned('t', 'short')
 	'and the key stays expired everywhere');
 ok(wait_zones_agree('t', [ $z1a, $z1b ], [ $z2a, $z2b ]), 'both zones hold identical copies in the end');
 
+# ---- 4. prefix scans across the zone, and after a shard move ---------------
+sql($z1a, q{SELECT count(*) FROM kv.put_many('t',
+	ARRAY(SELECT 'u:7:' || lpad(i::text, 3, '0') FROM generate_series(1, 300) i)
+	  || ARRAY['u:70:x', 'u:7', 'u:8:a', 'u:7:%', 'u:7:_'],
+	ARRAY(SELECT jsonb_build_object('i', i) FROM generate_series(1, 305) i))});
+is(sql($z1a, q{SELECT count(DISTINCT p.node_id) FROM generate_series(1, 300) i, kv.key_shard('t', 'u:7:' || lpad(i::text, 3, '0')) s
+               JOIN kv.placements p ON p.shard_id = s.shard AND p.zone_name = 'zone1'}), '2',
+	'the user\'s keys lie on both nodes of zone1');
+ok(wait_zones_agree('t', [ $z1a, $z1b ], [ $z2a, $z2b ]), 'zone2 has them too');
+my $expected = join(',', 'u:7:%', (map { sprintf('u:7:%03d', $_) } 1 .. 300), 'u:7:_');
+
+# all pages of 40 from one node, as a client pages through them
+sub scan_all
+{
+	my ($node) = @_;
+	my ($after, @keys) = ('NULL');
+	for (1 .. 20)
+	{
+		my @page = split /\n/, sql($node, "SELECT key FROM kv.scan('t', 'u:7:', $after, 40)");
+		push @keys, @page;
+		last if @page < 40;
+		$after = "'$page[-1]'";
+	}
+	return join(',', @keys);
+}
+is(scan_all($_), $expected, 'pages of 40 from ' . $_->name . ': every key of the prefix once, in order, nothing else')
+  foreach @nodes;
+sql($z1a, q{SELECT kv.delete('t', 'u:7:150')});
+ok($z2b->poll_query_until('postgres', q{SELECT count(*) = 301 FROM kv.scan('t', 'u:7:', NULL, 1000)}),
+	'a deleted key leaves the scans of the other zone');
+my $moving = sql($z1a, q{SELECT shard_id FROM kv.placements WHERE zone_name = 'zone1' AND node_id = 1 ORDER BY shard_id LIMIT 1});
+sql($z2a, "SELECT * FROM kv.move_shard($moving, 2)");
+ok($z1a->poll_query_until('postgres', "SELECT node_id = 2 FROM kv.placements WHERE shard_id = $moving AND zone_name = 'zone1'"),
+	"shard $moving moved to z1b");
+(my $after_move = $expected) =~ s/,u:7:150//;
+is(scan_all($_), $after_move, 'after the move, pages from ' . $_->name . ' are still complete and in order')
+  foreach ($z1a, $z1b);
+
+# the CLI
+my $cli = -x 'cli/globalkv' ? 'cli/globalkv' : 'globalkv';
+my ($out, $err) = ('', '');
+IPC::Run::run([ $cli, 'scan', '-d', $z2a->connstr('postgres'), 't', 'u:7:', '--count', '120' ], '>', \$out, '2>', \$err);
+my @lines = split /\n/, $out;
+is(scalar(@lines), 120, 'globalkv scan --count 120 prints 120 documents') or diag($err);
+is($lines[1], "u:7:001\t{\"i\": 1}", 'key, tab, document');
+IPC::Run::run([ $cli, 'scan', '-d', $z2a->connstr('postgres'), 't', 'u:7:', '--after', 'u:7:290' ], '>', \$out, '2>', \$err);
+is($out, join('', map { sprintf("u:7:%03d\t{\"i\": %d}\n", $_, $_) } 291 .. 300) . "u:7:_\t{\"i\": 305}\n",
+	'--after goes on from a key, to the end of the prefix');
+IPC::Run::run([ $cli, 'touch', '-d', $z2b->connstr('postgres'), 't', 'u:7:001', '--ttl', '900' ], '>', \$out, '2>', \$err);
+is($out, "TOUCHED\n", 'globalkv touch');
+ok($z1b->poll_query_until('postgres', q{SELECT extract(epoch FROM expires_at - now()) > 800 FROM kv.get_versioned('t', 'u:7:001')}),
+	'its expiry reaches zone1');
+my $rc = IPC::Run::run([ $cli, 'touch', '-d', $z2b->connstr('postgres'), 't', 'nobody', '--ttl', '900' ], '>', \$out, '2>', \$err);
+is($? >> 8, 3, 'touching a missing key exits 3');
+is($out, "NOT FOUND\n", '... and says so');
+
 done_testing();
+

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# bench/session.sh -- the session-store calls of issue #13, each against the
+# call it must keep up with, in the same run on node1 of a parade made with
+# `globalkv parade create` defaults (durable commits, TLS between nodes):
+#
+#  a. kv.touch and kv.get_and_touch vs kv.put of the same keys (pgbench,
+#     -M prepared, c=4, random keys over the preloaded ones)
+#     target >= 0.9 x kv.put;
+#  b. a page of 100 keys of one user's prefix out of BENCH_DOCS documents
+#     (kv.scan('user:<u>:')) vs kv.get_many of the same 100 keys
+#     (pgbench c=1, random user) target: scan latency <= 2 x get_many.
+#
+#   BENCH_DOCS     preloaded documents (default 1000000: 10,000 users x 100)
+#   BENCH_ZONES    zones of the parade  (default 2)
+#   BENCH_SECONDS  seconds per pgbench run (default 10)
+#
+# Run as root (servers as user globalkv) or as the servers' user.  The parade
+# lives in a mktemp dir on free ports and is stopped on exit.  Report:
+# bench/results/session-<timestamp>.txt.  ~2 minutes with the defaults.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+PGBIN=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+GKV=${GLOBALKV:-$(command -v globalkv || echo "$ROOT/cli/globalkv")}
+DOCS=${BENCH_DOCS:-1000000}
+ZONES=${BENCH_ZONES:-2}
+SECS=${BENCH_SECONDS:-10}
+USERS=$((DOCS / 100))
+AS=()
+[ "$(id -u)" = 0 ] && AS=(runuser -u globalkv --)
+
+WORK=$(mktemp -d /tmp/gkv-session-bench.XXXXXX)
+chmod 755 "$WORK"
+[ "$(id -u)" = 0 ] && chown globalkv "$WORK"
+DIR=$WORK/parade
+cleanup() {
+	"${AS[@]}" "$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT=
+for base in $(seq 17600 20 18600); do
+	free=1
+	for ((i = 0; i < ZONES; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null ||
+			(exec 3<>"/dev/tcp/127.0.0.1/$((base + 1000 + i))") 2>/dev/null; then
+			free=0
+		fi
+	done
+	if ((free)); then PORT=$base; break; fi
+done
+[ -n "$PORT" ] || { echo "session bench: no free ports" >&2; exit 1; }
+
+"${AS[@]}" "$GKV" parade create --dir "$DIR" --zones "$ZONES" --port-base "$PORT" >"$WORK/create.log" 2>&1 ||
+	{ cat "$WORK/create.log" >&2; exit 1; }
+CI="host=$DIR port=$PORT user=postgres dbname=postgres"
+psql_() { "${AS[@]}" "$PGBIN/psql" "$CI" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
+
+# users' session documents: keys user:<u>:<nn>, 100 per user, ~150 bytes
+psql_ -c "SELECT kv.create_namespace('sess')" >/dev/null
+psql_ -c "SELECT count(*) FROM generate_series(0, $USERS - 1, 100) b,
+            LATERAL kv.put_many('sess',
+              ARRAY(SELECT 'user:' || u || ':' || lpad(i::text, 2, '0')
+                      FROM generate_series(b, least(b + 99, $USERS - 1)) u, generate_series(0, 99) i),
+              ARRAY(SELECT jsonb_build_object('user', u, 'item', i, 'cart', jsonb_build_array(u % 97, i),
+                                              'theme', 'dark', 'pad', repeat('x', 60))
+                      FROM generate_series(b, least(b + 99, $USERS - 1)) u, generate_series(0, 99) i),
+              3600)" >/dev/null
+psql_ -c "VACUUM ANALYZE" >/dev/null
+
+cat >"$WORK/put.sql" <<EOF
+\set u random(0, $USERS - 1)
+\set i random(0, 99)
+SELECT kv.put('sess', 'user:' || :u || ':' || lpad(:i::text, 2, '0'), '{"user": 1, "theme": "dark", "pad": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}', 3600);
+EOF
+cat >"$WORK/touch.sql" <<EOF
+\set u random(0, $USERS - 1)
+\set i random(0, 99)
+SELECT kv.touch('sess', 'user:' || :u || ':' || lpad(:i::text, 2, '0'), 3600);
+EOF
+cat >"$WORK/get_and_touch.sql" <<EOF
+\set u random(0, $USERS - 1)
+\set i random(0, 99)
+SELECT kv.get_and_touch('sess', 'user:' || :u || ':' || lpad(:i::text, 2, '0'), 3600);
+EOF
+cat >"$WORK/scan.sql" <<EOF
+\set u random(0, $USERS - 1)
+SELECT count(*) FROM kv.scan('sess', 'user:' || :u || ':', NULL, 100);
+EOF
+cat >"$WORK/get_many.sql" <<EOF
+\set u random(0, $USERS - 1)
+SELECT count(*) FROM kv.get_many('sess', ARRAY(SELECT 'user:' || :u || ':' || lpad(i::text, 2, '0') FROM generate_series(0, 99) i));
+EOF
+chmod 644 "$WORK"/*.sql
+
+# tps of a pgbench run: script, clients
+tps() {
+	"${AS[@]}" "$PGBIN/pgbench" -n -M prepared -c "$2" -j "$2" -T "$SECS" -f "$WORK/$1.sql" "$CI" 2>&1 |
+		sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+# mean latency in ms of a pgbench run: script, clients
+lat() {
+	"${AS[@]}" "$PGBIN/pgbench" -n -M prepared -c "$2" -j "$2" -T "$SECS" -f "$WORK/$1.sql" "$CI" 2>&1 |
+		sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p'
+}
+
+put=$(tps put 4)
+touch_=$(tps touch 4)
+gat=$(tps get_and_touch 4)
+put2=$(tps put 4)
+scan=$(lat scan 1)
+many=$(lat get_many 1)
+scan2=$(lat scan 1)
+many2=$(lat get_many 1)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() { awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN { print ((d == "ge" ? v >= t : v <= t) ? "met" : "MISSED") }'; }
+putavg=$(awk -v a="$put" -v b="$put2" 'BEGIN { printf "%.0f", (a + b) / 2 }')
+scanavg=$(awk -v a="$scan" -v b="$scan2" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+manyavg=$(awk -v a="$many" -v b="$many2" 'BEGIN { printf "%.3f", (a + b) / 2 }')
+
+mkdir -p "$HERE/results"
+REPORT=$HERE/results/session-$(date -u +%Y%m%dT%H%M%SZ).txt
+{
+	echo "session calls, $DOCS documents ($USERS users x 100), node1 of $ZONES zones x 1 node (defaults), ${SECS}s runs, $(date -u)"
+	printf '  %-44s %10s tps (two runs: %s, %s)\n' "kv.put, c=4" "$putavg" "$put" "$put2"
+	printf '  %-44s %10s tps  ratio %s  target >= 0.9  %s\n' "kv.touch, c=4" "$touch_" \
+		"$(ratio "$touch_" "$putavg")" "$(verdict "$(ratio "$touch_" "$putavg")" 0.9 ge)"
+	printf '  %-44s %10s tps  ratio %s  target >= 0.9  %s\n' "kv.get_and_touch, c=4" "$gat" \
+		"$(ratio "$gat" "$putavg")" "$(verdict "$(ratio "$gat" "$putavg")" 0.9 ge)"
+	printf '  %-44s %10s ms (runs: %s, %s)\n' "kv.get_many of one user's 100 keys, c=1" "$manyavg" "$many" "$many2"
+	printf '  %-44s %10s ms  ratio %s  target <= 2  %s\n' "kv.scan of one user's prefix, page 100, c=1" "$scanavg" \
+		"$(ratio "$scanavg" "$manyavg")" "$(verdict "$(ratio "$scanavg" "$manyavg")" 2 le)"
+} | tee "$REPORT"

@@ -15,42 +15,10 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-PGBIN=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-GKV=${GLOBALKV:-$(command -v globalkv || echo "$ROOT/cli/globalkv")}
 DOCS=${BENCH_DOCS:-500000}
 ZONES=${BENCH_ZONES:-2}
-AS=()
-[ "$(id -u)" = 0 ] && AS=(runuser -u globalkv --)
-
-WORK=$(mktemp -d /tmp/gkv-load-bench.XXXXXX)
-chmod 755 "$WORK"
-[ "$(id -u)" = 0 ] && chown globalkv "$WORK"
-DIR=$WORK/parade
-cleanup() {
-	"${AS[@]}" "$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# a free base port: ZONES consecutive ports (and their metrics ports, +1000)
-PORT=
-for base in $(seq 17400 20 18400); do
-	free=1
-	for ((i = 0; i < ZONES; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null ||
-			(exec 3<>"/dev/tcp/127.0.0.1/$((base + 1000 + i))") 2>/dev/null; then
-			free=0
-		fi
-	done
-	if ((free)); then PORT=$base; break; fi
-done
-[ -n "$PORT" ] || { echo "load bench: no free ports" >&2; exit 1; }
-
-"${AS[@]}" "$GKV" parade create --dir "$DIR" --zones "$ZONES" --port-base "$PORT" >"$WORK/create.log" 2>&1 ||
-	{ cat "$WORK/create.log" >&2; exit 1; }
-CI="host=$DIR port=$PORT user=postgres dbname=postgres"
-psql_() { "${AS[@]}" "$PGBIN/psql" "$CI" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
+NAME=load PORT_FROM=17400
+. "$HERE/parade_env.sh"
 
 # session documents of ~150 bytes, as in docs/ANCHORS.md
 FILE=$WORK/docs.jsonl

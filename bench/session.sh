@@ -21,43 +21,12 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-PGBIN=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
-GKV=${GLOBALKV:-$(command -v globalkv || echo "$ROOT/cli/globalkv")}
 DOCS=${BENCH_DOCS:-1000000}
 ZONES=${BENCH_ZONES:-2}
 SECS=${BENCH_SECONDS:-10}
 USERS=$((DOCS / 100))
-AS=()
-[ "$(id -u)" = 0 ] && AS=(runuser -u globalkv --)
-
-WORK=$(mktemp -d /tmp/gkv-session-bench.XXXXXX)
-chmod 755 "$WORK"
-[ "$(id -u)" = 0 ] && chown globalkv "$WORK"
-DIR=$WORK/parade
-cleanup() {
-	"${AS[@]}" "$GKV" parade stop --dir "$DIR" >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PORT=
-for base in $(seq 17600 20 18600); do
-	free=1
-	for ((i = 0; i < ZONES; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$((base + i))") 2>/dev/null ||
-			(exec 3<>"/dev/tcp/127.0.0.1/$((base + 1000 + i))") 2>/dev/null; then
-			free=0
-		fi
-	done
-	if ((free)); then PORT=$base; break; fi
-done
-[ -n "$PORT" ] || { echo "session bench: no free ports" >&2; exit 1; }
-
-"${AS[@]}" "$GKV" parade create --dir "$DIR" --zones "$ZONES" --port-base "$PORT" >"$WORK/create.log" 2>&1 ||
-	{ cat "$WORK/create.log" >&2; exit 1; }
-CI="host=$DIR port=$PORT user=postgres dbname=postgres"
-psql_() { "${AS[@]}" "$PGBIN/psql" "$CI" -X -qAt -v ON_ERROR_STOP=1 "$@"; }
+NAME=session PORT_FROM=17600
+. "$HERE/parade_env.sh"
 
 # users' session documents: keys user:<u>:<nn>, 100 per user, ~150 bytes
 psql_ -c "SELECT kv.create_namespace('sess')" >/dev/null

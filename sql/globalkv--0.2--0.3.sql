@@ -260,3 +260,15 @@ REVOKE EXECUTE ON FUNCTION kv.scan(text, text, text, integer),
 -- which is a client too
 GRANT EXECUTE ON FUNCTION kv.scan(text, text, text, integer),
     globalkv.scan_shards(text, text, text, integer, integer[]) TO globalkv_client;
+
+-- ---------------------------------------------------------------------
+-- consistency per call (docs/api.md "Consistency per call")
+-- ---------------------------------------------------------------------
+#include "udfs/get_state/0.3.sql"
+#include "udfs/get_consistent/0.3.sql"
+#include "udfs/wait_replicated/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.get_state(text, text), kv.get(text, text, text),
+    kv.wait_replicated(text, text, text, integer, integer) FROM PUBLIC;
+-- each zone's holder is asked as the forwarding login, which is a client
+GRANT EXECUTE ON FUNCTION globalkv.get_state(text, text), kv.get(text, text, text),
+    kv.wait_replicated(text, text, text, integer, integer) TO globalkv_client;

@@ -164,36 +164,6 @@ ExpiryArg(FunctionCallInfo fcinfo, int argno)
 	return ExpiryFromPolicy(PG_GETARG_TEXT_PP(argno));
 }
 
-static text *
-VersionToText(GkvVersion v)
-{
-	char		buf[64];
-
-	snprintf(buf, sizeof(buf), UINT64_FORMAT ":%d", v.hlc, v.origin);
-	return cstring_to_text(buf);
-}
-
-static GkvVersion
-VersionFromText(text *t)
-{
-	char	   *s = text_to_cstring(t);
-	GkvVersion	v;
-	unsigned long long hlc;
-	int			origin;
-	int			consumed = 0;
-
-	if (sscanf(s, "%llu:%d%n", &hlc, &origin, &consumed) != 2 ||
-		s[consumed] != '\0' || s[0] == '-' || origin <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_VERSION),
-				 errmsg("invalid version \"%s\"", s),
-				 errdetail("A version looks like \"<hlc>:<origin node id>\", as kv.get_versioned returns it.")));
-	v.hlc = hlc;
-	v.origin = origin;
-	pfree(s);
-	return v;
-}
-
 /* ----------------------------------------------------------------
  * Write operations (build callbacks for GkvShardWrite)
  * ----------------------------------------------------------------
@@ -459,7 +429,7 @@ gkv_put_if_version(PG_FUNCTION_ARGS)
 	GkvCheckDocument(doc);
 	if (!PG_ARGISNULL(3))
 	{
-		expected = VersionFromText(PG_GETARG_TEXT_PP(3));
+		expected = GkvVersionFromText(PG_GETARG_TEXT_PP(3));
 		mode = GKV_CAS_VERSION;
 	}
 	expiry = ExpiryFromPolicy(PG_GETARG_TEXT_PP(4));
@@ -573,7 +543,7 @@ gkv_get_versioned(PG_FUNCTION_ARGS)
 		bool		nulls[3] = {false, false, !doc.has_expiry};
 
 		values[0] = JsonbPGetDatum(doc.value);
-		values[1] = PointerGetDatum(VersionToText(doc.version));
+		values[1] = PointerGetDatum(GkvVersionToText(doc.version));
 		values[2] = TimestampTzGetDatum(doc.expires_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -616,7 +586,7 @@ gkv_docs_router(PG_FUNCTION_ARGS)
 		values[1] = PointerGetDatum(PG_GETARG_TEXT_PP(1));
 		values[2] = JsonbPGetDatum(doc.value);
 		nulls[2] = PG_ARGISNULL(2) || !PG_GETARG_BOOL(2);
-		values[3] = PointerGetDatum(VersionToText(doc.version));
+		values[3] = PointerGetDatum(GkvVersionToText(doc.version));
 		values[4] = TimestampTzGetDatum(doc.expires_at);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
@@ -782,17 +752,13 @@ BatchItemCompare(const void *a, const void *b)
 {
 	const BatchItem *x = (const BatchItem *) a;
 	const BatchItem *y = (const BatchItem *) b;
-	int			lx = VARSIZE_ANY_EXHDR(x->key),
-				ly = VARSIZE_ANY_EXHDR(y->key);
 	int			c;
 
 	if (x->shard != y->shard)
 		return x->shard < y->shard ? -1 : 1;
-	c = memcmp(VARDATA_ANY(x->key), VARDATA_ANY(y->key), Min(lx, ly));
+	c = GkvKeyCompare(x->key, y->key);
 	if (c != 0)
 		return c;
-	if (lx != ly)
-		return lx < ly ? -1 : 1;
 	/* the same key twice: the caller's order decides (the later one wins) */
 	return (x->index > y->index) - (x->index < y->index);
 }

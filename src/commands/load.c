@@ -69,14 +69,10 @@ LoadLineKeyCompare(const void *a, const void *b)
 {
 	const LoadLine *x = *(LoadLine *const *) a;
 	const LoadLine *y = *(LoadLine *const *) b;
-	int			lx = VARSIZE_ANY_EXHDR(x->key),
-				ly = VARSIZE_ANY_EXHDR(y->key);
-	int			c = memcmp(VARDATA_ANY(x->key), VARDATA_ANY(y->key), Min(lx, ly));
+	int			c = GkvKeyCompare(x->key, y->key);
 
 	if (c != 0)
 		return c;
-	if (lx != ly)
-		return lx < ly ? -1 : 1;
 	return (x->line > y->line) - (x->line < y->line);
 }
 
@@ -217,9 +213,7 @@ gkv_load_parse(PG_FUNCTION_ARGS)
 		by_key[i] = &good[i];
 	qsort(by_key, ngood, sizeof(LoadLine *), LoadLineKeyCompare);
 	for (int i = 0; i + 1 < ngood; i++)
-		if (VARSIZE_ANY(by_key[i]->key) == VARSIZE_ANY(by_key[i + 1]->key) &&
-			memcmp(VARDATA_ANY(by_key[i]->key), VARDATA_ANY(by_key[i + 1]->key),
-				   VARSIZE_ANY_EXHDR(by_key[i]->key)) == 0)
+		if (GkvKeyCompare(by_key[i]->key, by_key[i + 1]->key) == 0)
 			by_key[i]->superseded = true;
 
 	/* one row per distinct TTL, lines in file order within it */

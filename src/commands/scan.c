@@ -126,21 +126,9 @@ PrefixEnd(text *prefix)
 }
 
 static int
-KeyCompare(const text *a, const text *b)
-{
-	int			la = VARSIZE_ANY_EXHDR(a),
-				lb = VARSIZE_ANY_EXHDR(b);
-	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	if (c != 0)
-		return c;
-	return (la > lb) - (la < lb);
-}
-
-static int
 ScanRowCompare(const void *a, const void *b)
 {
-	return KeyCompare(((const ScanRow *) a)->key, ((const ScanRow *) b)->key);
+	return GkvKeyCompare(((const ScanRow *) a)->key, ((const ScanRow *) b)->key);
 }
 
 /*

@@ -413,19 +413,6 @@ typedef struct ApplyItem
 	text	   *key;
 } ApplyItem;
 
-/* byte order, as the "C" collation of the primary key sorts */
-static int
-TextByteCompare(text *a, text *b)
-{
-	int			la = VARSIZE_ANY_EXHDR(a),
-				lb = VARSIZE_ANY_EXHDR(b);
-	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
-
-	if (c != 0)
-		return c;
-	return (la > lb) - (la < lb);
-}
-
 static int
 ApplyItemCompare(const void *a, const void *b)
 {
@@ -435,9 +422,9 @@ ApplyItemCompare(const void *a, const void *b)
 
 	if (x->shard != y->shard)
 		return x->shard < y->shard ? -1 : 1;
-	c = TextByteCompare(x->ns, y->ns);
+	c = GkvKeyCompare(x->ns, y->ns);
 	if (c == 0)
-		c = TextByteCompare(x->key, y->key);
+		c = GkvKeyCompare(x->key, y->key);
 	if (c != 0)
 		return c;
 	return (x->row > y->row) - (x->row < y->row);

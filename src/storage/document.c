@@ -55,6 +55,43 @@
 #define GKV_CRDT_FLAG_RESET_DELETED 0x01
 
 /* ----------------------------------------------------------------
+ * Versions as text
+ * ----------------------------------------------------------------
+ */
+
+/* a version as the API shows it: "<hlc>:<origin node id>" */
+text *
+GkvVersionToText(GkvVersion v)
+{
+	char		buf[64];
+
+	snprintf(buf, sizeof(buf), UINT64_FORMAT ":%d", v.hlc, v.origin);
+	return cstring_to_text(buf);
+}
+
+/* the version of that text; GK015 when it is not one */
+GkvVersion
+GkvVersionFromText(text *t)
+{
+	char	   *s = text_to_cstring(t);
+	GkvVersion	v;
+	unsigned long long hlc;
+	int			origin;
+	int			consumed = 0;
+
+	if (sscanf(s, "%llu:%d%n", &hlc, &origin, &consumed) != 2 ||
+		s[consumed] != '\0' || s[0] == '-' || origin <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_VERSION),
+				 errmsg("invalid version \"%s\"", s),
+				 errdetail("A version looks like \"<hlc>:<origin node id>\", as kv.get_versioned returns it.")));
+	v.hlc = hlc;
+	v.origin = origin;
+	pfree(s);
+	return v;
+}
+
+/* ----------------------------------------------------------------
  * Small helpers
  * ----------------------------------------------------------------
  */

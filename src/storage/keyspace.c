@@ -110,6 +110,19 @@ GkvCheckDocument(Jsonb *doc)
 		GkvRaiseProblem(&problem);
 }
 
+/* GkvKeyCompare: keys in byte order, as the "C" collation of the primary key sorts them */
+int
+GkvKeyCompare(const text *a, const text *b)
+{
+	int			la = VARSIZE_ANY_EXHDR(a),
+				lb = VARSIZE_ANY_EXHDR(b);
+	int			c = memcmp(VARDATA_ANY(a), VARDATA_ANY(b), Min(la, lb));
+
+	if (c != 0)
+		return c;
+	return (la > lb) - (la < lb);
+}
+
 /* GkvShardOfKey: the shard (namespace, key) belongs to */
 int
 GkvShardOfKey(text *ns, text *key)

@@ -74,6 +74,8 @@ typedef struct GkvDocState
 	GkvCounterState *crdt;
 } GkvDocState;
 
+extern text *GkvVersionToText(GkvVersion v);
+extern GkvVersion GkvVersionFromText(text *t);
 extern bool GkvDocIsExpiredAt(const GkvDocState *doc, int64 unix_ms);
 extern bool GkvDocIsLive(const GkvDocState *doc, int64 unix_ms);
 extern GkvVersion GkvDocResetVersion(const GkvDocState *doc, bool *deleted);
@@ -107,6 +109,7 @@ extern bool GkvDocumentProblem(Jsonb *doc, GkvInputProblem *problem);
 extern void GkvRaiseProblem(const GkvInputProblem *problem) pg_attribute_noreturn();
 extern void GkvCheckKey(text *key);
 extern void GkvCheckDocument(Jsonb *doc);
+extern int	GkvKeyCompare(const text *a, const text *b);
 extern int	GkvShardOfKey(text *ns, text *key);
 
 /* ----------------------------------------------------------------

@@ -11,7 +11,11 @@
 #     every zone (no resurrection);
 #  4. prefix scans (kv.scan) page through a user's keys spread over both
 #     nodes of a zone, alike from every node, before and after a shard
-#     move; the CLI's touch and scan.
+#     move; the CLI's touch and scan;
+#  5. consistency per call: kv.wait_replicated returns once the other zone
+#     has a write, fails with GK019 while the zones are cut off; a read with
+#     consistency 'all' sees the other zone's newer write (and delete) that
+#     a 'zone' read does not, and says when a zone is down.
 use strict;
 use warnings;
 
@@ -180,5 +184,31 @@ my $rc = IPC::Run::run([ $cli, 'touch', '-d', $z2b->connstr('postgres'), 't', 'n
 is($? >> 8, 3, 'touching a missing key exits 3');
 is($out, "NOT FOUND\n", '... and says so');
 
+# ---- 5. consistency per call ------------------------------------------------
+sql($z1a, q{SELECT kv.put('t', 'c1', '{"n": 1}')});
+my $v = sql($z1a, q{SELECT version FROM kv.get_versioned('t', 'c1')});
+is(sql($z1b, "SELECT kv.wait_replicated('t', 'c1', '$v', NULL, 10000)"), '2', 'wait_replicated: the write is in both zones');
+cut(1);
+sql($z1a, q{SELECT kv.put('t', 'c1', '{"n": 2}')});
+$v = sql($z1a, q{SELECT version FROM kv.get_versioned('t', 'c1')});
+my ($rc2, $o2, $e2) = $z1b->psql('postgres', "SELECT kv.wait_replicated('t', 'c1', '$v', 2, 300)");
+like($e2, qr/reached 1 of the 2 zones asked for within 300 ms.*Not yet in: "zone2"/s, 'while cut off it times out, naming the zone');
+is(sql($z1b, "SELECT kv.wait_replicated('t', 'c1', '$v', 1, 300)"), '1', 'one zone (this one) is enough when asked for');
+is(sql($z2a, q{SELECT kv.get('t', 'c1')}), '{"n": 1}', 'zone2 reads its stale copy ...');
+is(sql($z2a, q{SELECT kv.get('t', 'c1', 'all')}), '{"n": 2}', "... but 'all' finds zone1's newer write");
+sql($z1b, q{SELECT kv.delete('t', 'c1')});
+is(sql($z2b, q{SELECT kv.get('t', 'c1', 'all') IS NULL}), 't', "'all' sees the newer delete too");
+# a key whose holder in zone2 is z2b (odd shards there)
+my $k = sql($z2a, q{SELECT k FROM generate_series(1, 300) i, LATERAL (SELECT 'u:7:' || lpad(i::text, 3, '0') AS k) x
+                    WHERE (kv.key_shard('t', k)).shard % 2 = 1 AND k <> 'u:7:150' ORDER BY k LIMIT 1});
+(my $kv = $k) =~ s/^u:7:0*//;
+$z2b->stop;
+my ($rc3, $o3, $e3) = $z2a->psql('postgres', "SELECT kv.get('t', '$k', 'all')");
+like($e3, qr/zone\(s\) "zone2" could not be reached/, "with its zone's holder down, 'all' says which zone did not answer");
+is($o3, qq({"i": $kv}), '... and answers from the zones that did');
+$z2b->start;
+cut(0);
+
 done_testing();
+
 

@@ -20,6 +20,7 @@ OBJS = \
 	src/guc.o \
 	src/clock/hlc.o \
 	src/commands/api.o \
+	src/commands/changes.o \
 	src/commands/consistency.o \
 	src/commands/load.o \
 	src/commands/scan.o \

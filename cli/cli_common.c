@@ -133,3 +133,48 @@ cli_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* appends str to a growing buffer */
+void
+cli_append(char **buf, size_t *len, size_t *cap, const char *str)
+{
+	size_t		n = strlen(str);
+
+	if (*len + n + 1 > *cap)
+	{
+		*cap = (*len + n + 1) * 2;
+		if ((*buf = realloc(*buf, *cap)) == NULL)
+			die("out of memory");
+	}
+	memcpy(*buf + *len, str, n + 1);
+	*len += n;
+}
+
+/* appends str to buf as a JSON string */
+void
+cli_append_json_string(char **buf, size_t *len, size_t *cap, const char *str)
+{
+	size_t		n = strlen(str);
+
+	if (*len + 6 * n + 3 > *cap)
+	{
+		*cap = (*len + 6 * n + 3) * 2;
+		if ((*buf = realloc(*buf, *cap)) == NULL)
+			die("out of memory");
+	}
+	(*buf)[(*len)++] = '"';
+	for (const unsigned char *p = (const unsigned char *) str; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+		{
+			(*buf)[(*len)++] = '\\';
+			(*buf)[(*len)++] = (char) *p;
+		}
+		else if (*p < 0x20)
+			*len += sprintf(*buf + *len, "\\u%04x", *p);
+		else
+			(*buf)[(*len)++] = (char) *p;
+	}
+	(*buf)[(*len)++] = '"';
+	(*buf)[*len] = '\0';
+}

@@ -29,5 +29,8 @@ extern void print_table(PGresult *res);
 extern void print_server_error(PGconn *conn, const PGresult *res, const char *where);
 /* a monotonic clock, in seconds: for rates and progress */
 extern double cli_seconds(void);
+/* growing text buffers (*buf realloc'd, NUL-terminated) */
+extern void cli_append(char **buf, size_t *len, size_t *cap, const char *str);
+extern void cli_append_json_string(char **buf, size_t *len, size_t *cap, const char *str);
 
 #endif							/* GKV_CLI_COMMON_H */

@@ -115,51 +115,6 @@ SendBatch(PGconn *conn, const char *ns, char *array, size_t len, const long *fil
 	return bad;
 }
 
-/* appends str to a growing buffer */
-static void
-Append(char **buf, size_t *len, size_t *cap, const char *str)
-{
-	size_t		n = strlen(str);
-
-	if (*len + n + 1 > *cap)
-	{
-		*cap = (*len + n + 1) * 2;
-		if ((*buf = realloc(*buf, *cap)) == NULL)
-			die("out of memory");
-	}
-	memcpy(*buf + *len, str, n + 1);
-	*len += n;
-}
-
-/* appends str to buf as a JSON string */
-static void
-JsonString(char **buf, size_t *len, size_t *cap, const char *str)
-{
-	size_t		n = strlen(str);
-
-	if (*len + 6 * n + 3 > *cap)
-	{
-		*cap = (*len + 6 * n + 3) * 2;
-		if ((*buf = realloc(*buf, *cap)) == NULL)
-			die("out of memory");
-	}
-	(*buf)[(*len)++] = '"';
-	for (const unsigned char *p = (const unsigned char *) str; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-		{
-			(*buf)[(*len)++] = '\\';
-			(*buf)[(*len)++] = (char) *p;
-		}
-		else if (*p < 0x20)
-			*len += sprintf(*buf + *len, "\\u%04x", *p);
-		else
-			(*buf)[(*len)++] = (char) *p;
-	}
-	(*buf)[(*len)++] = '"';
-	(*buf)[*len] = '\0';
-}
-
 /*
  * CsvRecord reads one CSV record (RFC 4180: fields in double quotes may
  * hold commas, newlines and "" for a quote) into fields[] (at most max);
@@ -325,16 +280,16 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 			}
 			else
 			{
-				Append(&json, &json_len, &json_cap, "{\"key\": ");
-				JsonString(&json, &json_len, &json_cap, fields[0]);
-				Append(&json, &json_len, &json_cap, ", \"value\": ");
-				Append(&json, &json_len, &json_cap, fields[1]);
+				cli_append(&json, &json_len, &json_cap, "{\"key\": ");
+				cli_append_json_string(&json, &json_len, &json_cap, fields[0]);
+				cli_append(&json, &json_len, &json_cap, ", \"value\": ");
+				cli_append(&json, &json_len, &json_cap, fields[1]);
 				if (nf == 3 && fields[2][0] != '\0')
 				{
-					Append(&json, &json_len, &json_cap, ", \"ttl\": ");
-					Append(&json, &json_len, &json_cap, fields[2]);
+					cli_append(&json, &json_len, &json_cap, ", \"ttl\": ");
+					cli_append(&json, &json_len, &json_cap, fields[2]);
 				}
-				Append(&json, &json_len, &json_cap, "}");
+				cli_append(&json, &json_len, &json_cap, "}");
 				text = json;
 			}
 			for (int f = 0; f < nf && f < 4; f++)

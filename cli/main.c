@@ -26,6 +26,7 @@
 #include "cmd_shard.h"
 #include "cmd_status.h"
 #include "cmd_transfer.h"
+#include "cmd_watch.h"
 #include "cmd_verify.h"
 
 /* the whole usage; "globalkv CMD --help" prints CMD's lines of it */
@@ -46,6 +47,8 @@ static const char UsageText[] =
 	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]\n"
 	"                     (JSON lines, or CSV key,value[,ttl] for FILE.csv or --csv; FILE - : stdin)\n"
 	"  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
+	"  globalkv watch -d CONNINFO [-d CONNINFO..] NAMESPACE [--after CURSOR] [--count N] [--timeout SECONDS]\n"
+	"                     (the change feed: a JSON line per change, the cursor on stderr)\n"
 	"  globalkv verify -d CONNINFO [--shard S] [--peer NODE]\n"
 	"  globalkv repair -d CONNINFO [--shard S] [--peer NODE]\n"
 	"                     (verify exits 0 when in sync, 1 when copies differ, 2 on error)\n"
@@ -162,6 +165,7 @@ main(int argc, char **argv)
 	bool		stop_on_error = false;
 	bool		csv = false;
 	const char *after = NULL;
+	bool		timeout_given = false;
 	NodeAddOptions node = {.timeout_s = 3600};
 	int			count = 0;
 	int			c;
@@ -211,6 +215,7 @@ main(int argc, char **argv)
 				node.timeout_s = atoi(optarg);
 				if (node.timeout_s < 1)
 					die("--timeout needs a number of seconds, at least 1");
+				timeout_given = true;
 				break;
 			case 'O':
 				stop_on_error = true;
@@ -314,6 +319,12 @@ main(int argc, char **argv)
 		if (nargs != 2)
 			die("usage: globalkv export -d CONNINFO NAMESPACE [--prefix P]");
 		return export_command(conninfo, args[1], prefix);
+	}
+	else if (strcmp(args[0], "watch") == 0)
+	{
+		if (nargs != 2)
+			die("usage: globalkv watch -d CONNINFO [-d CONNINFO..] NAMESPACE [--after CURSOR] [--count N] [--timeout SECONDS] [--zone ZONE]");
+		return watch_command(seeds, nseeds, zone, args[1], after, count, timeout_given ? node.timeout_s : 0);
 	}
 	else if (strcmp(args[0], "verify") == 0 || strcmp(args[0], "repair") == 0)
 		return verify_command(conninfo, strcmp(args[0], "repair") == 0, only_shard, only_peer);

@@ -272,3 +272,14 @@ REVOKE EXECUTE ON FUNCTION globalkv.get_state(text, text), kv.get(text, text, te
 -- each zone's holder is asked as the forwarding login, which is a client
 GRANT EXECUTE ON FUNCTION globalkv.get_state(text, text), kv.get(text, text, text),
     kv.wait_replicated(text, text, text, integer, integer) TO globalkv_client;
+
+-- ---------------------------------------------------------------------
+-- the change feed (docs/api.md "Change feed")
+-- ---------------------------------------------------------------------
+#include "udfs/changes_part/0.3.sql"
+#include "udfs/changes/0.3.sql"
+REVOKE EXECUTE ON FUNCTION globalkv.changes_part(text, integer[], bigint[], integer, integer),
+    kv.changes(text, text, integer, integer) FROM PUBLIC;
+-- a node's part runs as the forwarding login, which is a client
+GRANT EXECUTE ON FUNCTION globalkv.changes_part(text, integer[], bigint[], integer, integer),
+    kv.changes(text, text, integer, integer) TO globalkv_client;

@@ -175,6 +175,26 @@ extern GKV_API int gkv_scan(gkv_conn *conn, const char *ns, const char *prefix,
 							const char *after_key, int page_size, char **keys, char **values,
 							int *n, gkv_error *err);
 
+/*
+ * gkv_changes: kv.changes -- the namespace's changes in the connection's
+ * zone since cursor (NULL: from the beginning), waiting up to wait_ms when
+ * there are none.  *changes (free with gkv_free_changes) receives *n
+ * changes, value NULL for a delete; *next_cursor (free with gkv_free) the
+ * cursor of the next call.  Store it with what you did with the changes.
+ */
+typedef struct gkv_change
+{
+	char	   *key;
+	char	   *value;			/* JSON text, NULL: deleted */
+	char	   *version;
+	char	   *expires_at;		/* NULL: does not expire */
+} gkv_change;
+
+extern GKV_API int gkv_changes(gkv_conn *conn, const char *ns, const char *cursor, int max_rows,
+							   int wait_ms, gkv_change **changes, int *n, char **next_cursor,
+							   gkv_error *err);
+extern GKV_API void gkv_free_changes(gkv_change *changes, int n);
+
 /* frees what the library returned */
 extern GKV_API void gkv_free(void *p);
 

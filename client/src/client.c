@@ -45,7 +45,7 @@
 enum
 {
 	ST_PUT, ST_PUT_TTL, ST_GET, ST_DELETE, ST_PATCH, ST_PUT_MANY, ST_GET_MANY, ST_TOUCH,
-	ST_GET_AND_TOUCH, ST_SCAN, NUM_STATEMENTS
+	ST_GET_AND_TOUCH, ST_SCAN, ST_CHANGES, NUM_STATEMENTS
 };
 static const char *const StatementSql[NUM_STATEMENTS] = {
 	"SELECT kv.put($1::text, $2::text, $3::text, $4::text)",
@@ -58,10 +58,11 @@ static const char *const StatementSql[NUM_STATEMENTS] = {
 	"SELECT kv.touch($1::text, $2::text, $3::bigint)",
 	"SELECT kv.get_and_touch($1::text, $2::text, $3::bigint)",
 	"SELECT key, value FROM kv.scan($1::text, $2::text, $3::text, $4::integer)",
+	"SELECT key, value, version, expires_at, next_cursor FROM kv.changes($1::text, $2::text, $3::integer, $4::integer)",
 };
 static const char *const StatementName[NUM_STATEMENTS] = {
 	"gkv_put", "gkv_put_ttl", "gkv_get", "gkv_delete", "gkv_patch", "gkv_put_many", "gkv_get_many",
-	"gkv_touch", "gkv_get_and_touch", "gkv_scan",
+	"gkv_touch", "gkv_get_and_touch", "gkv_scan", "gkv_changes",
 };
 
 typedef struct node_conn
@@ -1321,21 +1322,71 @@ gkv_put_many(gkv_conn *c, const char *ns, int n, const char *const *keys,
 }
 
 /*
- * gkv_scan runs kv.scan on a node of the connection's zone -- any node
- * answers for the whole zone (a kv.docs query) -- trying the nodes that
- * hold the prefix's shard, nearest zone first, as a read would.  A scan is
- * a read: it may be repeated elsewhere.
+ * zone_query runs statement st (a read of the whole zone: kv.scan,
+ * kv.changes) on a node of the connection's zone -- any node answers for
+ * the zone -- trying the nodes that hold route_key's shard, nearest zone
+ * first, as a read would; it may be repeated elsewhere.  Returns the
+ * result (PQclear it) or NULL with *err set.
  */
+static PGresult *
+zone_query(gkv_conn *c, int st, const char *ns, const char *route_key, int nparams,
+		   const char *const *params, gkv_error *err)
+{
+	gkv_error	last = {0};
+	bool		have_last = false;
+	int			cand[GKV_MAX_CANDIDATES];
+	int			ncand;
+
+	refresh_down_flags(c);
+	ncand = gkv_map_candidates(c->map, gkv_shard_of(c, ns, route_key), c->zone, c->zone_order, c->down,
+							   cand, GKV_MAX_CANDIDATES);
+	for (int ci = 0; ci < ncand; ci++)
+	{
+		int			i = cand[ci];
+		PGconn	   *pg = node_pg(c, i, &last);
+		PGresult   *res;
+
+		if (pg == NULL || ensure_prepared(c, i, st, &last) != 0 ||
+			!PQsendQueryPrepared(pg, StatementName[st], nparams, params, NULL, NULL, 0))
+		{
+			if (pg && PQstatus(pg) == CONNECTION_OK)
+			{
+				/* the node refuses the statement itself: no use elsewhere */
+				if (err)
+					*err = last;
+				return NULL;
+			}
+			mark_down(c, i);
+			have_last = true;
+			continue;
+		}
+		res = collect(pg);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			return res;
+		error_from_result(&last, res, pg, c->map->nodes[i].name);
+		PQclear(res);
+		if (PQstatus(pg) == CONNECTION_OK)
+		{
+			if (err)
+				*err = last;	/* the node's own answer: not a node problem */
+			return NULL;
+		}
+		mark_down(c, i);
+		have_last = true;
+	}
+	no_holder_error(err, &last, have_last, "the zone's documents");
+	return NULL;
+}
+
 int
 gkv_scan(gkv_conn *c, const char *ns, const char *prefix, const char *after_key, int page_size,
 		 char **keys, char **values, int *n, gkv_error *err)
 {
 	char		size[16];
 	const char *p[4] = {ns, prefix, after_key, size};
-	gkv_error	last = {0};
-	bool		have_last = false;
-	int			cand[GKV_MAX_CANDIDATES];
-	int			ncand;
+	PGresult   *res;
+	bool		oom = false;
+	int			rows;
 
 	if (n == NULL || keys == NULL || values == NULL)
 		return set_error(err, "GK009", NULL, "invalid argument: a result pointer is NULL");
@@ -1343,68 +1394,93 @@ gkv_scan(gkv_conn *c, const char *ns, const char *prefix, const char *after_key,
 	if (ns == NULL || prefix == NULL || page_size < 1)
 		return set_error(err, "GK009", NULL, "invalid argument: namespace and prefix are required, page_size >= 1");
 	snprintf(size, sizeof(size), "%d", page_size);
-	refresh_down_flags(c);
-	ncand = gkv_map_candidates(c->map, gkv_shard_of(c, ns, prefix), c->zone, c->zone_order, c->down,
-							   cand, GKV_MAX_CANDIDATES);
-	for (int ci = 0; ci < ncand; ci++)
+	if ((res = zone_query(c, ST_SCAN, ns, prefix, 4, p, err)) == NULL)
+		return -1;
+	rows = PQntuples(res) < page_size ? PQntuples(res) : page_size;
+	for (int r = 0; r < rows; r++)
 	{
-		int			i = cand[ci];
-		PGconn	   *pg = node_pg(c, i, &last);
-		PGresult   *res;
-		bool		oom = false;
-		int			rows;
-
-		if (pg == NULL || ensure_prepared(c, i, ST_SCAN, &last) != 0 ||
-			!PQsendQueryPrepared(pg, StatementName[ST_SCAN], 4, p, NULL, NULL, 0))
-		{
-			if (pg && PQstatus(pg) == CONNECTION_OK)
-			{
-				/* the node refuses the statement itself: no use elsewhere */
-				if (err)
-					*err = last;
-				return -1;
-			}
-			mark_down(c, i);
-			have_last = true;
-			continue;
-		}
-		res = collect(pg);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			error_from_result(&last, res, pg, c->map->nodes[i].name);
-			PQclear(res);
-			if (PQstatus(pg) == CONNECTION_OK)
-			{
-				if (err)
-					*err = last;	/* the node's own answer: not a node problem */
-				return -1;
-			}
-			mark_down(c, i);
-			have_last = true;
-			continue;
-		}
-		rows = PQntuples(res);
-		if (rows > page_size)
-			rows = page_size;
+		keys[r] = dup_value(res, r, 0, &oom);
+		values[r] = dup_value(res, r, 1, &oom);
+	}
+	PQclear(res);
+	if (oom)
+	{
 		for (int r = 0; r < rows; r++)
 		{
-			keys[r] = dup_value(res, r, 0, &oom);
-			values[r] = dup_value(res, r, 1, &oom);
+			free(keys[r]);
+			free(values[r]);
 		}
-		PQclear(res);
-		if (oom)
-		{
-			for (int r = 0; r < rows; r++)
-			{
-				free(keys[r]);
-				free(values[r]);
-			}
-			return set_error(err, "53200", NULL, "out of memory");
-		}
-		*n = rows;
-		return 0;
+		return set_error(err, "53200", NULL, "out of memory");
 	}
-	return no_holder_error(err, &last, have_last, "the zone's documents");
+	*n = rows;
+	return 0;
+}
+
+void
+gkv_free_changes(gkv_change *changes, int n)
+{
+	if (changes == NULL)
+		return;
+	for (int i = 0; i < n; i++)
+	{
+		free(changes[i].key);
+		free(changes[i].value);
+		free(changes[i].version);
+		free(changes[i].expires_at);
+	}
+	free(changes);
+}
+
+int
+gkv_changes(gkv_conn *c, const char *ns, const char *cursor, int max_rows, int wait_ms,
+			gkv_change **changes, int *n, char **next_cursor, gkv_error *err)
+{
+	char		rows_s[16],
+				wait_s[16];
+	const char *p[4] = {ns, cursor, rows_s, wait_s};
+	PGresult   *res;
+	bool		oom = false;
+	int			k = 0;
+
+	if (changes == NULL || n == NULL || next_cursor == NULL)
+		return set_error(err, "GK009", NULL, "invalid argument: a result pointer is NULL");
+	*changes = NULL;
+	*n = 0;
+	*next_cursor = NULL;
+	if (ns == NULL)
+		return set_error(err, "GK009", NULL, "invalid argument: the namespace is required");
+	snprintf(rows_s, sizeof(rows_s), "%d", max_rows);
+	snprintf(wait_s, sizeof(wait_s), "%d", wait_ms);
+	/* any node of the zone answers: route by the namespace alone */
+	if ((res = zone_query(c, ST_CHANGES, ns, "", 4, p, err)) == NULL)
+		return -1;
+	*changes = calloc(PQntuples(res) + 1, sizeof(gkv_change));
+	if (*changes == NULL)
+		oom = true;
+	for (int r = 0; r < PQntuples(res) && !oom; r++)
+	{
+		if (PQgetisnull(res, r, 0))
+		{
+			*next_cursor = dup_value(res, r, 4, &oom);
+			continue;
+		}
+		(*changes)[k].key = dup_value(res, r, 0, &oom);
+		(*changes)[k].value = dup_value(res, r, 1, &oom);
+		(*changes)[k].version = dup_value(res, r, 2, &oom);
+		(*changes)[k].expires_at = dup_value(res, r, 3, &oom);
+		k++;
+	}
+	PQclear(res);
+	if (oom)
+	{
+		gkv_free_changes(*changes, k);
+		free(*next_cursor);
+		*changes = NULL;
+		*next_cursor = NULL;
+		return set_error(err, "53200", NULL, "out of memory");
+	}
+	*n = k;
+	return 0;
 }
 
 int

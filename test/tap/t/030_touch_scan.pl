@@ -15,7 +15,11 @@
 #  5. consistency per call: kv.wait_replicated returns once the other zone
 #     has a write, fails with GK019 while the zones are cut off; a read with
 #     consistency 'all' sees the other zone's newer write (and delete) that
-#     a 'zone' read does not, and says when a zone is down.
+#     a 'zone' read does not, and says when a zone is down;
+#  6. the change feed (kv.changes) from a node of zone2 while zone1 writes:
+#     a consumer that commits its cursor with its work, killed (its page
+#     dropped) and resumed, and a node of the zone restarted, sees every
+#     key once; globalkv watch prints the same changes.
 use strict;
 use warnings;
 
@@ -209,6 +213,63 @@ is($o3, qq({"i": $kv}), '... and answers from the zones that did');
 $z2b->start;
 cut(0);
 
+# ---- 6. the change feed -----------------------------------------------------
+sql($z1a, q{SELECT kv.create_namespace('w')});
+ok($z2a->poll_query_until('postgres', q{SELECT count(*) = 1 FROM kv.namespaces WHERE name = 'w'}), 'zone2 knows namespace w');
+my $start = sql($z2a, q{SELECT next_cursor FROM kv.changes('w') WHERE key IS NULL});
+like($start, qr{^gkv1(/\d+:\d+:\d+)+$}, 'a cursor names each shard, its holder and position');
+# zone1 writes 200 keys, from both of its nodes, while the consumer reads
+my $writer = IPC::Run::start([ 'psql', '-XAtq', '-d', $z1a->connstr('postgres'), '-c',
+	q{SELECT count(*) FROM generate_series(1, 200) i, LATERAL (SELECT kv.put('w', 'w' || i, jsonb_build_object('i', i)), pg_sleep(0.005)) x} ]);
+my %committed;
+my ($cursor, $pages, $dropped, $restarted, $failed_calls) = ($start, 0, 0, 0, 0);
+for (1 .. 200)
+{
+	my ($rc, $out, $err) = $z2a->psql('postgres',
+		"SELECT coalesce(key, ''), coalesce(next_cursor, '') FROM kv.changes('w', '$cursor', 30, 1000)");
+	if ($rc != 0)
+	{
+		$failed_calls++;	# a node of the zone was away: call again, same cursor
+		next;
+	}
+	my @rows = split /\n/, $out;
+	my ($next) = map { (split /\|/, $_)[1] } grep { /^\|/ } @rows;
+	my @keys = map { (split /\|/, $_)[0] } grep { !/^\|/ } @rows;
+	$pages++;
+	if ($pages >= 3 && !$dropped && @keys)
+	{
+		$dropped = scalar(@keys);	# the consumer dies before committing this page
+		next;
+	}
+	if ($pages == 5)
+	{
+		$z2b->restart;			# a node of the zone restarts between two calls
+		$restarted = 1;
+	}
+	$committed{$_}++ foreach @keys;		# the work and the cursor, committed together
+	$cursor = $next;
+	last if keys %committed == 200 && !$writer->pumpable;
+}
+$writer->finish;
+ok($dropped > 0, "a page of $dropped changes was dropped by a consumer that died");
+ok($restarted, "z2b restarted while the feed was followed ($failed_calls calls failed meanwhile)");
+is(scalar(keys %committed), 200, 'the consumer saw every one of the 200 keys');
+is(scalar(grep { $committed{$_} != 1 } keys %committed), 0, '... each exactly once');
+ok(wait_connected($z2b, 3), 'z2b pulls again');
+
+my ($wout, $werr) = ('', '');
+IPC::Run::run([ $cli, 'watch', '-d', $z2b->connstr('postgres'), 'w', '--after', $start, '--count', '200', '--timeout', '60' ],
+	'>', \$wout, '2>', \$werr);
+my %watched = map { /"key": "(w\d+)"/ ? ($1 => 1) : () } split /\n/, $wout;
+is(scalar(keys %watched), 200, 'globalkv watch from the start cursor prints the 200 changes') or diag($werr);
+like($werr, qr/^cursor gkv1\//m, 'and the cursor to resume from on stderr');
+sql($z1b, q{SELECT kv.delete('w', 'w7')});
+my $last = (grep { /^cursor / } split /\n/, $werr)[-1];
+$last =~ s/^cursor //;
+is(sql($z2b, "SELECT coalesce(key, '-') || ':' || coalesce(value::text, 'deleted') FROM kv.changes('w', '$last', 10, 5000) WHERE key IS NOT NULL"),
+	'w7:deleted', 'a delete arrives as value NULL, and only it is new');
+
 done_testing();
+
 
 

@@ -147,12 +147,13 @@ if want tap; then
     p=0
     f=0
     sk=0
-    for t in test/tap/t/*.pl; do
+    # test/chaos: the fault harness, run like the TAP tests (its own folder)
+    for t in test/tap/t/*.pl test/chaos/t/*.pl; do
         [ -e "$t" ] || continue
         case "$(basename "$t")" in *"${TAP_ONLY:-}"*) ;; *) continue ;; esac
         name=$(basename "$t" .pl)
         TESTDIR="$ROOT/test/tap" PG_REGRESS="$PG_REGRESS" \
-            timeout 600 perl -I "$PGXS_SRC/test/perl" -I test/tap "$t" \
+            timeout 600 perl -I "$PGXS_SRC/test/perl" -I test/tap -I test/chaos "$t" \
             >"$RESULTS/tap-$name.log" 2>&1
         rc=$?
         ts=$(grep -cE '^ok [0-9]+.*# *skip' "$RESULTS/tap-$name.log")

@@ -8,7 +8,12 @@
 #     target >= 0.9 x kv.put;
 #  b. a page of 100 keys of one user's prefix out of BENCH_DOCS documents
 #     (kv.scan('user:<u>:')) vs kv.get_many of the same 100 keys
-#     (pgbench c=1, random user) target: scan latency <= 2 x get_many.
+#     (pgbench c=1, random user) target: scan latency <= 2 x get_many;
+#  c. the change feed under the node's full write rate: `globalkv watch`
+#     follows the namespace from node1 while pgbench runs kv.put (c=4); the
+#     write rate beside it, and, once the writes stop, how long until the
+#     watcher prints the next write -- it has caught up with the whole run by
+#     then (target: keeps up, <= 1 s).
 #
 #   BENCH_DOCS     preloaded documents (default 1000000: 10,000 users x 100)
 #   BENCH_ZONES    zones of the parade  (default 2)
@@ -76,6 +81,27 @@ lat() {
 		sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p'
 }
 
+# c. the feed under the full write rate (first, on a quiet node)
+start_cursor=$(psql_ -c "SELECT next_cursor FROM kv.changes('sess', NULL, 100000, 0) WHERE key IS NULL")
+while [ "$(psql_ -c "SELECT count(*) FROM kv.changes('sess', '$start_cursor', 100000, 0) WHERE key IS NOT NULL")" != 0 ]; do
+	start_cursor=$(psql_ -c "SELECT next_cursor FROM kv.changes('sess', '$start_cursor', 100000, 0) WHERE key IS NULL")
+done
+"${AS[@]}" "$GKV" watch -d "$CI" sess --after "$start_cursor" --timeout $((SECS + 20)) >"$WORK/watch.out" 2>"$WORK/watch.err" &
+WATCHER=$!
+sleep 1
+feed_tps=$(tps put 4)
+at_end=$(wc -l <"$WORK/watch.out")
+# the first write after the run: how long until the watcher prints it
+t_end=$(date +%s.%N)
+psql_ -c "SELECT kv.put('sess', 'zz:sentinel', '{\"last\": true}')" >/dev/null
+caught=""
+for _ in $(seq 1 200); do
+	if grep -q '"zz:sentinel"' "$WORK/watch.out"; then caught=$(awk -v a="$t_end" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'); break; fi
+	sleep 0.05
+done
+kill "$WATCHER" 2>/dev/null || true
+wait "$WATCHER" 2>/dev/null || true
+
 put=$(tps put 4)
 touch_=$(tps touch 4)
 gat=$(tps get_and_touch 4)
@@ -103,4 +129,7 @@ REPORT=$HERE/results/session-$(date -u +%Y%m%dT%H%M%SZ).txt
 	printf '  %-44s %10s ms (runs: %s, %s)\n' "kv.get_many of one user's 100 keys, c=1" "$manyavg" "$many" "$many2"
 	printf '  %-44s %10s ms  ratio %s  target <= 2  %s\n' "kv.scan of one user's prefix, page 100, c=1" "$scanavg" \
 		"$(ratio "$scanavg" "$manyavg")" "$(verdict "$(ratio "$scanavg" "$manyavg")" 2 le)"
+	printf '  %-44s %10s tps; the watcher had printed %s changes when they stopped\n' "kv.put, c=4, while globalkv watch follows" "$feed_tps" "$at_end"
+	printf '  %-44s %10s s  target: keeps up (<= 1 s)  %s\n' "change feed: the next write printed after" "${caught:-(>10)}" \
+		"$( [ -n "$caught" ] && awk -v c="$caught" 'BEGIN { print (c <= 1.0 ? "met" : "MISSED") }' || echo MISSED)"
 } | tee "$REPORT"

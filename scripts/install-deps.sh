@@ -3,7 +3,7 @@
 # build, test and run, when they are missing.  Needs root; a no-op when
 # everything is there.  Used by `make test` and `make demo`.
 set -euo pipefail
-PACKAGES="build-essential pkg-config libpq-dev postgresql-15 postgresql-server-dev-15 libipc-run-perl prometheus openssl"
+PACKAGES="build-essential pkg-config libpq-dev postgresql-15 postgresql-server-dev-15 libipc-run-perl prometheus openssl clang libclang-rt-14-dev"
 missing=()
 for p in $PACKAGES; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

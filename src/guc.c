@@ -34,6 +34,7 @@ int			GkvExpiryIntervalMs = 1000;
 int			GkvExpiryRowsPerSecond = 10000;
 int			GkvForwardTimeoutMs = 30000;
 int			GkvMaxClockSkewMs = 5000;
+int			GkvMaxVersionAheadMs = 24 * 3600 * 1000;
 int			GkvMaxDocumentSize = 1024 * 1024;
 int			GkvMaxBatchKeys = 100000;
 int			GkvMaxKeyLength = 1024;
@@ -173,6 +174,15 @@ GkvDefineSettings(void)
 							&GkvMaxClockSkewMs,
 							5000, 1, 24 * 3600 * 1000,
 							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("globalkv.max_version_ahead",
+							"Lead of a replicated version over this node's clock beyond which the row is refused.",
+							"A version far in the future would win every conflict until that time: the batch holding it "
+							"is refused (GK015) and nothing of it stored.  0: no limit.",
+							&GkvMaxVersionAheadMs,
+							24 * 3600 * 1000, 0, INT_MAX,
+							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("globalkv.max_batch_keys",

@@ -9,7 +9,8 @@
 # PostgreSQL directories must be writable, or sudo must work without a
 # password) and runs the suites.
 #
-# Suites: unit (standalone C, with ASan/UBSan), regress (pg_regress),
+# Suites: unit (standalone C, with ASan/UBSan), fuzz (libFuzzer targets in
+# test/fuzz, FUZZ_SECONDS each), regress (pg_regress),
 # isolation (pg_isolation_regress), tap (PostgreSQL::Test::Cluster).  Each
 # test case counts once; the last line is "N passed, M failed, K skipped",
 # and the exit status is non-zero when anything failed.  Nothing passes by
@@ -108,6 +109,19 @@ if want unit; then
     f=$(grep -cE '^not ok ' "$RESULTS/unit.log")
     grep -q '^unit: all done' "$RESULTS/unit.log" || f=$((f + 1))
     count unit "$p" "$f"
+fi
+
+# ---- fuzz: libFuzzer targets, FUZZ_SECONDS (default 5) each ---------------
+if want fuzz; then
+    log "fuzz targets"
+    if make -s -C test/fuzz run >"$RESULTS/fuzz.log" 2>&1; then :; fi
+    cat "$RESULTS/fuzz.log"
+    p=$(grep -cE '^fuzz_[a-z_]+: ok' "$RESULTS/fuzz.log")
+    f=$(grep -cE '^fuzz_[a-z_]+: FAILED' "$RESULTS/fuzz.log")
+    # every target must have run: one that did not build counts as failed
+    n=$(sed -n 's/^TARGETS = //p' test/fuzz/Makefile | wc -w)
+    [ $((p + f)) -lt "$n" ] && f=$((n - p))
+    count fuzz "$p" "$f"
 fi
 
 # ---- regress and isolation: against temporary instances ------------------

@@ -344,12 +344,23 @@ ArrayText(int n, const uint64 *cursors)
 	return buf.data;
 }
 
+/* a binary value of the size its column's type has, or a protocol error */
+static const char *
+GetFixed(PGresult *res, int row, int col, int size)
+{
+	if (PQgetisnull(res, row, col) || PQgetlength(res, row, col) != size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROTOCOL_VIOLATION),
+				 errmsg("node \"%s\" sent a malformed value in column %d of a pull row", PeerName, col + 1)));
+	return PQgetvalue(res, row, col);
+}
+
 static int64
 GetInt8(PGresult *res, int row, int col)
 {
 	uint64		v;
 
-	memcpy(&v, PQgetvalue(res, row, col), 8);
+	memcpy(&v, GetFixed(res, row, col, 8), 8);
 	return (int64) pg_ntoh64(v);
 }
 
@@ -358,8 +369,31 @@ GetInt4(PGresult *res, int row, int col)
 {
 	uint32		v;
 
-	memcpy(&v, PQgetvalue(res, row, col), 4);
+	memcpy(&v, GetFixed(res, row, col, 4), 4);
 	return (int32) pg_ntoh32(v);
+}
+
+/*
+ * CheckPullTypes: a pull result must have the columns of pull_format.h with
+ * their types, in binary: what a peer sends is decoded by size below, and a
+ * peer is not trusted to get it right.
+ */
+static void
+CheckPullTypes(PGresult *res)
+{
+	static const Oid types[GKV_PULL_NATTS] = {
+		[GKV_PULL_SHARD] = INT4OID,[GKV_PULL_NAMESPACE] = TEXTOID,[GKV_PULL_KEY] = TEXTOID,
+		[GKV_PULL_VALUE] = JSONBOID,[GKV_PULL_HLC] = INT8OID,[GKV_PULL_ORIGIN] = INT4OID,
+		[GKV_PULL_EXPIRES_AT] = TIMESTAMPTZOID,[GKV_PULL_CRDT] = BYTEAOID,[GKV_PULL_SEQ] = INT8OID
+	};
+
+	for (int i = 0; i < GKV_PULL_NATTS; i++)
+		if (PQftype(res, i) != types[i] || PQfformat(res, i) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("node \"%s\" sent column %d of a pull row as type %u, format %d; expected type %u in binary",
+							PeerName, i + 1, PQftype(res, i), PQfformat(res, i), types[i]),
+					 errhint("Run the same globalkv version on every node.")));
 }
 
 /*
@@ -447,6 +481,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	bool		any_dirty;
 	bool		moving_dirty;
 	bool		stored = false;
+	const char *from;
 
 	*horizon_out = 0;
 	if (PQnfields(res) != GKV_PULL_NATTS)
@@ -455,6 +490,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 				 errmsg("node \"%s\" sent pull rows of %d columns, expected %d",
 						PeerName, PQnfields(res), GKV_PULL_NATTS),
 				 errhint("Run the same globalkv version on every node.")));
+	CheckPullTypes(res);
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
@@ -486,6 +522,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 	 * lock rows in one global order and never deadlock each other.
 	 */
 	items = palloc(sizeof(ApplyItem) * (nrows + 1));
+	from = psprintf("node \"%s\"", PeerName);
 	for (int r = 0; r < nrows; r++)
 	{
 		int32		shard = GetInt4(res, r, GKV_PULL_SHARD);
@@ -523,6 +560,10 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			MemoryContextReset(rowcxt);
 			continue;
 		}
+		if (PQgetisnull(res, r, GKV_PULL_NAMESPACE))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("node \"%s\" sent a document row without a namespace", PeerName)));
 		items[nitems].row = r;
 		items[nitems].ns = cstring_to_text_with_len(PQgetvalue(res, r, GKV_PULL_NAMESPACE), PQgetlength(res, r, GKV_PULL_NAMESPACE));
 		items[nitems].key = cstring_to_text_with_len(PQgetvalue(res, r, GKV_PULL_KEY), PQgetlength(res, r, GKV_PULL_KEY));
@@ -568,6 +609,7 @@ ApplyBatch(PGresult *res, uint64 *horizon_out, uint64 *applied, uint64 *conflict
 			memcpy(VARDATA(b), PQgetvalue(res, r, GKV_PULL_CRDT), len);
 			incoming.crdt = GkvCounterStateDeserialize(b);
 		}
+		GkvCheckRemoteState(item->key, &incoming, from);
 		result = GkvApplyRemoteState(writers[item->shard], item->ns, item->key, &incoming,
 									 &previous);
 		if (result == GKV_WRITE_CONFLICT)

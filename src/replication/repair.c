@@ -39,19 +39,13 @@ gkv_apply_row(PG_FUNCTION_ARGS)
 				 errmsg("namespace, key, hlc and origin must not be null")));
 	ns = PG_GETARG_TEXT_PP(0);
 	key = PG_GETARG_TEXT_PP(1);
-	GkvCheckKey(key);
 	incoming.value = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
-	if (incoming.value)
-		GkvCheckDocument(incoming.value);
 	incoming.version.hlc = (uint64) PG_GETARG_INT64(3);
 	incoming.version.origin = PG_GETARG_INT32(4);
-	if (incoming.version.origin < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_VERSION),
-				 errmsg("origin must not be negative")));
 	incoming.has_expiry = !PG_ARGISNULL(5);
 	incoming.expires_at = incoming.has_expiry ? PG_GETARG_TIMESTAMPTZ(5) : 0;
 	incoming.crdt = PG_ARGISNULL(6) ? NULL : GkvCounterStateDeserialize(PG_GETARG_BYTEA_PP(6));
+	GkvCheckRemoteState(key, &incoming, "globalkv.apply_row's caller");
 
 	w = GkvShardWriterOpen(GkvShardOfKey(ns, key));
 	r = GkvApplyRemoteState(w, ns, key, &incoming, NULL);

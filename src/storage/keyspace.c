@@ -17,6 +17,7 @@
 #include "gkv_hash.h"
 
 #include "globalkv/catalog.h"
+#include "globalkv/clock.h"
 #include "globalkv/errcodes.h"
 #include "globalkv/guc.h"
 #include "globalkv/storage.h"
@@ -108,6 +109,40 @@ GkvCheckDocument(Jsonb *doc)
 
 	if (GkvDocumentProblem(doc, &problem))
 		GkvRaiseProblem(&problem);
+}
+
+/*
+ * GkvCheckRemoteState: what a peer (or globalkv.apply_row) sends is checked
+ * as a client's call would be -- the key, the document -- and its version
+ * must be an origin's and not far in the future (globalkv.max_version_ahead):
+ * a row failing any of it raises, and the batch holding it stores nothing.
+ * 'from' names the sender for the message.
+ */
+void
+GkvCheckRemoteState(text *key, const GkvDocState *incoming, const char *from)
+{
+	GkvInputProblem problem;
+	int64		ahead;
+
+	if (GkvKeyProblem(key, &problem) ||
+		(incoming->value != NULL && GkvDocumentProblem(incoming->value, &problem)))
+		ereport(ERROR,
+				(errcode(problem.sqlstate),
+				 errmsg("%s sent a row globalkv cannot store: %s", from, problem.message),
+				 problem.detail ? errdetail_internal("%s", problem.detail) : 0));
+	if (incoming->version.origin <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_VERSION),
+				 errmsg("%s sent a row whose version has no origin node (%d)", from,
+						incoming->version.origin)));
+	ahead = GkvHlcPhysicalMs(incoming->version.hlc) - GkvUnixMsNow();
+	if (GkvMaxVersionAheadMs > 0 && ahead > GkvMaxVersionAheadMs)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_VERSION),
+				 errmsg("%s sent a version " INT64_FORMAT " s ahead of this node's clock", from, ahead / 1000),
+				 errdetail("The limit is globalkv.max_version_ahead = %d ms: such a version would win every conflict until then.",
+						   GkvMaxVersionAheadMs),
+				 errhint("Fix the clock of the node that wrote it, then raise the limit for as long as its rows are still ahead.")));
 }
 
 /* GkvKeyCompare: keys in byte order, as the "C" collation of the primary key sorts them */

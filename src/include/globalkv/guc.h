@@ -39,6 +39,7 @@ extern int	GkvExpiryIntervalMs;
 extern int	GkvExpiryRowsPerSecond;
 extern int	GkvForwardTimeoutMs;
 extern int	GkvMaxClockSkewMs;
+extern int	GkvMaxVersionAheadMs;
 extern int	GkvMaxDocumentSize;
 extern int	GkvMaxBatchKeys;
 extern int	GkvMaxKeyLength;

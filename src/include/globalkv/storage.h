@@ -110,6 +110,7 @@ extern void GkvRaiseProblem(const GkvInputProblem *problem) pg_attribute_noretur
 extern void GkvCheckKey(text *key);
 extern void GkvCheckDocument(Jsonb *doc);
 extern int	GkvKeyCompare(const text *a, const text *b);
+extern void GkvCheckRemoteState(text *key, const GkvDocState *incoming, const char *from);
 extern int	GkvShardOfKey(text *ns, text *key);
 
 /* ----------------------------------------------------------------

@@ -72,6 +72,15 @@ SELECT kv.put('bad', 'txn2', '[]');
 ROLLBACK;
 SELECT kv.get('bad', 'txn1') IS NULL AS rolled_back;
 
+-- what a peer sends (here through globalkv.apply_row, the same check as
+-- the apply worker's) is checked like a client's call, and its version must
+-- not be far ahead: a version 10 years out would win every conflict
+SELECT try($$SELECT globalkv.apply_row('bad', '', '{}', 1000, 1, NULL, NULL)$$);
+SELECT try($$SELECT globalkv.apply_row('bad', 'k', '[1]', 1000, 1, NULL, NULL)$$);
+SELECT try($$SELECT globalkv.apply_row('bad', 'k', '{}', 1000, 0, NULL, NULL)$$);
+SELECT regexp_replace(try(format($$SELECT globalkv.apply_row('bad', 'k', '{}', %s, 1, NULL, NULL)$$,
+           globalkv.hlc_at(now() + interval '10 years'))), '\d+ s ahead', 'N s ahead') AS far_ahead;
+
 -- the only document of the namespace is the one written at the start
 SELECT stored_rows('bad');
 SELECT kv.get('bad', 'keep');

@@ -1,7 +1,8 @@
 # 011_replication_faults.pl -- replication under faults: kill -9 of a node
 # during load loses no acknowledged write; a stopped peer catches up; a
 # broken link is routed around (relay through the third zone); a clock far
-# ahead is reported and the parade still converges.
+# ahead is reported and the parade still converges; a version further ahead
+# than globalkv.max_version_ahead is refused, and nothing of its batch stored.
 use strict;
 use warnings;
 
@@ -125,6 +126,27 @@ $n1->safe_psql('postgres', q{SELECT kv.put('f', 'skewed', '{"by": "zone1, later"
 ok(wait_converged('f', @nodes), 'converged despite the skew');
 is($n3->safe_psql('postgres', q{SELECT kv.get('f', 'skewed')}), '{"by": "zone1, later"}',
 	'the causally later write wins everywhere');
+
+# ---- 5. a version too far ahead is refused ------------------------------------
+# zone2 takes versions at most 30 minutes ahead; zone3 (and every node it
+# dragged along) writes an hour ahead: zone2 refuses those batches, stores
+# nothing of them, and says why -- until the limit is raised
+# (zone2 pulls nothing while the row is written, then takes the limit and
+# its peers back in one reload: its workers see both at once)
+$n2->safe_psql('postgres', q{ALTER SYSTEM SET globalkv.debug_block_pull_from = '1,3'; SELECT pg_reload_conf()});
+ok($n2->poll_query_until('postgres', q{SELECT count(*) FILTER (WHERE connected) = 0 FROM kv.replication_status}),
+	'zone2 pulls from nobody for a moment');
+$n3->safe_psql('postgres', q{SELECT kv.put('f', 'too-far', '{"by": "zone3"}')});
+$n2->safe_psql('postgres', q{ALTER SYSTEM RESET globalkv.debug_block_pull_from;
+	ALTER SYSTEM SET globalkv.max_version_ahead = '30min'; SELECT pg_reload_conf()});
+ok($n2->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM kv.replication_status WHERE peer_node_id = 3 AND last_error LIKE '%ahead of this node%max_version_ahead%'}),
+	'zone2 refuses the rows of zone3, saying how far ahead they are and which setting');
+is($n2->safe_psql('postgres', q{SELECT kv.get('f', 'too-far') IS NULL}), 't', 'zone2 stored nothing of it');
+like(slurp_file($n2->logfile), qr/sent a version \d+ s ahead of this node's clock/, 'zone2 logs the refusal');
+$n2->safe_psql('postgres', q{ALTER SYSTEM RESET globalkv.max_version_ahead; SELECT pg_reload_conf()});
+ok(wait_converged('f', @nodes), 'with the limit raised, zone2 catches up (and relays the row to zone1)');
+is($n1->safe_psql('postgres', q{SELECT kv.get('f', 'too-far')}), '{"by": "zone3"}', 'zone1 has it too');
 
 $_->stop foreach @nodes;
 done_testing();

@@ -225,4 +225,71 @@ SELECT c AS "case", count(*) AS orders, count(DISTINCT fingerprint) AS outcomes,
  GROUP BY c
  ORDER BY c;
 
+-- ---- random histories (a property test, seeded) ----------------------------
+-- 60 cases, each the states of a small random history of one key: one or
+-- two puts, perhaps a delete, increments from random origins on top of a
+-- random put, touches of a random put -- well-formed as nodes would store
+-- them (the document each node shows), every version distinct.  Every order of arrival must end in one state,
+-- and delivering everything again must change nothing.
+SELECT setseed(0.4242);
+CREATE FUNCTION pg_temp.mr_random_case(c integer) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    names text[] := '{}';
+    puts jsonb[] := '{}';          -- {"hlc", "origin", "n"}
+    h bigint := 1000;
+    p jsonb;
+    o integer;
+    nm text;
+    sums jsonb := '{}';
+BEGIN
+    FOR i IN 1 .. 1 + (random() < 0.5)::int LOOP
+        h := h + 1 + (random() * 5)::int;
+        o := 1 + (random() * 2)::int;
+        nm := format('r%s_put%s', c, i);
+        p := jsonb_build_object('hlc', h, 'origin', o, 'n', (random() * 20)::int, 'name', nm);
+        puts := puts || p;
+        INSERT INTO mr_state VALUES (nm, jsonb_build_object('n', p->'n', 's', nm), h, o,
+            CASE WHEN random() < 0.3 THEN timestamptz '2100-01-01' END, NULL);
+        names := names || nm;
+    END LOOP;
+    IF random() < 0.4 THEN
+        h := h + 1 + (random() * 5)::int;
+        nm := format('r%s_del', c);
+        INSERT INTO mr_state VALUES (nm, NULL, h, 1 + (random() * 2)::int, NULL, NULL);
+        names := names || nm;
+    END IF;
+    WHILE cardinality(names) < 4 LOOP
+        p := puts[1 + (random() * (cardinality(puts) - 1))::int];
+        h := h + 1 + (random() * 5)::int;
+        o := 1 + (random() * 2)::int;
+        IF random() < 0.25 THEN
+            -- a touch of that put by o
+            nm := format('r%s_touch%s', c, cardinality(names));
+            INSERT INTO mr_state VALUES (nm, jsonb_build_object('n', p->'n', 's', p->'name'), h, o,
+                timestamptz '2100-06-01', pg_temp.mr_crdt((p->>'hlc')::bigint, (p->>'origin')::int, false, '{}'));
+        ELSE
+            -- o's running sum on top of that put grows with its hlc
+            sums := jsonb_set(sums, ARRAY[o::text], to_jsonb(coalesce((sums->>o::text)::int, 0) + 1 + (random() * 4)::int));
+            nm := format('r%s_inc%s', c, cardinality(names));
+            -- the document its node shows: the put's, n counted up
+            INSERT INTO mr_state VALUES (nm,
+                jsonb_build_object('n', (p->>'n')::int + (sums->>o::text)::int, 's', p->'name'), h, o, NULL,
+                pg_temp.mr_crdt((p->>'hlc')::bigint, (p->>'origin')::int, false, jsonb_build_object('n', jsonb_build_object(
+                    'epoch', jsonb_build_array((p->>'hlc')::bigint, (p->>'origin')::int), 'base', p->'n',
+                    'contrib', jsonb_build_array(jsonb_build_array(o, h, (sums->>o::text)::int))))));
+        END IF;
+        names := names || nm;
+    END LOOP;
+    RETURN names;
+END
+$$;
+CREATE TEMP TABLE mr_random AS SELECT c, pg_temp.mr_random_case(c) AS names FROM generate_series(1, 60) c;
+SELECT count(*) AS cases, count(*) FILTER (WHERE outcomes = 1) AS one_outcome,
+       count(*) FILTER (WHERE noop) AS redelivery_noop, sum(orders) AS orders
+  FROM (SELECT r.c, count(*) AS orders, count(DISTINCT o.fingerprint) AS outcomes,
+               bool_and(o.redelivery ~ '^(CONFLICT,?)+$') AS noop
+          FROM mr_random r, pg_temp.mr_orders('rnd' || r.c, r.names) o
+         GROUP BY r.c) t;
+
 SELECT kv.drop_namespace('mr') > 0 AS dropped;

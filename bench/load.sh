@@ -36,7 +36,7 @@ copy_rate=$(awk -v n="$DOCS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (
 psql_ -c "DROP TABLE bench_copy"
 
 psql_ -c "SELECT kv.create_namespace('bench_load')" >/dev/null
-"${AS[@]}" "$GKV" load -d "$CI" bench_load "$FILE" >"$WORK/load.out" 2>"$WORK/load.err" ||
+"${AS[@]}" "$GKV" load -d "$CI" bench_load "$FILE" --jobs "${BENCH_JOBS:-4}" >"$WORK/load.out" 2>"$WORK/load.err" ||
 	{ cat "$WORK/load.out" "$WORK/load.err" >&2; exit 1; }
 load_rate=$(sed -n 's/.*(\([0-9]*\) documents\/s).*/\1/p' "$WORK/load.out")
 loaded=$(psql_ -c "SELECT count(*) FROM kv.docs WHERE namespace = 'bench_load'")

@@ -7,11 +7,14 @@
  * load reads the file in batches of BATCH_LINES lines and sends each to
  * kv.load_lines on the node (sql/udfs/load_lines), which parses and checks
  * every line and puts the good ones with kv.put_many -- the server splits
- * each batch by the node holding each key.  Bad lines come back with
- * their number and why; they are reported on stderr and skipped, or, with
+ * each batch by the node holding each key.  --jobs N (default 4) loads on
+ * N connections at once, each line on the one its key hashes to (Lane), so
+ * a key's lines keep their order.  Bad lines come back with their number
+ * and why; they are reported on stderr and skipped, or, with
  * --stop-on-error, stop the load after the batch that held the first one
- * (each batch is one transaction: nothing of a batch is half-written).
- * Progress (lines, documents/s) goes to stderr every second.
+ * (each batch is one transaction: nothing of a batch is half-written; the
+ * other connections' batches already sent finish).  Progress (lines,
+ * documents/s) goes to stderr every second.
  *
  * export reads kv.docs (each node's part in one snapshot: consistent per
  * shard) in single-row mode, so neither side holds the namespace in
@@ -33,6 +36,7 @@
 
 #include "cli_common.h"
 #include "cmd_transfer.h"
+#include "globalkv_client.h"
 
 #define BATCH_LINES 5000
 #define EXIT_BAD_LINES 1
@@ -83,36 +87,279 @@ AppendArrayElement(char **buf, size_t *len, size_t *cap, const char *line, size_
 }
 
 /*
- * SendBatch sends one batch; the server numbers its lines by position
- * (from 1), file_lines[] turns that into the file's line numbers.  Returns
- * how many lines were bad, -1 on an error.
+ * A lane: one connection and the batch being built for it.  Lines go to
+ * lane hash(key) % jobs, so a key's lines always travel on one connection,
+ * one batch after the other: a later line can never be written before an
+ * earlier one, and two lanes never wait on each other's row locks.  While
+ * a lane's batch runs on the server, the file is read on and the other
+ * lanes' batches are built and sent.
+ */
+typedef struct Lane
+{
+	PGconn	   *conn;
+	char	   *array;			/* the text[] literal being built */
+	size_t		len,
+				cap;
+	long	   *lines;			/* file line of each element being built */
+	long		n;
+	long	   *sent_lines;		/* ... of the batch in flight */
+	long		sent_n;
+	bool		busy;			/* a batch is in flight */
+} Lane;
+
+/*
+ * LaneCollect waits for the lane's batch in flight, if any, and reports its
+ * bad lines with their numbers in the file.  Returns how many lines were
+ * bad, -1 on an error.
  */
 static long
-SendBatch(PGconn *conn, const char *ns, char *array, size_t len, const long *file_lines, long n)
+LaneCollect(Lane *lane)
 {
 	PGresult   *res;
-	long		bad;
+	PGresult   *last = NULL;
+	long		bad = 0;
 
-	array[len] = '}';
-	array[len + 1] = '\0';
-	res = PQexecParams(conn, "SELECT line, error FROM kv.load_lines($1, 1, $2::text[])",
-					   2, NULL, (const char *const[]) {ns, array}, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (!lane->busy)
+		return 0;
+	lane->busy = false;
+	while ((res = PQgetResult(lane->conn)) != NULL)
 	{
-		print_server_error(conn, res, NULL);
-		PQclear(res);
+		if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR)
+			PQclear(res);		/* keep the first error */
+		else
+		{
+			PQclear(last);
+			last = res;
+		}
+	}
+	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
+	{
+		print_server_error(lane->conn, last, NULL);
+		PQclear(last);
 		return -1;
 	}
-	bad = PQntuples(res);
+	bad = PQntuples(last);
 	for (long r = 0; r < bad; r++)
 	{
-		long		pos = atol(PQgetvalue(res, r, 0));
+		long		pos = atol(PQgetvalue(last, r, 0));
 
-		fprintf(stderr, "line %ld: %s\n", pos >= 1 && pos <= n ? file_lines[pos - 1] : -1,
-				PQgetvalue(res, r, 1));
+		fprintf(stderr, "line %ld: %s\n", pos >= 1 && pos <= lane->sent_n ? lane->sent_lines[pos - 1] : -1,
+				PQgetvalue(last, r, 1));
 	}
-	PQclear(res);
+	PQclear(last);
 	return bad;
+}
+
+/*
+ * LaneSend sends the batch built in the lane (after collecting the one in
+ * flight, whose bad lines are added to *bad).  Returns false on an error.
+ */
+static bool
+LaneSend(Lane *lane, const char *ns, long *bad)
+{
+	long		b = LaneCollect(lane);
+	long	   *swap;
+
+	if (b < 0)
+		return false;
+	*bad += b;
+	if (lane->n == 0)
+		return true;
+	lane->array[lane->len] = '}';
+	lane->array[lane->len + 1] = '\0';
+	if (!PQsendQueryParams(lane->conn, "SELECT line, error FROM kv.load_lines($1, 1, $2::text[])",
+						   2, NULL, (const char *const[]) {ns, lane->array}, NULL, NULL, 0))
+	{
+		fprintf(stderr, "%s: %s", CLI_PROGNAME, PQerrorMessage(lane->conn));
+		return false;
+	}
+	lane->busy = true;
+	swap = lane->sent_lines;
+	lane->sent_lines = lane->lines;
+	lane->lines = swap;
+	lane->sent_n = lane->n;
+	lane->n = 0;
+	lane->len = 0;
+	return true;
+}
+
+/*
+ * LineKey returns the decoded "key" member of a JSON line's top-level
+ * object (malloc'd), NULL when it has none or is not an object -- such a
+ * line goes to lane 0, where the server names what is wrong with it.  A
+ * scanner, not a parser: it only has to find the key, the server checks
+ * everything.
+ */
+static const char *
+SkipString(const char *p)
+{
+	for (p++; *p && *p != '"'; p++)
+		if (*p == '\\' && p[1])
+			p++;
+	return *p == '"' ? p + 1 : NULL;
+}
+
+/* skips one JSON value at p; returns where it ends, NULL if malformed */
+static const char *
+SkipValue(const char *p)
+{
+	int			depth = 0;
+
+	for (;;)
+	{
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '\0')
+			return NULL;
+		if (*p == '"')
+		{
+			if ((p = SkipString(p)) == NULL)
+				return NULL;
+		}
+		else if (*p == '{' || *p == '[')
+		{
+			depth++;
+			p++;
+			continue;
+		}
+		else if (*p == '}' || *p == ']')
+		{
+			if (depth == 0)
+				return NULL;
+			depth--;
+			p++;
+		}
+		else if (depth > 0)
+		{
+			p++;				/* , : and scalars inside a container */
+			continue;
+		}
+		else
+			while (*p && *p != ',' && *p != '}' && *p != ' ' && *p != '\t')
+				p++;
+		if (depth == 0)
+		{
+			while (*p == ' ' || *p == '\t')
+				p++;
+			return p;
+		}
+	}
+}
+
+static void
+PutUtf8(char **out, unsigned long c)
+{
+	unsigned char *o = (unsigned char *) *out;
+
+	if (c < 0x80)
+		*o++ = (unsigned char) c;
+	else if (c < 0x800)
+	{
+		*o++ = 0xC0 | (c >> 6);
+		*o++ = 0x80 | (c & 0x3F);
+	}
+	else if (c < 0x10000)
+	{
+		*o++ = 0xE0 | (c >> 12);
+		*o++ = 0x80 | ((c >> 6) & 0x3F);
+		*o++ = 0x80 | (c & 0x3F);
+	}
+	else
+	{
+		*o++ = 0xF0 | (c >> 18);
+		*o++ = 0x80 | ((c >> 12) & 0x3F);
+		*o++ = 0x80 | ((c >> 6) & 0x3F);
+		*o++ = 0x80 | (c & 0x3F);
+	}
+	*out = (char *) o;
+}
+
+/* decodes the JSON string at p (at its opening quote); NULL if malformed */
+static char *
+DecodeString(const char *p)
+{
+	const char *end = SkipString(p);
+	char	   *out,
+			   *o;
+
+	if (end == NULL || (out = malloc(end - p + 4)) == NULL)
+		return NULL;
+	o = out;
+	for (p++; *p != '"'; p++)
+	{
+		if (*p != '\\')
+		{
+			*o++ = *p;
+			continue;
+		}
+		p++;
+		switch (*p)
+		{
+			case 'b': *o++ = '\b'; break;
+			case 'f': *o++ = '\f'; break;
+			case 'n': *o++ = '\n'; break;
+			case 'r': *o++ = '\r'; break;
+			case 't': *o++ = '\t'; break;
+			case 'u':
+				{
+					unsigned long c,
+								lo;
+
+					if (sscanf(p + 1, "%4lx", &c) != 1)
+						goto bad;
+					p += 4;
+					if (c >= 0xD800 && c <= 0xDBFF && p[1] == '\\' && p[2] == 'u' &&
+						sscanf(p + 3, "%4lx", &lo) == 1 && lo >= 0xDC00 && lo <= 0xDFFF)
+					{
+						c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
+						p += 6;
+					}
+					if (c == 0)
+						goto bad;	/* not a key the server takes anyway */
+					PutUtf8(&o, c);
+					break;
+				}
+			default:
+				*o++ = *p;		/* \" \\ \/ */
+		}
+	}
+	*o = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+static char *
+LineKey(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != '{')
+		return NULL;
+	for (;;)
+	{
+		bool		is_key;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '"')
+			return NULL;
+		is_key = strncmp(p, "\"key\"", 5) == 0;
+		if ((p = SkipString(p)) == NULL)
+			return NULL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p++ != ':')
+			return NULL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (is_key)
+			return *p == '"' ? DecodeString(p) : NULL;
+		if ((p = SkipValue(p)) == NULL || *p != ',')
+			return NULL;
+		p++;
+	}
 }
 
 /*
@@ -203,22 +450,18 @@ CsvRecord(FILE *in, char **line, size_t *line_cap, long *lineno, long *first_lin
 }
 
 int
-load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error, bool csv)
+load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error, bool csv,
+			 int jobs)
 {
 	FILE	   *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-	PGconn	   *conn;
+	Lane	   *lanes;
 	char	   *line = NULL;
 	size_t		line_cap = 0;
-	char	   *array = NULL;
-	size_t		len = 0,
-				cap = 0;
 	char	   *json = NULL;
 	size_t		json_len = 0,
 				json_cap = 0;
-	long	   *file_lines = malloc(sizeof(long) * BATCH_LINES);
 	long		lineno = 0,
 				records = 0,
-				in_batch = 0,
 				bad = 0,
 				blank = 0;
 	double		start = cli_seconds(),
@@ -232,13 +475,25 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 		fprintf(stderr, "%s: could not open %s\n", CLI_PROGNAME, file);
 		return EXIT_ERROR;
 	}
-	if ((conn = Connect(conninfo)) == NULL)
-		return EXIT_ERROR;
+	lanes = calloc(jobs, sizeof(Lane));
+	if (lanes == NULL)
+		die("out of memory");
+	for (int j = 0; j < jobs; j++)
+	{
+		if ((lanes[j].conn = Connect(conninfo)) == NULL)
+			return EXIT_ERROR;
+		lanes[j].lines = malloc(sizeof(long) * BATCH_LINES);
+		lanes[j].sent_lines = malloc(sizeof(long) * BATCH_LINES);
+		if (lanes[j].lines == NULL || lanes[j].sent_lines == NULL)
+			die("out of memory");
+	}
 	for (;;)
 	{
 		long		record_line;
 		const char *text;
+		char	   *key = NULL;
 		size_t		n;
+		Lane	   *lane;
 
 		if (!csv)
 		{
@@ -251,6 +506,8 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 				line[--got] = '\0';
 			text = line;
 			n = (size_t) got;
+			if (jobs > 1)
+				key = LineKey(text);
 		}
 		else
 		{
@@ -291,6 +548,8 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 				}
 				cli_append(&json, &json_len, &json_cap, "}");
 				text = json;
+				if (jobs > 1)
+					key = strdup(fields[0]);
 			}
 			for (int f = 0; f < nf && f < 4; f++)
 				free(fields[f]);
@@ -299,21 +558,17 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 		}
 		if (strspn(text, " \t") == n)
 			blank++;			/* sent all the same: the server numbers lines by position */
-		if (in_batch == 0)
-			len = 0;
-		AppendArrayElement(&array, &len, &cap, text, n);
-		file_lines[in_batch++] = record_line;
-		if (in_batch == BATCH_LINES)
+		lane = &lanes[key ? gkv_key_hash32(ns, key) % (unsigned) jobs : 0];
+		free(key);
+		AppendArrayElement(&lane->array, &lane->len, &lane->cap, text, n);
+		lane->lines[lane->n++] = record_line;
+		if (lane->n == BATCH_LINES)
 		{
-			long		b = SendBatch(conn, ns, array, len, file_lines, in_batch);
-
-			if (b < 0)
+			if (!LaneSend(lane, ns, &bad))
 			{
 				rc = EXIT_ERROR;
 				break;
 			}
-			bad += b;
-			in_batch = 0;
 			if (bad > 0 && stop_on_error)
 				break;
 		}
@@ -323,9 +578,18 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 			fprintf(stderr, "%ld lines, %.0f lines/s\n", lineno, lineno / (last_progress - start));
 		}
 	}
-	if (rc == 0 && in_batch > 0 && !(bad > 0 && stop_on_error))
+	/* the last batches, then every answer */
+	for (int j = 0; j < jobs; j++)
 	{
-		long		b = SendBatch(conn, ns, array, len, file_lines, in_batch);
+		if (rc == 0 && !(bad > 0 && stop_on_error))
+		{
+			if (!LaneSend(&lanes[j], ns, &bad))
+				rc = EXIT_ERROR;
+		}
+	}
+	for (int j = 0; j < jobs; j++)
+	{
+		long		b = LaneCollect(&lanes[j]);
 
 		if (b < 0)
 			rc = EXIT_ERROR;
@@ -347,12 +611,17 @@ load_command(const char *conninfo, const char *ns, const char *file, bool stop_o
 		fprintf(stderr, "%s: the load stopped at line %ld; the batches before it are loaded\n",
 				CLI_PROGNAME, lineno);
 	free(line);
-	free(array);
 	free(json);
-	free(file_lines);
+	for (int j = 0; j < jobs; j++)
+	{
+		free(lanes[j].array);
+		free(lanes[j].lines);
+		free(lanes[j].sent_lines);
+		PQfinish(lanes[j].conn);
+	}
+	free(lanes);
 	if (in != stdin)
 		fclose(in);
-	PQfinish(conn);
 	return rc;
 }
 

@@ -19,7 +19,7 @@
  * reported with its line number), 2 on an error (the load stopped).
  */
 extern int	load_command(const char *conninfo, const char *ns, const char *file, bool stop_on_error,
-						 bool csv);
+						 bool csv, int jobs);
 
 /*
  * export -d CONNINFO NAMESPACE [--prefix P]: the namespace's live

@@ -44,7 +44,7 @@ static const char UsageText[] =
 	"                     (a machine joins a parade: ROLE's password from $GLOBALKV_PEER_PASSWORD)\n"
 	"  globalkv shard move SHARD --to NODE [--rollback] -d CONNINFO\n"
 	"  globalkv rebalance [--zone ZONE] -d CONNINFO\n"
-	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]\n"
+	"  globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv] [--jobs N]\n"
 	"                     (JSON lines, or CSV key,value[,ttl] for FILE.csv or --csv; FILE - : stdin)\n"
 	"  globalkv export -d CONNINFO NAMESPACE [--prefix P]          (JSON lines on stdout)\n"
 	"  globalkv watch -d CONNINFO [-d CONNINFO..] NAMESPACE [--after CURSOR] [--count N] [--timeout SECONDS]\n"
@@ -146,6 +146,7 @@ main(int argc, char **argv)
 		{"no-tls", no_argument, NULL, 'U'},
 		{"csv", no_argument, NULL, 'V'},
 		{"after", required_argument, NULL, 'F'},
+		{"jobs", required_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -166,6 +167,7 @@ main(int argc, char **argv)
 	bool		csv = false;
 	const char *after = NULL;
 	bool		timeout_given = false;
+	int			jobs = 4;
 	NodeAddOptions node = {.timeout_s = 3600};
 	int			count = 0;
 	int			c;
@@ -267,6 +269,11 @@ main(int argc, char **argv)
 			case 'F':
 				after = optarg;
 				break;
+			case 'J':
+				jobs = atoi(optarg);
+				if (jobs < 1 || jobs > 32)
+					die("--jobs needs a number of connections, 1 to 32");
+				break;
 			case 'h':
 				help = true;
 				break;
@@ -311,8 +318,8 @@ main(int argc, char **argv)
 	else if (strcmp(args[0], "load") == 0)
 	{
 		if (nargs != 3)
-			die("usage: globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv]");
-		return load_command(conninfo, args[1], args[2], stop_on_error, csv);
+			die("usage: globalkv load -d CONNINFO NAMESPACE FILE [--stop-on-error] [--csv] [--jobs N]");
+		return load_command(conninfo, args[1], args[2], stop_on_error, csv, jobs);
 	}
 	else if (strcmp(args[0], "export") == 0)
 	{

@@ -236,6 +236,14 @@ error_response(out *o, const char *code, const char *message, const char *detail
 static int
 kind_of(const char *sql)
 {
+	if (strstr(sql, "kv.get_and_touch"))
+		return K_GET_AND_TOUCH;
+	if (strstr(sql, "kv.touch"))
+		return K_TOUCH;
+	if (strstr(sql, "kv.scan"))
+		return K_SCAN;
+	if (strstr(sql, "kv.changes"))
+		return K_CHANGES;
 	if (strstr(sql, "kv.put_many"))
 		return K_PUT_MANY;
 	if (strstr(sql, "kv.get_many"))
@@ -254,7 +262,7 @@ kind_of(const char *sql)
 static int
 ncols_of(int kind)
 {
-	return kind == K_PUT_MANY || kind == K_GET_MANY ? 2 : 1;
+	return kind == K_CHANGES ? 5 : kind == K_PUT_MANY || kind == K_GET_MANY || kind == K_SCAN ? 2 : 1;
 }
 
 /* the elements of an array literal as the library writes it: {"a","b\"c"} */
@@ -464,8 +472,10 @@ serve(int fd, const char *name, fake_shared *sh)
 				{
 					const char *names1[] = {"value"};
 					const char *names2[] = {"key", "value"};
+					const char *names5[] = {"key", "value", "version", "expires_at", "next_cursor"};
 
-					row_description(o, ncols_of(kind), ncols_of(kind) == 1 ? names1 : names2);
+					row_description(o, ncols_of(kind), ncols_of(kind) == 1 ? names1 :
+									ncols_of(kind) == 2 ? names2 : names5);
 					break;
 				}
 			case 'E':
@@ -486,7 +496,43 @@ serve(int fd, const char *name, fake_shared *sh)
 					failed = true;
 					break;
 				}
-				if (kind == K_PUT_MANY || kind == K_GET_MANY)
+				if (kind == K_SCAN)
+				{
+					/* page_size keys after after_key ($3), "<prefix>000".."<prefix>009" */
+					int			size = nparams > 3 ? atoi(params[3]) : 0;
+					/* a NULL parameter arrives as "" here */
+					int			from = nparams > 2 && strlen(params[2]) > strlen(params[1]) ?
+						atoi(params[2] + strlen(params[1])) + 1 : 0;
+					int			rows = 0;
+
+					for (int i = from; i < 10 && rows < size; i++, rows++)
+					{
+						char		k[128],
+									doc[256];
+						const char *row[2] = {k, doc};
+
+						snprintf(k, sizeof(k), "%s%03d", params[1], i);
+						snprintf(doc, sizeof(doc), "{\"i\": %d, \"node\": \"%s\"}", i, name);
+						data_row(o, 2, row);
+					}
+					command_complete(o, "SELECT");
+				}
+				else if (kind == K_CHANGES)
+				{
+					/* from no cursor: a put and a delete; from "c1": nothing new */
+					const char *put[5] = {"a", "{\"v\": 1}", "7:1", NULL, NULL};
+					const char *del[5] = {"b", NULL, "8:2", NULL, NULL};
+					const char *cur[5] = {NULL, NULL, NULL, NULL, "c1"};
+
+					if (nparams < 2 || params[1][0] == '\0')
+					{
+						data_row(o, 5, put);
+						data_row(o, 5, del);
+					}
+					data_row(o, 5, cur);
+					command_complete(o, "SELECT");
+				}
+				else if (kind == K_PUT_MANY || kind == K_GET_MANY)
 				{
 					static char elems[64][128];
 					int			n = nparams > 1 ? parse_array(params[1], elems, 64) : 0;
@@ -512,6 +558,8 @@ serve(int fd, const char *name, fake_shared *sh)
 
 					if (kind == K_PUT)
 						snprintf(doc, sizeof(doc), "INSERT");
+					else if (kind == K_TOUCH)
+						snprintf(doc, sizeof(doc), "%s", nparams > 1 && strcmp(params[1], "gone") == 0 ? "f" : "t");
 					else if (kind == K_DELETE)
 						snprintf(doc, sizeof(doc), "t");
 					else if (kind == K_PATCH)

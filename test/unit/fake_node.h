@@ -15,7 +15,8 @@
 /* statement kinds, recognised from the SQL the library prepares */
 enum
 {
-	K_PUT, K_GET, K_DELETE, K_PATCH, K_PUT_MANY, K_GET_MANY, K_OTHER, K_COUNT
+	K_PUT, K_GET, K_DELETE, K_PATCH, K_PUT_MANY, K_GET_MANY, K_TOUCH, K_GET_AND_TOUCH, K_SCAN,
+	K_CHANGES, K_OTHER, K_COUNT
 };
 #define KBIT(k) (1u << (k))
 

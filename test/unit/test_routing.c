@@ -194,6 +194,53 @@ main(void)
 			  "database from the map, user from the seed");
 	}
 
+	/* ---- touch, scan, the change feed ---- */
+	{
+		int			touched = -1;
+		char	   *keys[4],
+				   *vals[4];
+		int			n = -1;
+		gkv_change *ch = NULL;
+		char	   *next = NULL;
+
+		check(gkv_touch(c, "ns", kb, 60, &touched, &e) == 0 && touched == 1 &&
+			  n2.sh->executes[K_TOUCH] == 1 && n1.sh->executes[K_TOUCH] == 0,
+			  "touch goes to the key's holder and reports the touch");
+		check(gkv_get_and_touch(c, "ns", ka, 60, &doc, &e) == 0 && has(doc, "\"node\": \"n1\"") &&
+			  n1.sh->executes[K_GET_AND_TOUCH] == 1, "get_and_touch returns the document from the holder");
+		gkv_free(doc);
+		doc = NULL;
+		check(gkv_touch(c, "ns", NULL, 60, &touched, &e) != 0 && strcmp(e.sqlstate, "GK003") == 0,
+			  "touch of a NULL key is refused before anything is sent");
+		check(gkv_scan(c, "ns", "u:", NULL, 4, keys, vals, &n, &e) == 0 && n == 4 &&
+			  strcmp(keys[0], "u:000") == 0 && strcmp(keys[3], "u:003") == 0 && has(vals[3], "\"i\": 3"),
+			  "scan: a page of 4 keys, in order, with their documents");
+		for (int i = 0; i < n; i++)
+		{
+			gkv_free(keys[i]);
+			gkv_free(vals[i]);
+		}
+		check(gkv_scan(c, "ns", "u:", "u:007", 4, keys, vals, &n, &e) == 0 && n == 2 &&
+			  strcmp(keys[1], "u:009") == 0, "scan after a key: the rest, fewer than a page at the end");
+		for (int i = 0; i < n; i++)
+		{
+			gkv_free(keys[i]);
+			gkv_free(vals[i]);
+		}
+		check(gkv_scan(c, "ns", "u:", NULL, 0, keys, vals, &n, &e) != 0 && strcmp(e.sqlstate, "GK009") == 0,
+			  "scan with a page size of 0 is refused");
+		check(gkv_changes(c, "ns", NULL, 100, 0, &ch, &n, &next, &e) == 0 && n == 2 &&
+			  strcmp(ch[0].key, "a") == 0 && has(ch[0].value, "\"v\": 1") && strcmp(ch[0].version, "7:1") == 0 &&
+			  strcmp(ch[1].key, "b") == 0 && ch[1].value == NULL && next && strcmp(next, "c1") == 0,
+			  "changes: the changes (a delete with no value) and the next cursor");
+		gkv_free_changes(ch, n);
+		gkv_free(next);
+		check(gkv_changes(c, "ns", "c1", 100, 0, &ch, &n, &next, &e) == 0 && n == 0 && next &&
+			  strcmp(next, "c1") == 0, "changes from the last cursor: none, the cursor again");
+		gkv_free_changes(ch, n);
+		gkv_free(next);
+	}
+
 	/* ---- a node's own error: kept, named, not failed over ---- */
 	n2.sh->error_on = KBIT(K_GET);
 	check(gkv_get(c, "ns", kb, &doc, &e) != 0 && strcmp(e.sqlstate, "GK001") == 0 &&

@@ -708,27 +708,6 @@ gkv_get_and_touch(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-static void
-DeconstructTextArray(ArrayType *arr, const char *what, Datum **elems, bool **nulls,
-					 int *n)
-{
-	int			count;
-
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("%s must be a one-dimensional array", what)));
-	/* refused before anything is taken apart: one call cannot hog a node */
-	count = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	if (count > GkvMaxBatchKeys)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("a batch of %d %s is too large: the limit is globalkv.max_batch_keys = %d",
-						count, what, GkvMaxBatchKeys),
-				 errhint("Split it into several calls.")));
-	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
-}
-
 /* a batch element, for writing in (shard, key) order */
 typedef struct BatchItem
 {
@@ -889,8 +868,8 @@ gkv_put_many(PG_FUNCTION_ARGS)
 	values_are_jsonb = ARR_ELEMTYPE(vals_arr) == JSONBOID;
 	RequireNamespace(ns);
 	expiry = ExpiryArg(fcinfo, 3);
-	DeconstructTextArray(keys_arr, "keys", &keys, &key_nulls, &nkeys);
-	DeconstructTextArray(vals_arr, "values", &vals, &val_nulls, &nvals);
+	GkvDeconstructBatch(keys_arr, "keys", &keys, &key_nulls, &nkeys);
+	GkvDeconstructBatch(vals_arr, "values", &vals, &val_nulls, &nvals);
 	if (nkeys != nvals)
 		ereport(ERROR,
 				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
@@ -995,7 +974,7 @@ gkv_get_many(PG_FUNCTION_ARGS)
 	REQUIRE_ARGS(2);
 	ns = PG_GETARG_TEXT_PP(0);
 	RequireNamespace(ns);
-	DeconstructTextArray(PG_GETARG_ARRAYTYPE_P(1), "keys", &keys, &key_nulls, &nkeys);
+	GkvDeconstructBatch(PG_GETARG_ARRAYTYPE_P(1), "keys", &keys, &key_nulls, &nkeys);
 	for (int i = 0; i < nkeys; i++)
 	{
 		if (key_nulls[i])

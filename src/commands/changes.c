@@ -133,18 +133,22 @@ FormatCursor(const ShardPosition *pos, int nshards)
 	return buf.data;
 }
 
+/*
+ * AddChange appends a row of CHANGES_PART_SQL, given as its seven text
+ * columns (NULL for SQL NULL), whichever side ran it.
+ */
 static void
-AddChange(ChangeList *list, PGresult *res, int row)
+AddChange(ChangeList *list, const char *const *col)
 {
 	Change	   *c = NewChange(list);
 
-	c->shard = atoi(PQgetvalue(res, row, 0));
-	c->seq = strtoll(PQgetvalue(res, row, 1), NULL, 10);
-	c->key = PQgetisnull(res, row, 2) ? NULL : pstrdup(PQgetvalue(res, row, 2));
-	c->value = PQgetisnull(res, row, 3) ? NULL : pstrdup(PQgetvalue(res, row, 3));
-	c->version = c->key ? psprintf("%s:%s", PQgetvalue(res, row, 4), PQgetvalue(res, row, 5)) : NULL;
-	c->horizon = c->key ? 0 : strtoll(PQgetvalue(res, row, 4), NULL, 10);
-	c->expires_at = PQgetisnull(res, row, 6) ? NULL : pstrdup(PQgetvalue(res, row, 6));
+	c->shard = atoi(col[0]);
+	c->seq = strtoll(col[1], NULL, 10);
+	c->key = col[2] ? pstrdup(col[2]) : NULL;
+	c->value = col[3] ? pstrdup(col[3]) : NULL;
+	c->version = c->key ? psprintf("%s:%s", col[4], col[5]) : NULL;
+	c->horizon = c->key ? 0 : strtoll(col[4], NULL, 10);
+	c->expires_at = col[6] ? pstrdup(col[6]) : NULL;
 }
 
 /* the request of one node: its shards and their cursors, as array literals */
@@ -199,18 +203,12 @@ LocalPart(const char *const *values, ChangeList *list)
 		elog(ERROR, "kv.changes: the local part failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[r];
-		TupleDesc	d = SPI_tuptable->tupdesc;
+		const char *col[7];
 		MemoryContext old = MemoryContextSwitchTo(caller);
-		Change	   *c = NewChange(list);
 
-		c->shard = atoi(SPI_getvalue(t, d, 1));
-		c->seq = strtoll(SPI_getvalue(t, d, 2), NULL, 10);
-		c->key = SPI_getvalue(t, d, 3);
-		c->value = SPI_getvalue(t, d, 4);
-		c->version = c->key ? psprintf("%s:%s", SPI_getvalue(t, d, 5), SPI_getvalue(t, d, 6)) : NULL;
-		c->horizon = c->key ? 0 : strtoll(SPI_getvalue(t, d, 5), NULL, 10);
-		c->expires_at = SPI_getvalue(t, d, 7);
+		for (int i = 0; i < 7; i++)
+			col[i] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, i + 1);
+		AddChange(list, col);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -331,7 +329,13 @@ gkv_changes(PG_FUNCTION_ARGS)
 						 errmsg("kv.changes: lost the connection to node %d of this zone", nodes[i]),
 						 errhint("Nothing was consumed: call again with the same cursor.")));
 			for (int r = 0; r < PQntuples(res); r++)
-				AddChange(&list, res, r);
+			{
+				const char *col[7];
+
+				for (int i = 0; i < 7; i++)
+					col[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+				AddChange(&list, col);
+			}
 			PQclear(res);
 		}
 

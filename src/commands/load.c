@@ -42,7 +42,6 @@
 #include "utils/numeric.h"
 
 #include "globalkv/errcodes.h"
-#include "globalkv/guc.h"
 #include "globalkv/storage.h"
 
 PG_FUNCTION_INFO_V1(gkv_load_parse);
@@ -170,18 +169,7 @@ gkv_load_parse(PG_FUNCTION_ARGS)
 	LoadLine  **by_key;
 	bool	   *grouped;
 
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("lines must be a one-dimensional array")));
-	n = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
-	if (n > GkvMaxBatchKeys)
-		ereport(ERROR,
-				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
-				 errmsg("a batch of %d lines is too large: the limit is globalkv.max_batch_keys = %d",
-						n, GkvMaxBatchKeys),
-				 errhint("Split it into several calls.")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	GkvDeconstructBatch(arr, "lines", &elems, &nulls, &n);
 	InitMaterializedSRF(fcinfo, 0);
 
 	good = palloc(sizeof(LoadLine) * (n + 1));

@@ -14,6 +14,9 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+
 #include "gkv_hash.h"
 
 #include "globalkv/catalog.h"
@@ -143,6 +146,31 @@ GkvCheckRemoteState(text *key, const GkvDocState *incoming, const char *from)
 				 errdetail("The limit is globalkv.max_version_ahead = %d ms: such a version would win every conflict until then.",
 						   GkvMaxVersionAheadMs),
 				 errhint("Fix the clock of the node that wrote it, then raise the limit for as long as its rows are still ahead.")));
+}
+
+/*
+ * GkvDeconstructBatch takes apart a batch argument (keys, values, lines:
+ * 'what' names it in errors) of a variable-length element type: one
+ * dimension, at most globalkv.max_batch_keys elements -- refused before
+ * anything is taken apart, so that one call cannot hog a node.
+ */
+void
+GkvDeconstructBatch(ArrayType *arr, const char *what, Datum **elems, bool **nulls, int *n)
+{
+	int			count;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("%s must be a one-dimensional array", what)));
+	count = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+	if (count > GkvMaxBatchKeys)
+		ereport(ERROR,
+				(errcode(ERRCODE_GKV_INVALID_ARGUMENT),
+				 errmsg("a batch of %d %s is too large: the limit is globalkv.max_batch_keys = %d",
+						count, what, GkvMaxBatchKeys),
+				 errhint("Split it into several calls.")));
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), -1, false, TYPALIGN_INT, elems, nulls, n);
 }
 
 /* GkvKeyCompare: keys in byte order, as the "C" collation of the primary key sorts them */

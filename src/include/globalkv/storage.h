@@ -21,6 +21,7 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
@@ -110,6 +111,8 @@ extern void GkvRaiseProblem(const GkvInputProblem *problem) pg_attribute_noretur
 extern void GkvCheckKey(text *key);
 extern void GkvCheckDocument(Jsonb *doc);
 extern int	GkvKeyCompare(const text *a, const text *b);
+extern void GkvDeconstructBatch(ArrayType *arr, const char *what, Datum **elems, bool **nulls,
+								int *n);
 extern void GkvCheckRemoteState(text *key, const GkvDocState *incoming, const char *from);
 extern int	GkvShardOfKey(text *ns, text *key);
 
